@@ -1,0 +1,1 @@
+"""minitransformer: a from-scratch, educational sentence transformer."""

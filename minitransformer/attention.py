@@ -1,0 +1,95 @@
+"""Multi-head self-attention, written out step by step (Vaswani et al. 2017, section 3.2).
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k) + mask) V
+
+Each of the h heads attends in its own d_k = d / h dimensional subspace; their outputs are
+concatenated and mixed by one more linear map. There is nothing scary in it: four linear
+layers, a reshape, a matrix product, a softmax and another matrix product.
+
+Mask convention everywhere in this package: attention_mask is (B, T) with 1 for a real token
+and 0 for padding. It becomes an *additive* mask (0 for tokens, a very negative number for
+padding) that is added to the scores before the softmax, so padded keys get ~zero weight.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def additive_padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T) of 1/0 -> (B, 1, 1, T) of 0 / most-negative-float, broadcast over heads and queries.
+
+    We use the most negative finite number rather than -inf: a row whose keys are all padding
+    then gets a uniform softmax instead of 0/0 = NaN. (Same choice as HF's BERT.)
+    """
+    mask = attention_mask[:, None, None, :].to(dtype)  # (B, 1, 1, T)
+    return (1.0 - mask) * torch.finfo(dtype).min
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention over a batch of sequences.
+
+    Two interchangeable paths compute the same function:
+    - the hand-written one (the reference, and the one that can return attention weights);
+    - `fused=True`: PyTorch's `F.scaled_dot_product_attention`, a single optimized kernel.
+    A test checks that both agree, with padding.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, attention_dropout: float = 0.0,
+                 fused: bool = False):
+        super().__init__()
+        if hidden_size % num_heads != 0:
+            raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.head_size = hidden_size // num_heads
+        self.query = nn.Linear(hidden_size, hidden_size)
+        self.key = nn.Linear(hidden_size, hidden_size)
+        self.value = nn.Linear(hidden_size, hidden_size)
+        self.output = nn.Linear(hidden_size, hidden_size)
+        self.attention_dropout = attention_dropout
+        self.fused = fused
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, h, T, d_k)"""
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, h, T, d_k) -> (B, T, d)"""
+        batch, _, length, _ = x.shape
+        return x.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_size)
+
+    def forward(self, hidden: torch.Tensor, additive_mask: torch.Tensor | None = None,
+                return_weights: bool = False):
+        """
+        hidden: (B, T, d) token states.
+        additive_mask: (B, 1, 1, T) from `additive_padding_mask`, or None for no padding.
+        Returns (B, T, d), and the attention weights (B, h, T, T) if return_weights.
+        """
+        # 1. Project every token to a query, a key and a value, and split them into heads.
+        q = self.split_heads(self.query(hidden))  # (B, h, T, d_k)
+        k = self.split_heads(self.key(hidden))  # (B, h, T, d_k)
+        v = self.split_heads(self.value(hidden))  # (B, h, T, d_k)
+        dropout = self.attention_dropout if self.training else 0.0
+
+        if self.fused and not return_weights:
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
+                                                     dropout_p=dropout)  # (B, h, T, d_k)
+            return self.output(self.merge_heads(context))
+
+        # 2. Scaled dot products: how much each query matches each key. Dividing by sqrt(d_k)
+        #    keeps the scores' variance near 1, so the softmax does not saturate.
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_size)  # (B, h, T, T)
+        # 3. Padded keys get a huge negative score, hence ~zero weight after the softmax.
+        if additive_mask is not None:
+            scores = scores + additive_mask
+        weights = scores.softmax(dim=-1)  # (B, h, T, T), each row sums to 1
+        # 4. Dropout on the weights (BERT does this), then the weighted sum of the values.
+        context = F.dropout(weights, p=dropout) @ v  # (B, h, T, d_k)
+        # 5. Concatenate the heads and mix them with the output projection.
+        output = self.output(self.merge_heads(context))  # (B, T, d)
+        return (output, weights) if return_weights else output

@@ -1,0 +1,108 @@
+"""The one configuration object of the encoder, and its named presets.
+
+Every size of the model lives here, so that a saved model is fully described by
+`config.to_dict()` and can be rebuilt without the arguments of the script that trained it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+POSITIONAL_KINDS = ("sinusoidal", "learned")
+NORM_PLACEMENTS = ("post", "pre")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
+
+
+@dataclass
+class EncoderConfig:
+    """Shape and behaviour of a transformer encoder (defaults: the `base` preset, from scratch)."""
+
+    vocab_size: int = 30522  # number of token ids the embedding table knows
+    hidden_size: int = 768  # d, the width of every token state
+    num_heads: int = 12  # attention heads; each sees hidden_size // num_heads dimensions
+    num_layers: int = 6  # encoder layers stacked on top of the embeddings
+    ff_size: int = 3072  # inner width of the feed-forward block (4 * d in the paper)
+    max_length: int = 512  # longest sequence the position table covers, special tokens included
+    dropout: float = 0.1  # dropout on embeddings and on each sub-layer's output
+    attention_dropout: float = 0.1  # dropout on the attention probabilities
+    positional: str = "sinusoidal"  # "sinusoidal" (fixed, Vaswani et al.) or "learned" (BERT)
+    norm_placement: str = "post"  # "post": LayerNorm after each residual add (BERT); "pre": before
+    activation: str = "gelu"  # feed-forward nonlinearity: "gelu" (exact, erf), "gelu_tanh", "relu"
+    layer_norm_eps: float = 1e-12  # added to the variance inside every LayerNorm (BERT uses 1e-12)
+    segment_vocab_size: int = 0  # segment (token type) embeddings; 0 = none, BERT uses 2
+    pad_id: int = 0  # token id used for padding (its embedding row is not special otherwise)
+
+    def __post_init__(self) -> None:
+        positive = ("vocab_size", "hidden_size", "num_heads", "num_layers", "ff_size", "max_length")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_heads != 0:
+            raise ValueError(
+                f"EncoderConfig.hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_heads ({self.num_heads})"
+            )
+        for name in ("dropout", "attention_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"EncoderConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if not isinstance(self.segment_vocab_size, int) or self.segment_vocab_size < 0:
+            raise ValueError(
+                f"EncoderConfig.segment_vocab_size must be >= 0, got {self.segment_vocab_size!r}"
+            )
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(f"EncoderConfig.pad_id must be in [0, vocab_size), got {self.pad_id!r}")
+        for name, allowed in (
+            ("positional", POSITIONAL_KINDS),
+            ("norm_placement", NORM_PLACEMENTS),
+            ("activation", ACTIVATIONS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"EncoderConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "EncoderConfig":
+        """Build a config from a dict (e.g. a loaded config.json); unknown keys are an error."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown EncoderConfig field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "EncoderConfig":
+        """A named preset (see PRESETS), with some fields replaced."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides})
+
+
+PRESETS: dict[str, dict] = {
+    # Small enough that a forward and backward pass takes milliseconds: for tests.
+    "tiny": dict(
+        vocab_size=128, hidden_size=32, num_heads=4, num_layers=2, ff_size=64,
+        max_length=64, dropout=0.0, attention_dropout=0.0,
+    ),
+    # A small model to train from scratch on a laptop CPU (the default of `train.py`'s scratch start).
+    "small": dict(hidden_size=256, num_heads=4, num_layers=6, ff_size=1024, max_length=256),
+    # The size of BERT-base's layers, six of them.
+    "base": dict(),
+    # The exact shape of all-MiniLM-L6-v2, so that its pretrained weights load into our modules.
+    "minilm": dict(
+        vocab_size=30522, hidden_size=384, num_heads=12, num_layers=6, ff_size=1536,
+        max_length=512, positional="learned", segment_vocab_size=2,
+    ),
+}

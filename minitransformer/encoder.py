@@ -1,0 +1,131 @@
+"""The transformer encoder: embeddings, then N identical layers of attention and feed-forward.
+
+    ids (B, T) -> Embeddings -> N x EncoderLayer -> [final LayerNorm if pre-norm] -> (B, T, d)
+
+With `norm_placement="post"`, learned positions, two segments, erf GELU and eps 1e-12 this is
+exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (pretrained.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import MultiHeadAttention, additive_padding_mask
+from .config import EncoderConfig
+from .positional import make_positional
+
+ACTIVATION_FUNCTIONS = {
+    "gelu": F.gelu,  # exact: x * Phi(x), with the normal CDF through erf (BERT)
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),  # GPT-2's tanh approximation
+    "relu": F.relu,  # the original transformer's
+}
+
+
+class Embeddings(nn.Module):
+    """token + position (+ segment) embeddings -> LayerNorm -> dropout."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.token = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position = make_positional(config.positional, config.max_length, config.hidden_size)
+        self.segment = (nn.Embedding(config.segment_vocab_size, config.hidden_size)
+                        if config.segment_vocab_size > 0 else None)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+        nn.init.normal_(self.token.weight, std=0.02)
+        if self.segment is not None:
+            nn.init.normal_(self.segment.weight, std=0.02)
+
+    def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor | None = None):
+        """input_ids, segment_ids: (B, T) long. Returns (B, T, d)."""
+        x = self.token(input_ids) + self.position(input_ids.shape)  # (B, T, d)
+        if self.segment is not None:
+            # BERT adds segment 0 to every token of a single sentence; so do we.
+            if segment_ids is None:
+                x = x + self.segment.weight[0]
+            else:
+                x = x + self.segment(segment_ids)
+        return self.dropout(self.norm(x))
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward: the same two-layer MLP applied to every token, d -> ff -> d."""
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.inner = nn.Linear(config.hidden_size, config.ff_size)
+        self.outer = nn.Linear(config.ff_size, config.hidden_size)
+        self.activation = ACTIVATION_FUNCTIONS[config.activation]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, T, d)"""
+        return self.outer(self.activation(self.inner(x)))
+
+
+class EncoderLayer(nn.Module):
+    """One layer: self-attention and feed-forward, each wrapped in a residual connection.
+
+    post-norm (the original transformer and BERT):  x = LN(x + sublayer(x))
+    pre-norm  (Xiong et al. 2020, more stable when training from scratch):
+                                                   x = x + sublayer(LN(x))
+    """
+
+    def __init__(self, config: EncoderConfig, fused_attention: bool = False):
+        super().__init__()
+        self.attention = MultiHeadAttention(config.hidden_size, config.num_heads,
+                                            config.attention_dropout, fused=fused_attention)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = FeedForward(config)
+        self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+        self.pre_norm = config.norm_placement == "pre"
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, T, d); additive_mask: (B, 1, 1, T) or None. Returns (B, T, d)."""
+        if self.pre_norm:
+            x = x + self.dropout(self.attention(self.attention_norm(x), additive_mask))
+            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+        x = self.attention_norm(x + self.dropout(self.attention(x, additive_mask)))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
+
+
+class Encoder(nn.Module):
+    """Embeddings and a stack of `config.num_layers` encoder layers."""
+
+    def __init__(self, config: EncoderConfig, fused_attention: bool = False):
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(EncoderLayer(config, fused_attention)
+                                    for _ in range(config.num_layers))
+        # Pre-norm leaves the residual stream un-normalised after the last layer; normalise it once.
+        self.final_norm = (nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+                           if config.norm_placement == "pre" else None)
+        for layer in self.layers:
+            for module in layer.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.normal_(module.weight, std=0.02)  # BERT's initializer
+                    nn.init.zeros_(module.bias)
+
+    def set_fused_attention(self, fused: bool) -> None:
+        """Switch every layer between the hand-written and the fused attention path."""
+        for layer in self.layers:
+            layer.attention.fused = fused
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                segment_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """
+        input_ids: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = padding (None: no
+        padding); segment_ids: (B, T) or None. Returns the token states (B, T, d).
+        """
+        x = self.embeddings(input_ids, segment_ids)  # (B, T, d)
+        # Built once here, shared by every layer.
+        additive_mask = (None if attention_mask is None
+                         else additive_padding_mask(attention_mask, x.dtype))  # (B, 1, 1, T)
+        for layer in self.layers:
+            x = layer(x, additive_mask)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return x

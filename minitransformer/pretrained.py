@@ -1,0 +1,255 @@
+"""Pretrained BERT checkpoints in and out of our own modules.
+
+A BERT-format directory is what HF `transformers` writes: `config.json` ("model_type": "bert"),
+`model.safetensors` (or `pytorch_model.bin`), and `vocab.txt` / `tokenizer.json`;
+sentence-transformers adds `1_Pooling/config.json` and `sentence_bert_config.json`.
+
+Loading is data, not code: one explicit table (`bert_name_for`) says which BERT tensor fills
+which of our parameters. Before anything is copied, every expected key must be present and
+every shape must match; missing and unexpected keys are reported by name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .config import EncoderConfig
+from .encoder import Encoder
+from .safetensors_io import read_safetensors, write_safetensors
+from .sentence import SentenceEncoder
+from .tokenizer import Tokenizer
+
+# Our parameter names (left) and BERT's (right). "{i}" is a layer index.
+EMBEDDING_NAMES = {
+    "embeddings.token.weight": "embeddings.word_embeddings.weight",
+    "embeddings.position.weight": "embeddings.position_embeddings.weight",
+    "embeddings.segment.weight": "embeddings.token_type_embeddings.weight",
+    "embeddings.norm.weight": "embeddings.LayerNorm.weight",
+    "embeddings.norm.bias": "embeddings.LayerNorm.bias",
+}
+LAYER_NAMES = {
+    "attention.query": "attention.self.query",
+    "attention.key": "attention.self.key",
+    "attention.value": "attention.self.value",
+    "attention.output": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm",
+    "feed_forward.inner": "intermediate.dense",
+    "feed_forward.outer": "output.dense",
+    "feed_forward_norm": "output.LayerNorm",
+}
+# Present in BERT checkpoints, not needed by a sentence encoder: skipped, and said so.
+IGNORED_PATTERNS = (
+    r"embeddings\.position_ids",  # buffers, not weights
+    r"embeddings\.token_type_ids",
+    r"pooler\..*",  # tanh(dense(h[CLS])), used by BERT's next-sentence objective only
+    r"cls\..*",  # masked-LM and next-sentence heads of pretraining checkpoints
+)
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
+                  "relu": "relu"}
+OUR_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh", "relu": "relu"}
+
+
+def bert_name_for(our_name: str, source_layers: Sequence[int]) -> str:
+    """The BERT tensor name that fills one of our parameters.
+
+    source_layers[i] is the checkpoint layer that becomes our layer i (so [1, 3, 5, 7, 9, 11]
+    keeps every second layer of a 12-layer model).
+    """
+    if our_name in EMBEDDING_NAMES:
+        return EMBEDDING_NAMES[our_name]
+    match = re.fullmatch(r"layers\.(\d+)\.(.+)\.(weight|bias)", our_name)
+    if match is None or match.group(2) not in LAYER_NAMES:
+        raise KeyError(f"no BERT name for our parameter {our_name!r}")
+    layer, module, kind = int(match.group(1)), match.group(2), match.group(3)
+    return f"encoder.layer.{source_layers[layer]}.{LAYER_NAMES[module]}.{kind}"
+
+
+def normalize_bert_key(key: str) -> str:
+    """Accept the variants found in the wild: a `bert.` prefix, and TF-era gamma/beta names."""
+    key = key.removeprefix("bert.")
+    key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", key)
+    return re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
+
+
+@dataclass
+class LoadReport:
+    """What happened to each tensor of the checkpoint."""
+
+    loaded: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # pooler, pretraining heads, buffers
+    skipped_layers: list[int] = field(default_factory=list)  # layers not picked by source_layers
+
+
+def config_from_bert(bert: dict, num_layers: int | None = None) -> EncoderConfig:
+    """Our EncoderConfig for a BERT config.json: learned positions, segments, post-norm."""
+    if bert.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"unsupported position_embedding_type {bert['position_embedding_type']!r}")
+    activation = bert.get("hidden_act", "gelu")
+    if activation not in HF_ACTIVATIONS:
+        raise ValueError(f"unsupported hidden_act {activation!r}")
+    return EncoderConfig(
+        vocab_size=bert["vocab_size"], hidden_size=bert["hidden_size"],
+        num_heads=bert["num_attention_heads"],
+        num_layers=num_layers if num_layers is not None else bert["num_hidden_layers"],
+        ff_size=bert["intermediate_size"], max_length=bert["max_position_embeddings"],
+        dropout=bert.get("hidden_dropout_prob", 0.1),
+        attention_dropout=bert.get("attention_probs_dropout_prob", 0.1),
+        positional="learned", norm_placement="post", activation=HF_ACTIVATIONS[activation],
+        layer_norm_eps=bert.get("layer_norm_eps", 1e-12),
+        segment_vocab_size=bert.get("type_vocab_size", 2), pad_id=bert.get("pad_token_id", 0),
+    )
+
+
+def read_bert_weights(directory: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors, keys normalised; safetensors preferred, .bin read safely."""
+    if (directory / "model.safetensors").is_file():
+        tensors = read_safetensors(directory / "model.safetensors")
+    elif (directory / "pytorch_model.bin").is_file():
+        # weights_only: unpickle tensors and containers only, never arbitrary code.
+        tensors = torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise FileNotFoundError(f"{directory} holds neither model.safetensors nor pytorch_model.bin")
+    return {normalize_bert_key(key): value for key, value in tensors.items()}
+
+
+def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None):
+    """Build our Encoder from a BERT-format directory. Returns (encoder, LoadReport).
+
+    layers: which checkpoint layers to keep, bottom to top (default: all). Loading a 12-layer
+    model into 6 layers with layers=[1, 3, 5, 7, 9, 11] keeps every second one; the embeddings
+    are always kept.
+    """
+    directory = Path(directory)
+    bert_config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    depth = bert_config["num_hidden_layers"]
+    source_layers = list(range(depth)) if layers is None else list(layers)
+    if not source_layers or any(not 0 <= i < depth for i in source_layers):
+        raise ValueError(f"layers must be indices in [0, {depth}), got {source_layers}")
+    if len(set(source_layers)) != len(source_layers):
+        raise ValueError(f"layers must not repeat a layer, got {source_layers}")
+
+    encoder = Encoder(config_from_bert(bert_config, num_layers=len(source_layers)))
+    checkpoint = read_bert_weights(directory)
+    wanted = {ours: bert_name_for(ours, source_layers) for ours in encoder.state_dict()}
+
+    missing = sorted(name for name in wanted.values() if name not in checkpoint)
+    unused_layers = {f"encoder.layer.{i}." for i in range(depth)} - {
+        f"encoder.layer.{i}." for i in source_layers}
+    report = LoadReport(skipped_layers=sorted(set(range(depth)) - set(source_layers)))
+    unexpected = []
+    for key in checkpoint:
+        if key in wanted.values():
+            continue
+        if any(re.fullmatch(pattern, key) for pattern in IGNORED_PATTERNS) or any(
+                key.startswith(prefix) for prefix in unused_layers):
+            report.ignored.append(key)
+        else:
+            unexpected.append(key)
+    problems = []
+    if missing:
+        problems.append("missing: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected: " + ", ".join(sorted(unexpected)))
+    own_state = encoder.state_dict()
+    for ours, theirs in wanted.items():
+        if theirs in checkpoint and checkpoint[theirs].shape != own_state[ours].shape:
+            problems.append(f"shape of {theirs}: checkpoint {tuple(checkpoint[theirs].shape)}, "
+                            f"model {tuple(own_state[ours].shape)}")
+    if problems:
+        raise ValueError(f"cannot load {directory}: " + "; ".join(problems))
+
+    with torch.no_grad():
+        for ours, parameter in encoder.state_dict(keep_vars=True).items():
+            parameter.copy_(checkpoint[wanted[ours]])
+            report.loaded.append(wanted[ours])
+    return encoder.eval(), report
+
+
+def load_bert_sentence_encoder(directory: str | Path, layers: Sequence[int] | None = None,
+                               pooling: str | None = None) -> SentenceEncoder:
+    """A SentenceEncoder from a BERT-format directory, with its sentence-transformers settings
+    (pooling from 1_Pooling/config.json, max length from sentence_bert_config.json) when present."""
+    directory = Path(directory)
+    encoder, _ = load_bert_encoder(directory, layers)
+    settings = read_sentence_settings(directory)
+    max_length = settings.get("max_length", encoder.config.max_length)
+    if (directory / "tokenizer.json").is_file():
+        tokenizer = Tokenizer.from_file(directory / "tokenizer.json", max_length)
+    else:
+        lowercase = read_json(directory / "tokenizer_config.json").get("do_lower_case", True)
+        tokenizer = Tokenizer.from_vocab(directory / "vocab.txt", lowercase, max_length)
+    return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"))
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def read_sentence_settings(directory: Path) -> dict:
+    """{'pooling': ..., 'max_length': ...} from the sentence-transformers files, if any."""
+    settings = {}
+    pooling = read_json(directory / "1_Pooling" / "config.json")
+    modes = [name for name, key in (("mean", "pooling_mode_mean_tokens"),
+                                    ("cls", "pooling_mode_cls_token"),
+                                    ("max", "pooling_mode_max_tokens")) if pooling.get(key)]
+    if len(modes) > 1:
+        raise ValueError(f"{directory}: combined pooling modes {modes} are not supported")
+    if modes:
+        settings["pooling"] = modes[0]
+    max_length = read_json(directory / "sentence_bert_config.json").get("max_seq_length")
+    if max_length:
+        settings["max_length"] = int(max_length)
+    return settings
+
+
+def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
+    """Write `model` as a BERT-format directory that HF `BertModel.from_pretrained` loads.
+
+    The pooler is not written (we have none): HF initialises one and warns; it does not touch
+    `last_hidden_state`. The sentence-transformers files keep our pooling and max length.
+    """
+    config = model.encoder.config
+    if config.positional != "learned" or config.norm_placement != "post" or \
+            config.segment_vocab_size == 0:
+        raise ValueError("only BERT-shaped encoders export to BERT format (learned positions, "
+                         "post-norm, segment embeddings); this one has "
+                         f"positional={config.positional!r}, norm_placement="
+                         f"{config.norm_placement!r}, segment_vocab_size={config.segment_vocab_size}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    layers = list(range(config.num_layers))
+    tensors = {bert_name_for(name, layers): tensor.detach().cpu()
+               for name, tensor in model.encoder.state_dict().items()}
+    write_safetensors(directory / "model.safetensors", tensors, metadata={"format": "pt"})
+    bert_config = {
+        "architectures": ["BertModel"], "model_type": "bert",
+        "vocab_size": config.vocab_size, "hidden_size": config.hidden_size,
+        "num_attention_heads": config.num_heads, "num_hidden_layers": config.num_layers,
+        "intermediate_size": config.ff_size, "max_position_embeddings": config.max_length,
+        "hidden_dropout_prob": config.dropout,
+        "attention_probs_dropout_prob": config.attention_dropout,
+        "hidden_act": OUR_ACTIVATIONS[config.activation], "layer_norm_eps": config.layer_norm_eps,
+        "type_vocab_size": config.segment_vocab_size, "pad_token_id": config.pad_id,
+        "position_embedding_type": "absolute", "initializer_range": 0.02,
+    }
+    write_json(directory / "config.json", bert_config)
+    model.tokenizer.save(directory)
+    write_json(directory / "sentence_bert_config.json",
+               {"max_seq_length": model.tokenizer.max_length, "do_lower_case": False})
+    write_json(directory / "1_Pooling" / "config.json", {
+        "word_embedding_dimension": config.hidden_size,
+        "pooling_mode_cls_token": model.pooling_name == "cls",
+        "pooling_mode_mean_tokens": model.pooling_name == "mean",
+        "pooling_mode_max_tokens": model.pooling_name == "max",
+    })
+
+
+def write_json(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,146 @@
+"""SentenceEncoder: tokenizer + encoder + pooling (+ L2 normalisation) = sentence embeddings.
+
+    "A cat sat." -> ids (1, T) -> Encoder -> states (1, T, d) -> pooling -> (d,) -> / ||.||
+
+`encode` works like sentence-transformers' `encode`: it tokenizes everything once, sorts by
+token length so that each batch holds sentences of similar length (little padding, hence
+little wasted computation), runs in eval mode under `torch.inference_mode()`, and returns the
+rows in input order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import EncoderConfig
+from .encoder import Encoder
+from .pooling import get_pooling
+from .safetensors_io import read_safetensors, write_safetensors
+from .tokenizer import Tokenizer, check_texts
+
+FORMAT_NAME = "minitransformer.SentenceEncoder"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+# Below this many batches a progress bar is more noise than help.
+PROGRESS_MIN_BATCHES = 8
+
+
+class SentenceEncoder(nn.Module):
+    """Maps sentences to fixed-length vectors. `forward` takes tensors, `encode` takes text."""
+
+    def __init__(self, tokenizer: Tokenizer, encoder: Encoder, pooling: str = "mean"):
+        super().__init__()
+        config = encoder.config
+        if tokenizer.vocab_size > config.vocab_size:
+            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the encoder's "
+                             f"embedding table only {config.vocab_size} (EncoderConfig.vocab_size)")
+        self.tokenizer = tokenizer
+        # The tokenizer must never produce more tokens than the encoder has positions.
+        tokenizer.max_length = min(tokenizer.max_length, config.max_length)
+        tokenizer.backend.enable_truncation(tokenizer.max_length)
+        self.encoder = encoder
+        self.pooling_name = pooling
+        self.pool = get_pooling(pooling)
+
+    @property
+    def embedding_size(self) -> int:
+        return self.encoder.config.hidden_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                segment_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids, attention_mask (1 = token, 0 = padding): (B, T). Returns (B, d), not normalised."""
+        states = self.encoder(input_ids, attention_mask, segment_ids)  # (B, T, d)
+        return self.pool(states, attention_mask)  # (B, d)
+
+    def encode(self, sentences: str | list[str], batch_size: int = 32, normalize: bool = True,
+               convert_to_tensor: bool = False, show_progress: bool | None = None):
+        """Embed sentences.
+
+        Returns a float32 numpy array (n, d) in input order (a torch tensor if
+        convert_to_tensor), or a 1-D (d,) vector when given a single string. An empty list gives
+        an (0, d) array. Each row has unit L2 norm if normalize, so dot product = cosine.
+        show_progress: None shows a bar for long inputs when stderr is a terminal.
+        """
+        single = isinstance(sentences, str)
+        sentences = check_texts([sentences] if single else sentences)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        device = next(self.parameters()).device
+        embeddings = torch.empty(len(sentences), self.embedding_size)
+        token_ids = self.tokenizer.tokenize(sentences)  # tokenized once, for sorting and batching
+        # Longest first: if a batch does not fit in memory, we learn it on the first batch.
+        order = sorted(range(len(sentences)), key=lambda i: len(token_ids[i]), reverse=True)
+        starts = range(0, len(order), batch_size)
+        if show_progress is None:
+            show_progress = len(starts) >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
+
+        was_training = self.training
+        self.eval()  # no dropout
+        try:
+            with torch.inference_mode():  # no autograd bookkeeping at all
+                for start in tqdm(starts, desc="embedding", unit="batch", disable=not show_progress):
+                    rows = order[start : start + batch_size]
+                    batch = self.tokenizer.pad([token_ids[i] for i in rows])
+                    pooled = self(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                    if normalize:
+                        pooled = F.normalize(pooled, p=2, dim=-1)
+                    embeddings[rows] = pooled.float().cpu()
+        finally:
+            self.train(was_training)
+
+        if single:
+            embeddings = embeddings[0]
+        return embeddings if convert_to_tensor else embeddings.numpy()
+
+    # ---- saving and loading -----------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """Write config.json, model.safetensors and the tokenizer into a directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        description = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "encoder": self.encoder.config.to_dict(),
+            "pooling": self.pooling_name,
+            "max_length": self.tokenizer.max_length,
+        }
+        state = {name: tensor.detach().cpu() for name, tensor in self.encoder.state_dict().items()}
+        write_safetensors(directory / WEIGHTS_FILE, state, metadata={"format": FORMAT_NAME})
+        self.tokenizer.save(directory)
+        (directory / CONFIG_FILE).write_text(json.dumps(description, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SentenceEncoder":
+        """Load a directory written by `save` (no code is executed: JSON and safetensors only)."""
+        directory = Path(directory)
+        description = read_description(directory)
+        config = EncoderConfig.from_dict(description["encoder"])
+        encoder = Encoder(config)
+        encoder.load_state_dict(read_safetensors(directory / WEIGHTS_FILE), strict=True)
+        tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
+        return cls(tokenizer, encoder, pooling=description["pooling"])
+
+
+def read_description(directory: Path) -> dict:
+    """The config.json of a saved SentenceEncoder, or an error that says what the directory is."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no model directory at {directory}")
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} holds no {CONFIG_FILE}: not a saved model directory")
+    description = json.loads(path.read_text(encoding="utf-8"))
+    if description.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path} is not a minitransformer SentenceEncoder "
+                         f"(format {description.get('format')!r})")
+    if description.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer minitransformer "
+                         f"(format_version {description['format_version']})")
+    return description

@@ -1,0 +1,153 @@
+"""Text -> token ids, through the `tokenizers` package (fast, written in Rust).
+
+A thin wrapper: it loads or trains a BERT-style WordPiece vocabulary and turns a batch of
+sentences into the tensors the encoder takes:
+
+    input_ids      (B, T) long   [CLS] w1 w2 ... [SEP] [PAD] [PAD]
+    attention_mask (B, T) long    1   1  1 ...  1     0     0
+
+Truncation rule: a sentence longer than `max_length` tokens keeps its *first* max_length - 2
+word pieces, then [SEP]; [CLS] and [SEP] are always there. Padding goes to the longest sentence
+of the batch (not to max_length), on the right.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer as BackendTokenizer
+from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def check_texts(texts) -> list[str]:
+    """A list of strings, or a clear TypeError: the Rust backend's own errors are cryptic."""
+    if isinstance(texts, str):
+        raise TypeError("expected a list of strings, got a single string; wrap it in a list")
+    texts = list(texts)
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"item {index} is {type(text).__name__}, not str: {text!r:.60}")
+    return texts
+
+
+def _bert_pipeline(model: models.Model, lowercase: bool) -> BackendTokenizer:
+    """BERT's normalisation, pre-tokenisation, [CLS] ... [SEP] template and WordPiece decoding."""
+    backend = BackendTokenizer(model)
+    # Unicode clean-up, spaces around CJK characters, and (if lowercase) lower-casing + accent removal.
+    backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # split on spaces and punctuation
+    backend.decoder = decoders.WordPiece(prefix="##")
+    return backend
+
+
+def _add_template(backend: BackendTokenizer) -> None:
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+
+
+class Tokenizer:
+    """WordPiece tokenizer with BERT conventions; see the module docstring for the output."""
+
+    def __init__(self, backend: BackendTokenizer, max_length: int = 512):
+        for token in ("[PAD]", "[CLS]", "[SEP]", "[UNK]"):
+            if backend.token_to_id(token) is None:
+                raise ValueError(f"the vocabulary has no {token} token")
+        if max_length < 2:
+            raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
+        self.backend = backend
+        self.max_length = max_length
+        self.pad_id = backend.token_to_id("[PAD]")
+        # We pad ourselves (after sorting by length); the backend only truncates.
+        backend.no_padding()
+        backend.enable_truncation(max_length)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_vocab(cls, path: str | Path, lowercase: bool = True, max_length: int = 512):
+        """From a BERT `vocab.txt` (one token a line; the line number is the id)."""
+        model = models.WordPiece.from_file(str(path), unk_token="[UNK]")
+        backend = _bert_pipeline(model, lowercase)
+        _add_template(backend)
+        return cls(backend, max_length)
+
+    @classmethod
+    def from_file(cls, path: str | Path, max_length: int = 512):
+        """From a `tokenizer.json` written by the `tokenizers` package (ours or HF's)."""
+        return cls(BackendTokenizer.from_file(str(path)), max_length)
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
+              lowercase: bool = True, max_length: int = 512):
+        """Learn a new WordPiece vocabulary from an iterable of sentences."""
+        backend = _bert_pipeline(models.WordPiece(unk_token="[UNK]"), lowercase)
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                            special_tokens=SPECIAL_TOKENS, show_progress=False)
+        backend.train_from_iterator(texts, trainer)
+        _add_template(backend)
+        return cls(backend, max_length)
+
+    @classmethod
+    def train_from_files(cls, paths: Sequence[str | Path], **options):
+        """Learn a new WordPiece vocabulary from text files (one sentence a line)."""
+        def lines():
+            for path in paths:
+                with open(path, encoding="utf-8") as handle:
+                    yield from (line.strip() for line in handle if line.strip())
+        return cls.train(lines(), **options)
+
+    @classmethod
+    def load(cls, directory: str | Path, max_length: int = 512):
+        """From a directory holding `tokenizer.json` (preferred) or `vocab.txt`."""
+        directory = Path(directory)
+        if (directory / "tokenizer.json").is_file():
+            return cls.from_file(directory / "tokenizer.json", max_length)
+        if (directory / "vocab.txt").is_file():
+            return cls.from_vocab(directory / "vocab.txt", max_length=max_length)
+        raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {directory}")
+
+    def save(self, directory: str | Path) -> None:
+        """Write `tokenizer.json` and a BERT `vocab.txt` into the directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.backend.save(str(directory / "tokenizer.json"))
+        tokens = sorted(self.backend.get_vocab().items(), key=lambda item: item[1])
+        (directory / "vocab.txt").write_text("".join(token + "\n" for token, _ in tokens),
+                                             encoding="utf-8")
+
+    # ---- use ----------------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.backend.get_vocab_size()
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, with [CLS]/[SEP], truncated to max_length, not padded."""
+        texts = check_texts(texts)
+        return [encoding.ids for encoding in self.backend.encode_batch(texts)]
+
+    def pad(self, sequences: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Right-pad id lists to the longest one: {'input_ids', 'attention_mask'}, both (B, T)."""
+        if not sequences:
+            raise ValueError("cannot pad an empty batch")
+        longest = max(len(ids) for ids in sequences)
+        input_ids = np.full((len(sequences), longest), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(sequences), longest), dtype=np.int64)
+        for row, ids in enumerate(sequences):
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        return {"input_ids": torch.from_numpy(input_ids),
+                "attention_mask": torch.from_numpy(attention_mask)}
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Tokenize and pad a batch: {'input_ids', 'attention_mask'}, both (B, T) long."""
+        return self.pad(self.tokenize(texts))
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)

@@ -1,0 +1,73 @@
+import pytest
+import torch
+from torch import nn
+
+from minitransformer.attention import MultiHeadAttention, additive_padding_mask
+
+WIDTH, HEADS = 32, 4
+
+
+def make_pair(seed=0):
+    """Our attention and torch.nn.MultiheadAttention holding the same weights."""
+    torch.manual_seed(seed)
+    ours = MultiHeadAttention(WIDTH, HEADS).eval()
+    for linear in (ours.query, ours.key, ours.value, ours.output):
+        nn.init.normal_(linear.weight, std=0.2)
+        nn.init.normal_(linear.bias, std=0.2)
+    reference = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True).eval()
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        reference.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+        reference.out_proj.weight.copy_(ours.output.weight)
+        reference.out_proj.bias.copy_(ours.output.bias)
+    return ours, reference
+
+
+def padded_batch():
+    torch.manual_seed(1)
+    x = torch.randn(3, 7, WIDTH)
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5])
+    return x, mask
+
+
+def test_equals_torch_multihead_attention_without_mask():
+    ours, reference = make_pair()
+    x, _ = padded_batch()
+    expected, expected_weights = reference(x, x, x, need_weights=True, average_attn_weights=False)
+    output, weights = ours(x, return_weights=True)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(weights, expected_weights, atol=1e-5, rtol=0)
+
+
+def test_equals_torch_multihead_attention_with_padding():
+    ours, reference = make_pair()
+    x, mask = padded_batch()
+    expected, _ = reference(x, x, x, key_padding_mask=mask == 0, need_weights=False)
+    output, weights = ours(x, additive_padding_mask(mask, x.dtype), return_weights=True)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=0)
+    # Padded keys get (numerically) no weight, and every row still sums to one.
+    assert weights[2, :, :, 2:].abs().max() < 1e-12
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, HEADS, 7))
+
+
+def test_fused_path_equals_hand_written_with_padding():
+    ours, _ = make_pair()
+    x, mask = padded_batch()
+    additive = additive_padding_mask(mask, x.dtype)
+    expected = ours(x, additive)
+    ours.fused = True
+    torch.testing.assert_close(ours(x, additive), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_row_of_only_padding_gives_no_nan(fused):
+    ours, _ = make_pair()
+    ours.fused = fused
+    x = torch.randn(2, 5, WIDTH)
+    mask = torch.tensor([[0, 0, 0, 0, 0], [1, 1, 0, 0, 0]])
+    assert torch.isfinite(ours(x, additive_padding_mask(mask, x.dtype))).all()
+
+
+def test_width_must_divide_into_heads():
+    with pytest.raises(ValueError, match="divisible"):
+        MultiHeadAttention(30, 4)

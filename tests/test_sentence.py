@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import CORPUS, make_encoder
+from minitransformer.sentence import SentenceEncoder
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 100])
+def test_rows_come_back_in_input_order(sentence_encoder, batch_size):
+    one_by_one = np.stack([sentence_encoder.encode(s) for s in CORPUS])
+    batched = sentence_encoder.encode(CORPUS, batch_size=batch_size)
+    assert batched.shape == (len(CORPUS), 32) and batched.dtype == np.float32
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
+
+
+def test_normalize_and_tensor_output(sentence_encoder):
+    normalized = sentence_encoder.encode(CORPUS[:3], convert_to_tensor=True)
+    raw = sentence_encoder.encode(CORPUS[:3], normalize=False, convert_to_tensor=True)
+    assert isinstance(normalized, torch.Tensor)
+    torch.testing.assert_close(normalized.norm(dim=1), torch.ones(3))
+    torch.testing.assert_close(normalized, raw / raw.norm(dim=1, keepdim=True))
+
+
+def test_encode_restores_training_mode_and_records_no_graph(sentence_encoder):
+    sentence_encoder.train()
+    out = sentence_encoder.encode(CORPUS[:2], convert_to_tensor=True)
+    assert sentence_encoder.training and not out.requires_grad
+
+
+def test_save_load_gives_identical_outputs(tokenizer, tmp_path):
+    model = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, positional="learned",
+                                                    segment_vocab_size=2), pooling="max")
+    model.save(tmp_path / "model")
+    loaded = SentenceEncoder.load(tmp_path / "model")
+    assert loaded.pooling_name == "max" and loaded.encoder.config == model.encoder.config
+    np.testing.assert_array_equal(loaded.encode(CORPUS), model.encode(CORPUS))
+
+
+def test_edge_cases(sentence_encoder):
+    assert sentence_encoder.encode([]).shape == (0, 32)
+    assert sentence_encoder.encode("").shape == (32,)
+    very_long = "word " * 1000  # truncated to the tokenizer's max_length (64 here)
+    assert np.isfinite(sentence_encoder.encode(very_long)).all()
+    with pytest.raises(TypeError, match="item 0 is NoneType"):
+        sentence_encoder.encode([None])
+    with pytest.raises(ValueError, match="batch_size"):
+        sentence_encoder.encode(["a"], batch_size=0)
+
+
+def test_loading_something_else_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model directory"):
+        SentenceEncoder.load(tmp_path / "nothing")
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
+    with pytest.raises(ValueError, match="not a minitransformer SentenceEncoder"):
+        SentenceEncoder.load(tmp_path)
