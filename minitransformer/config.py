@@ -9,6 +9,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+def check_fields(cls, values: dict) -> None:
+    """Refuse keys that are not fields of the dataclass `cls`, naming them (typos fail loudly)."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+
+
 POSITIONAL_KINDS = ("sinusoidal", "learned")
 NORM_PLACEMENTS = ("post", "pre")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
@@ -76,10 +84,7 @@ class EncoderConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "EncoderConfig":
         """Build a config from a dict (e.g. a loaded config.json); unknown keys are an error."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown EncoderConfig field(s): {', '.join(unknown)}")
+        check_fields(cls, values)
         return cls(**values)
 
     @classmethod

@@ -8,6 +8,8 @@ exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (p
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,23 +26,32 @@ ACTIVATION_FUNCTIONS = {
 
 
 class Embeddings(nn.Module):
-    """token + position (+ segment) embeddings -> LayerNorm -> dropout."""
+    """token + position (+ segment) embeddings -> LayerNorm -> dropout.
+
+    With sinusoidal positions the token embeddings are multiplied by sqrt(d), as in the paper
+    (Vaswani et al. 2017, 3.4), and initialised with std 1/sqrt(d): the sum then has tokens and
+    positions at the same scale (both ~1 per dimension). With BERT's std-0.02 init and no scale,
+    the fixed unit-size sinusoids would drown the tokens, and mean pooling would see mostly
+    positions. Learned positions (BERT) start small like the tokens, so no scale is used there.
+    """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
+        sinusoidal = config.positional == "sinusoidal"
+        self.scale = math.sqrt(config.hidden_size) if sinusoidal else 1.0
         self.token = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position = make_positional(config.positional, config.max_length, config.hidden_size)
         self.segment = (nn.Embedding(config.segment_vocab_size, config.hidden_size)
                         if config.segment_vocab_size > 0 else None)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
-        nn.init.normal_(self.token.weight, std=0.02)
+        nn.init.normal_(self.token.weight, std=1 / self.scale if sinusoidal else 0.02)
         if self.segment is not None:
             nn.init.normal_(self.segment.weight, std=0.02)
 
     def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor | None = None):
         """input_ids, segment_ids: (B, T) long. Returns (B, T, d)."""
-        x = self.token(input_ids) + self.position(input_ids.shape)  # (B, T, d)
+        x = self.token(input_ids) * self.scale + self.position(input_ids.shape)  # (B, T, d)
         if self.segment is not None:
             # BERT adds segment 0 to every token of a single sentence; so do we.
             if segment_ids is None:
