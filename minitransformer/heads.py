@@ -1,0 +1,136 @@
+"""Task heads on a shared encoder, and the MultiTaskModel that routes each batch to its head.
+
+    text -> Encoder -> token states (B, T, d) --pool--> sentence embedding (B, d)
+                            |                                   |
+             TokenClassificationHead (NER)        SentenceClassificationHead (topic, sentiment)
+                                                  SimilarityObjective (cosine of two sentences)
+
+Each batch belongs to one task; the encoder runs once for it and only that task's head is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import IGNORE_INDEX  # label of positions without loss (later sub-words, specials, padding)
+from .encoder import Encoder
+from .pooling import get_pooling
+from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
+
+
+class LinearHead(nn.Module):
+    """Dropout, then one linear layer to label logits; applied to the last dimension d, so the
+    same module serves pooled embeddings (B, d) -> (B, C) and token states (B, T, d) -> (B, T, C)."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(features))
+
+
+class SentenceClassificationHead(LinearHead):
+    """Pooled embedding (B, d) -> class logits (B, C) (topic, sentiment, ...)."""
+
+    kind = SENTENCE_CLASSIFICATION
+
+    @staticmethod
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels)
+
+
+class TokenClassificationHead(LinearHead):
+    """Token states (B, T, d) -> per-token tag logits (B, T, C) (NER)."""
+
+    kind = TOKEN_CLASSIFICATION
+
+    @staticmethod
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """labels (B, T) hold IGNORE_INDEX wherever no word starts."""
+        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+class SimilarityObjective(nn.Module):
+    """Cosine similarity of two sentence embeddings, trained with the CoSENT loss (Su 2022).
+
+    Why CoSENT rather than MSE between cosine and the gold score: STS is judged by Spearman, a
+    rank correlation, and CoSENT only asks that pairs with a higher gold score get a higher
+    cosine than pairs with a lower one. It needs no rescaling of the gold scores into [-1, 1]
+    and does not waste effort pushing cosines to arbitrary absolute targets:
+
+        loss = log(1 + sum over (i, j) with gold_i > gold_j of exp(scale * (cos_j - cos_i)))
+
+    It has no parameters: the whole objective acts through the shared encoder.
+    """
+
+    kind = SENTENCE_SIMILARITY
+
+    def __init__(self, scale: float = 20.0):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, pooled_a: torch.Tensor, pooled_b: torch.Tensor) -> torch.Tensor:
+        """(B, d), (B, d) -> cosine similarities (B,)."""
+        return F.cosine_similarity(pooled_a, pooled_b, dim=-1)
+
+    def loss(self, cosines: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        differences = self.scale * (cosines[None, :] - cosines[:, None])  # [i, j] = s(cos_j - cos_i)
+        ordered = scores[:, None] > scores[None, :]  # [i, j]: pair i should rank above pair j
+        differences = differences.masked_fill(~ordered, float("-inf"))  # exp(-inf) = 0
+        zero = torch.zeros(1, dtype=differences.dtype, device=differences.device)  # the "1 +"
+        return torch.logsumexp(torch.cat([zero, differences.flatten()]), dim=0)
+
+
+@dataclass
+class TaskOutput:
+    loss: torch.Tensor  # scalar, the task's unweighted loss
+    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), or cosines (B,)
+
+
+class MultiTaskModel(nn.Module):
+    """One shared encoder, one pooling, and a head per task (a ModuleDict keyed by task name)."""
+
+    def __init__(self, encoder: Encoder, heads: dict[str, nn.Module], pooling: str = "mean"):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict(heads)
+        self.pooling_name = pooling
+        self.pool = get_pooling(pooling)
+
+    def forward(self, task: str, batch: dict[str, torch.Tensor]) -> TaskOutput:
+        """Run the encoder once on the batch of `task` and apply that task's head.
+
+        Batches (from data.py): classification {'input_ids', 'attention_mask' (B, T), 'labels'};
+        similarity {'input_ids_a', 'attention_mask_a', 'input_ids_b', 'attention_mask_b',
+        'scores' (B,)}.
+        """
+        if task not in self.heads:
+            raise KeyError(f"no head for task {task!r}; heads: {', '.join(self.heads)}")
+        head = self.heads[task]
+        if head.kind == SENTENCE_SIMILARITY:
+            return self._similarity(head, batch)
+        states = self.encoder(batch["input_ids"], batch["attention_mask"])  # (B, T, d)
+        if head.kind == TOKEN_CLASSIFICATION:
+            logits = head(states)  # (B, T, C)
+        else:
+            logits = head(self.pool(states, batch["attention_mask"]))  # (B, C)
+        return TaskOutput(head.loss(logits, batch["labels"]), logits.argmax(dim=-1))
+
+    def _similarity(self, head: SimilarityObjective, batch) -> TaskOutput:
+        # Both sides in one encoder call: pad them to a common length and stack them.
+        ids_a, ids_b = batch["input_ids_a"], batch["input_ids_b"]
+        length = max(ids_a.shape[1], ids_b.shape[1])
+        ids = torch.cat([F.pad(ids_a, (0, length - ids_a.shape[1]), value=self.encoder.config.pad_id),
+                         F.pad(ids_b, (0, length - ids_b.shape[1]), value=self.encoder.config.pad_id)])
+        mask = torch.cat([F.pad(batch["attention_mask_a"], (0, length - ids_a.shape[1])),
+                          F.pad(batch["attention_mask_b"], (0, length - ids_b.shape[1]))])
+        pooled = self.pool(self.encoder(ids, mask), mask)  # (2B, d)
+        pooled_a, pooled_b = pooled.chunk(2)  # (B, d) each
+        cosines = head(pooled_a, pooled_b)
+        return TaskOutput(head.loss(cosines, batch["scores"]), cosines.detach())

