@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from minitransformer.loading import MINILM_INSTALL, minilm_directory
-from minitransformer.metrics import spearman
+from minitransformer.evaluate import main as evaluate_main
 from minitransformer.pretrained import (export_bert, load_bert_sentence_encoder,
                                         read_sentence_settings)
 from minitransformer.safetensors_io import read_safetensors
@@ -118,11 +118,20 @@ def test_export_round_trip_is_exact(model, reference, tmp_path):
 def test_stsb_dev_spearman_matches_sentence_transformers(model, reference):
     if "stsb_dev" not in reference:
         pytest.skip("the fixture holds no STS-B dev score (made without the data)")
-    rows = [json.loads(line) for line in STSB_DEV.read_text(encoding="utf-8").splitlines() if line]
-    assert len(rows) == reference["stsb_dev"]["pairs"]
-    first = model.encode([row["sentence1"] for row in rows], batch_size=64)
-    second = model.encode([row["sentence2"] for row in rows], batch_size=64)
-    cosine = (first * second).sum(axis=1)  # unit rows: dot product = cosine
-    ours = spearman(cosine, [row["score"] for row in rows])
+    result = main_json(["--model", "minilm", "--sts", str(STSB_DEV), "--json"])
+    assert result["pairs"] == reference["stsb_dev"]["pairs"]
     expected = reference["stsb_dev"]["spearman"]
-    assert abs(ours - expected) <= STSB_TOLERANCE, f"Spearman {ours:.6f}, reference {expected:.6f}"
+    assert abs(result["spearman"] - expected) <= STSB_TOLERANCE, \
+        f"Spearman {result['spearman']:.6f}, reference {expected:.6f}"
+    assert abs(result["pearson"] - reference["stsb_dev"]["pearson"]) <= STSB_TOLERANCE
+
+
+def main_json(argv):
+    """Run `python -m minitransformer.evaluate` in-process and parse its JSON output."""
+    import contextlib
+    import io
+
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        assert evaluate_main(argv) == 0
+    return json.loads(output.getvalue())

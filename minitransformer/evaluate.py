@@ -1,0 +1,63 @@
+"""Score a sentence encoder on a sentence-similarity file (STS-B format), with no training.
+
+    python -m minitransformer.evaluate --model minilm --sts ../shared/data/stsb/dev.jsonl [--json]
+
+Each row {"sentence1", "sentence2", "score"} is embedded on both sides; the cosine of the two
+embeddings is compared with the gold score by Spearman's rank correlation (average ranks for
+ties; the usual STS figure) and Pearson's linear correlation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .loading import ModelNotFound, load_sentence_encoder
+from .metrics import pearson, spearman
+from .readers import SENTENCE_SIMILARITY, DataError, PairExample, read_examples
+from .sentence import SentenceEncoder
+
+
+def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample],
+                        batch_size: int = 64) -> dict[str, float]:
+    """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores."""
+    first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size)  # (n, d), unit
+    second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size)
+    cosines = np.sum(first * second, axis=1)  # unit vectors: the dot product is the cosine
+    gold = [pair.score for pair in pairs]
+    return {"spearman": spearman(cosines, gold), "pearson": pearson(cosines, gold),
+            "pairs": len(pairs)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m minitransformer.evaluate",
+        description="Cosine-similarity evaluation of a sentence encoder on an STS-B style file "
+                    "(JSON lines, CSV or TSV with sentence1, sentence2, score).")
+    parser.add_argument("--model", default="minilm",
+                        help="'minilm', a saved model or run directory, or a BERT-format "
+                             "directory (default: %(default)s)")
+    parser.add_argument("--sts", required=True, metavar="FILE", help="the pairs to score")
+    parser.add_argument("--batch-size", type=int, default=64, metavar="N")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        model = load_sentence_encoder(args.model)
+        result = evaluate_similarity(model, read_examples(args.sts, SENTENCE_SIMILARITY),
+                                     args.batch_size)
+    except (ModelNotFound, DataError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))
+    else:
+        print(f"{args.sts}: {result['pairs']} pairs, model {args.model}\n"
+              f"  spearman {result['spearman']:.4f}   pearson {result['pearson']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
