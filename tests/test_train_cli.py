@@ -35,3 +35,14 @@ def test_print_param_groups_and_errors(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
     assert train.main(["evaluate", str(tmp_path / "missing"), "--task", "topic=x.jsonl"]) == 2
     assert "neither a training run" in capsys.readouterr().err
+
+
+def test_shipped_configs_define_valid_tasks_that_point_outside_the_repo():
+    configs = sorted((ROOT / "configs").glob("*.json"))
+    assert len(configs) >= 4
+    for path in configs:
+        config = train.read_config(path)
+        specs = [train.TaskSpec.from_dict(task) for task in config["tasks"]]
+        assert len(specs) >= 2, path.name
+        for spec in specs:  # real data is read from ../shared/data, never copied into the repo
+            assert Path(spec.train).parent.parent.name == "data" and ROOT not in Path(spec.train).parents
