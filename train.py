@@ -168,8 +168,7 @@ def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int
     else:
         directory, name = Path(init), f"pretrained BERT checkpoint {init}"
     model = load_bert_sentence_encoder(directory)
-    model.tokenizer.max_length = min(max_length, model.tokenizer.max_length)
-    model.tokenizer.backend.enable_truncation(model.tokenizer.max_length)
+    model.tokenizer.set_max_length(min(max_length, model.tokenizer.max_length))
     return model.encoder, model.tokenizer, model.pooling_name, f"from the {name}"
 
 

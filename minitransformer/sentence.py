@@ -44,8 +44,7 @@ class SentenceEncoder(nn.Module):
                              f"embedding table only {config.vocab_size} (EncoderConfig.vocab_size)")
         self.tokenizer = tokenizer
         # The tokenizer must never produce more tokens than the encoder has positions.
-        tokenizer.max_length = min(tokenizer.max_length, config.max_length)
-        tokenizer.backend.enable_truncation(tokenizer.max_length)
+        tokenizer.set_max_length(min(tokenizer.max_length, config.max_length))
         self.encoder = encoder
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)

@@ -63,11 +63,15 @@ class Tokenizer:
         if max_length < 2:
             raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
         self.backend = backend
-        self.max_length = max_length
         self.pad_id = backend.token_to_id("[PAD]")
         # We pad ourselves (after sorting by length); the backend only truncates.
         backend.no_padding()
-        backend.enable_truncation(max_length)
+        self.set_max_length(max_length)
+
+    def set_max_length(self, max_length: int) -> None:
+        """Truncate every later encoding to `max_length` tokens, [CLS] and [SEP] included."""
+        self.max_length = max_length
+        self.backend.enable_truncation(max_length)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
