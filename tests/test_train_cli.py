@@ -46,3 +46,23 @@ def test_shipped_configs_define_valid_tasks_that_point_outside_the_repo():
         assert len(specs) >= 2, path.name
         for spec in specs:  # real data is read from ../shared/data, never copied into the repo
             assert Path(spec.train).parent.parent.name == "data" and ROOT not in Path(spec.train).parents
+
+
+def test_token_and_similarity_tasks_train_end_to_end(tmp_path, capsys):
+    conll = tmp_path / "ner.conll"
+    conll.write_text("Anna\tB-PER\nlives\tO\nin\tO\nParis\tB-LOC\n\nBob\tB-PER\nSmith\tI-PER\nruns\tO\n\n")
+    sts = tmp_path / "sts.jsonl"
+    sts.write_text("".join(json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in [
+        ("A man runs.", "A man is running.", 4.8), ("A cat sleeps.", "Stocks fell.", 0.2),
+        ("Bob cooks rice.", "Bob is cooking.", 3.5), ("Rain again.", "A dog barks.", 0.5)]))
+    config = tmp_path / "mixed.json"
+    config.write_text(json.dumps({"tasks": [
+        {"name": "ner", "kind": "token_classification", "train": "ner.conll", "dev": "ner.conll"},
+        {"name": "sts", "kind": "sentence_similarity", "train": "sts.jsonl", "dev": "sts.jsonl"}]}))
+    run = tmp_path / "run"
+    assert train.main(["--config", str(config), "--init", "scratch", "--preset", "tiny", "--epochs", "2",
+                       "--run-dir", str(run)]) == 0
+    capsys.readouterr()
+    assert train.main(["evaluate", str(run), "--task", f"ner={conll}", "--task", f"sts={sts}", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results["ner"]) == {"entity_f1"} and set(results["sts"]) == {"spearman", "pearson"}
