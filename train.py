@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -18,8 +17,7 @@ import torch
 
 from minitransformer.checkpoint import build_head, load_checkpoint
 from minitransformer.config import EncoderConfig
-from minitransformer.data import (TaskData, TaskSpec, build_label_map, encode_examples,
-                                  load_task)
+from minitransformer.data import TaskData, TaskSpec, encode_examples, load_task
 from minitransformer.encoder import Encoder
 from minitransformer.heads import MultiTaskModel
 from minitransformer.loading import MINILM_INSTALL, minilm_directory, run_checkpoint
@@ -123,28 +121,6 @@ def build_options(args, config: dict, from_scratch: bool) -> TrainingOptions:
         raise SystemExit(f"error: bad training option: {error}")
 
 
-def subsample(examples: list, limit: int | None, seed: int) -> list:
-    if limit is None or len(examples) <= limit:
-        return examples
-    return random.Random(seed).sample(examples, limit)
-
-
-def prepare_tasks(specs: list[TaskSpec], tokenizer: Tokenizer, max_train: int | None,
-                  seed: int) -> list[TaskData]:
-    tasks = []
-    for spec in specs:
-        if max_train is None:
-            tasks.append(load_task(spec, tokenizer))
-            continue
-        train = subsample(spec.read("train"), max_train, seed)
-        labels = None if spec.kind == "sentence_similarity" else build_label_map(train)
-        dev = encode_examples(spec.read("dev"), spec.kind, tokenizer, labels, spec.dev) \
-            if spec.dev else None
-        tasks.append(TaskData(spec, labels, encode_examples(train, spec.kind, tokenizer, labels,
-                                                            spec.train), dev))
-    return tasks
-
-
 def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int, seed: int):
     """(encoder, tokenizer, pooling, description) for --init."""
     if init == "auto":
@@ -213,7 +189,8 @@ def train(argv) -> int:
         options = build_options(args, config, from_scratch=origin.startswith("from scratch"))
         max_train = args.max_train if args.max_train is not None else config.get("max_train")
         started = time.perf_counter()
-        tasks = prepare_tasks(specs, tokenizer, max_train, options.seed)
+        tasks = [load_task(spec, tokenizer, max_train=max_train, seed=options.seed)
+                 for spec in specs]
     except (DataError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ Masks use 1 = token, 0 = padding, as everywhere in minitransformer.
 from __future__ import annotations
 
 import dataclasses
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -286,14 +287,17 @@ class TaskData:
     dev: EncodedDataset | None
 
 
-def load_task(spec: TaskSpec, tokenizer: Tokenizer,
-              label_map: Sequence[str] | None = None) -> TaskData:
+def load_task(spec: TaskSpec, tokenizer: Tokenizer, label_map: Sequence[str] | None = None,
+              max_train: int | None = None, seed: int = 0) -> TaskData:
     """Read, check and encode a task's train and dev files.
 
     The label map is built from the training file unless one is given: a model resumed from a
     checkpoint must keep the ids its head was trained with, so it passes the saved map.
+    max_train: keep a random subsample (fixed by `seed`) of at most this many training examples.
     """
     train = spec.read("train")
+    if max_train is not None and len(train) > max_train:
+        train = random.Random(seed).sample(train, max_train)
     if spec.kind != SENTENCE_SIMILARITY:
         label_map = list(label_map) if label_map is not None else build_label_map(train)
     else:

@@ -14,6 +14,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
+from .checkpoint import sentence_encoder_from_checkpoint
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -51,8 +53,6 @@ def resolve_model(name: str) -> Path:
     return path
 
 
-CHECKPOINT_FORMAT = "minitransformer.Checkpoint"  # checkpoint.FORMAT_NAME, without importing it
-
 
 def run_checkpoint(path: str | Path) -> Path:
     """The checkpoint to use for a training run directory: RUN/best, or the path itself."""
@@ -73,8 +73,6 @@ def load_sentence_encoder(name: str) -> SentenceEncoder:
     if config.get("format") == FORMAT_NAME:
         return SentenceEncoder.load(directory)
     if config.get("format") == CHECKPOINT_FORMAT:
-        from .checkpoint import sentence_encoder_from_checkpoint
-
         return sentence_encoder_from_checkpoint(directory)
     if config.get("model_type") == "bert":
         from .pretrained import load_bert_sentence_encoder  # only needed for BERT checkpoints
