@@ -18,7 +18,9 @@ import torch
 from minitransformer.checkpoint import build_head, load_checkpoint
 from minitransformer.config import EncoderConfig
 from minitransformer.data import TaskData, TaskSpec, encode_examples, load_task
+from minitransformer.distributed import init_distributed, shutdown_distributed
 from minitransformer.encoder import Encoder
+from minitransformer.freezing import STRATEGY_HELP, count_parameters
 from minitransformer.heads import MultiTaskModel
 from minitransformer.loading import MINILM_INSTALL, minilm_directory, run_checkpoint
 from minitransformer.optim import format_groups
@@ -27,6 +29,7 @@ from minitransformer.readers import DataError, SENTENCE_CLASSIFICATION
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.trainer import (NonFiniteLoss, Trainer, TrainingOptions, evaluate_task,
                                      format_results)
+from minitransformer.weighting import WEIGHTINGS
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "minitransformer" / "default_data"
 DEFAULT_TASKS = [
@@ -37,7 +40,8 @@ DEFAULT_TASKS = [
      "label_field": "sentiment"},
 ]
 OPTION_FLAGS = ("epochs", "batch_size", "lr", "head_lr", "layer_decay", "weight_decay", "warmup",
-                "max_grad_norm", "sampler", "temperature", "eval_every", "seed")
+                "max_grad_norm", "sampler", "temperature", "eval_every", "seed", "freeze",
+                "loss_weighting")
 
 
 # ---- training -------------------------------------------------------------------------------
@@ -80,6 +84,17 @@ def training_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, help="T of the temperature sampler (default 2)")
     parser.add_argument("--loss-weight", action="append", default=[], metavar="TASK=W",
                         help="weight of a task's loss (default 1.0 each); repeatable")
+    parser.add_argument("--loss-weighting", choices=WEIGHTINGS,
+                        help="static: the --loss-weight values; uncertainty: one learned "
+                             "log-variance per task (Kendall et al. 2018) (default static)")
+    parser.add_argument("--freeze", metavar="STRATEGY",
+                        help=f"what does not train: {STRATEGY_HELP} (default none; see "
+                             "minitransformer/freezing.py)")
+    parser.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
+                        help="gradual unfreezing: heads only at first, then one more encoder "
+                             "layer from the top every N epochs (e.g. 1) or steps (e.g. 200steps)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1, ... (default: cuda if available, else cpu)")
     parser.add_argument("--eval-every", type=int, metavar="N",
                         help="also evaluate every N steps (default: end of each epoch only)")
     parser.add_argument("--seed", type=int, help="random seed; same seed, same run (default 0)")
@@ -111,6 +126,8 @@ def build_options(args, config: dict, from_scratch: bool) -> TrainingOptions:
     for name in OPTION_FLAGS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    if args.unfreeze_every is not None:
+        values["unfreeze_every"], values["unfreeze_unit"] = parse_interval(args.unfreeze_every)
     weights = dict(values.pop("loss_weights", {}))
     for item in args.loss_weight:
         name, _, weight = item.partition("=")
@@ -121,14 +138,26 @@ def build_options(args, config: dict, from_scratch: bool) -> TrainingOptions:
         raise SystemExit(f"error: bad training option: {error}")
 
 
-def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int, seed: int):
+def parse_interval(text: str) -> tuple[int, str]:
+    """'2' or '2epochs' -> (2, 'epochs'); '300steps' -> (300, 'steps')."""
+    number, unit = text, "epochs"
+    for suffix in ("epochs", "epoch", "steps", "step"):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)], suffix.rstrip("s") + "s"
+            break
+    if not number.strip().isdigit() or int(number) < 1:
+        raise SystemExit(f"error: --unfreeze-every takes N, Nepochs or Nsteps with N >= 1, "
+                         f"got {text!r}")
+    return int(number), unit
+
+
+def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int, seed: int,
+                  run_dir: Path, resume: bool, distributed):
     """(encoder, tokenizer, pooling, description) for --init."""
     if init == "auto":
         init = "minilm" if minilm_directory() is not None else "scratch"
     if init == "scratch":
-        texts = [text for spec in specs for example in spec.read("train")
-                 for text in example_texts(example)]
-        tokenizer = Tokenizer.train(texts, vocab_size=8000, min_frequency=2, max_length=max_length)
+        tokenizer = scratch_tokenizer(specs, max_length, run_dir, resume, distributed)
         torch.manual_seed(seed)
         config = EncoderConfig.preset(preset, vocab_size=tokenizer.vocab_size,
                                       max_length=max(max_length, 128), norm_placement="pre")
@@ -146,6 +175,30 @@ def start_encoder(init: str, preset: str, specs: list[TaskSpec], max_length: int
     model = load_bert_sentence_encoder(directory)
     model.tokenizer.set_max_length(min(max_length, model.tokenizer.max_length))
     return model.encoder, model.tokenizer, model.pooling_name, f"from the {name}"
+
+
+def scratch_tokenizer(specs: list[TaskSpec], max_length: int, run_dir: Path, resume: bool,
+                      distributed) -> Tokenizer:
+    """A WordPiece vocabulary trained on the training texts, made once per run.
+
+    The `tokenizers` trainer breaks ties between equally frequent merges in hash-map order, so
+    two trainings on the same text can differ by a few tokens. A resumed run therefore reuses
+    the vocabulary of its checkpoint, and under torchrun rank 0 trains it and the other ranks
+    read it from the run directory (the ranks' models must have identical shapes).
+    """
+    if resume and (run_dir / "last" / "tokenizer.json").exists():
+        return Tokenizer.load(run_dir / "last", max_length)
+    shared = run_dir / "scratch_tokenizer"
+    if distributed.is_main:
+        texts = [text for spec in specs for example in spec.read("train")
+                 for text in example_texts(example)]
+        tokenizer = Tokenizer.train(texts, vocab_size=8000, min_frequency=2, max_length=max_length)
+        if distributed.enabled:
+            tokenizer.save(shared)
+    distributed.barrier()
+    if not distributed.is_main:
+        tokenizer = Tokenizer.load(shared, max_length)
+    return tokenizer
 
 
 def example_texts(example) -> list[str]:
@@ -178,45 +231,65 @@ def show_examples(model: MultiTaskModel, tasks: list[TaskData], count: int = 5) 
 
 def train(argv) -> int:
     args = training_parser().parse_args(argv)
+    distributed = init_distributed()  # rank 0 of 1 without torchrun
+    try:
+        return run_training(args, distributed)
+    finally:
+        shutdown_distributed(distributed)
+
+
+def run_training(args, distributed) -> int:
+    say = print if distributed.is_main else (lambda *a, **k: None)  # only rank 0 prints
     config = read_config(args.config)
     run_dir = args.run_dir or Path("runs") / (args.config.stem if args.config else "default")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and distributed.enabled:
+        device = torch.device("cuda", torch.cuda.current_device())  # this rank's GPU
     try:
         specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
         options_seed = args.seed if args.seed is not None else config.get("options", {}).get("seed", 0)
         init = config.get("init", args.init) if args.init == "auto" else args.init
         encoder, tokenizer, pooling, origin = start_encoder(
-            init, args.preset, specs, config.get("max_length", args.max_length), options_seed)
+            init, args.preset, specs, config.get("max_length", args.max_length), options_seed,
+            run_dir, args.resume, distributed)
         options = build_options(args, config, from_scratch=origin.startswith("from scratch"))
         max_train = args.max_train if args.max_train is not None else config.get("max_train")
         started = time.perf_counter()
         tasks = [load_task(spec, tokenizer, max_train=max_train, seed=options.seed)
                  for spec in specs]
+        heads = {t.spec.name: build_head(t.spec.kind, encoder.config.hidden_size,
+                                         len(t.label_map) if t.label_map else None) for t in tasks}
+        model = MultiTaskModel(encoder, heads, pooling=args.pooling or pooling).to(device)
+        trainer = Trainer(model, tokenizer, tasks, options, run_dir, log=say,
+                          distributed=distributed)
     except (DataError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    heads = {t.spec.name: build_head(t.spec.kind, encoder.config.hidden_size,
-                                     len(t.label_map) if t.label_map else None) for t in tasks}
-    model = MultiTaskModel(encoder, heads, pooling=args.pooling or pooling)
-    trainer = Trainer(model, tokenizer, tasks, options, run_dir)
     if args.print_param_groups:
-        print(format_groups(trainer.group_infos))
+        say(format_groups(trainer.group_infos))
         return 0
 
-    print(f"model: {origin}")
+    say(f"model: {origin}")
     for task in tasks:
         labels = f", {len(task.label_map)} labels" if task.label_map else ""
-        print(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
-              f"{len(task.dev) if task.dev else 0} dev examples{labels}")
-    print(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
-          f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed {options.seed}")
+        say(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
+            f"{len(task.dev) if task.dev else 0} dev examples{labels}")
+    say(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
+        f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed {options.seed}, "
+        f"{distributed.world_size} process(es) on {device}")
+    frozen = f" (frozen: {', '.join(trainer.frozen)})" if trainer.frozen else ""
+    say(f"trainable parameters: {count_parameters(model):,} of "
+        f"{count_parameters(model, trainable_only=False):,}{frozen}")
     try:
         trainer.train(resume=args.resume)
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"saved to {run_dir / 'last'}; continue with --resume", file=sys.stderr)
+        say(f"saved to {run_dir / 'last'}; continue with --resume", file=sys.stderr)
         return 130
+    if not distributed.is_main:
+        return 0
     best, _, description = load_checkpoint(run_dir / "best")
     best_entry = max((h for h in description["history"] if "score" in h),
                      key=lambda h: h["score"], default=None)

@@ -103,6 +103,16 @@ class MultiTaskModel(nn.Module):
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
 
+    def train(self, mode: bool = True) -> "MultiTaskModel":
+        """Set train/eval mode; in train mode, blocks with nothing to train stay in eval mode,
+        so a frozen block adds no dropout noise (see freezing.py)."""
+        super().train(mode)
+        if mode:
+            for block in [self.encoder.embeddings, *self.encoder.layers, *self.heads.values()]:
+                if not any(parameter.requires_grad for parameter in block.parameters()):
+                    block.eval()
+        return self
+
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> TaskOutput:
         """Run the encoder once on the batch of `task` and apply that task's head.
 

@@ -13,6 +13,7 @@ regularising meaning, it only shifts activations.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -41,17 +42,21 @@ def depth_of(name: str, num_layers: int) -> int | None:
 
 
 def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
-                     layer_decay: float = 1.0, head_lrs: dict[str, float] | None = None):
+                     layer_decay: float = 1.0, head_lrs: dict[str, float] | None = None,
+                     exclude: Iterable[nn.Parameter] = ()):
     """Optimizer groups for `model` (parameters named encoder.* and heads.NAME.*).
 
     Returns (groups for torch.optim, list of GroupInfo for printing). Frozen parameters
-    (requires_grad False) are left out entirely, so they get no optimizer state.
+    (requires_grad False) are left out entirely, so they get no optimizer state. `exclude`:
+    parameters already in an optimizer (gradual unfreezing asks only for the newly unfrozen).
+    Each group remembers its full rate as "base_lr"; the schedule scales "lr" from it.
     """
     num_layers = model.encoder.config.num_layers
     head_lrs = head_lrs or {}
+    excluded = {id(parameter) for parameter in exclude}
     buckets: dict[tuple, list] = {}
     for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
+        if not parameter.requires_grad or id(parameter) in excluded:
             continue
         depth = depth_of(name, num_layers)
         if depth is None:
@@ -66,11 +71,11 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
     groups, infos = [], []
     for (label, depth, rate, decay), members in buckets.items():
         params = [parameter for _, parameter in members]
-        groups.append({"params": params, "lr": rate, "weight_decay": decay, "name": label,
-                       "names": [name for name, _ in members]})
+        groups.append({"params": params, "lr": rate, "base_lr": rate, "weight_decay": decay,
+                       "name": label, "names": [name for name, _ in members]})
         infos.append(GroupInfo(label, depth, rate, decay, len(params),
                                sum(p.numel() for p in params)))
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable = [p for p in model.parameters() if p.requires_grad and id(p) not in excluded]
     grouped = [p for group in groups for p in group["params"]]
     assert len(grouped) == len(trainable) and {id(p) for p in grouped} == {id(p) for p in trainable}, \
         "every trainable parameter must be in exactly one group"
@@ -89,17 +94,23 @@ def format_groups(infos: list[GroupInfo]) -> str:
     return "\n".join(lines)
 
 
-def warmup_linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
-    """Learning rate multiplier: 0 -> 1 linearly over the warm-up, then linearly down to 0.
+def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate multiplier at `step`: 0 -> 1 linearly over the warm-up, then down to 0.
 
     Warm-up keeps the first updates small while Adam's second-moment estimates are still noisy
     and the freshly initialised heads send large gradients into the pretrained encoder.
     """
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        remaining = total_steps - step
-        return max(0.0, remaining / max(1, total_steps - warmup_steps))
+    if step < warmup_steps:
+        return (step + 1) / (warmup_steps + 1)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
+def set_learning_rates(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Every group trains at factor x its own base rate (the layer-wise rates keep their ratios).
+
+    Done by hand rather than with torch.optim.lr_scheduler so that groups added later (gradual
+    unfreezing) follow the same schedule with nothing to re-register: the schedule's only
+    state is the step number.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * factor

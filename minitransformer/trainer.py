@@ -5,7 +5,9 @@ and that task's head, and the task's weighted loss is back-propagated:
 
     loss = w_task * loss_task(head_task(encoder(batch)))      (one task per step)
 
-AdamW, gradient clipping, warm-up then linear decay. At the end of every epoch (and every
+with w fixed or learned (weighting.py). AdamW on layer-wise learning-rate groups (optim.py),
+gradient clipping, warm-up then linear decay; parts of the model can be frozen or unfrozen
+gradually (freezing.py), and several processes can share the work (distributed.py). At the end of every epoch (and every
 `eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
 mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
 
@@ -27,11 +29,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from torch.nn.parallel import DistributedDataParallel
+
 from . import metrics as metric_functions
 from .checkpoint import load_training_state, save_checkpoint
 from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches, make_sampler
+from .distributed import DistributedContext
+from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
-from .optim import parameter_groups, warmup_linear_schedule
+from .optim import GroupInfo, parameter_groups, set_learning_rates, warmup_linear_factor
+from .weighting import make_weighting
 from .safetensors_io import read_safetensors
 from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
 from .tokenizer import Tokenizer
@@ -50,6 +57,10 @@ class TrainingOptions:
     sampler: str = "proportional"  # round_robin | proportional | temperature
     temperature: float = 2.0  # for the temperature sampler
     loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
+    loss_weighting: str = "static"  # static (loss_weights) | uncertainty (learned, Kendall 2018)
+    freeze: str = "none"  # a strategy of freezing.py
+    unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
+    unfreeze_unit: str = "epochs"  # epochs | steps
     eval_every: int = 0  # also evaluate every N steps (0 = only at the end of each epoch)
     seed: int = 0
 
@@ -61,23 +72,28 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
                   split: str = "dev") -> dict[str, float]:
     """Metrics of one task on its dev set (or on `task.train` with split='train')."""
     dataset = task.dev if split == "dev" else task.train
+    device = next(model.parameters()).device
     model.eval()
     predictions, gold = [], []
     with torch.inference_mode():
         for batch in iterate_batches(dataset, batch_size):  # file order
-            output = model(task.spec.name, batch)
+            predicted = model(task.spec.name, to_device(batch, device)).predictions.cpu()
             if task.spec.kind == SENTENCE_SIMILARITY:
-                predictions.extend(output.predictions.tolist())
+                predictions.extend(predicted.tolist())
                 gold.extend(batch["scores"].tolist())
             elif task.spec.kind == SENTENCE_CLASSIFICATION:
-                predictions.extend(output.predictions.tolist())
+                predictions.extend(predicted.tolist())
                 gold.extend(batch["labels"].tolist())
             else:  # tags of the first sub-word of each word, back to strings, per sentence
-                for row_pred, row_gold in zip(output.predictions, batch["labels"]):
+                for row_pred, row_gold in zip(predicted, batch["labels"]):
                     keep = row_gold != IGNORE_INDEX
                     predictions.append([task.label_map[i] for i in row_pred[keep].tolist()])
                     gold.append([task.label_map[i] for i in row_gold[keep].tolist()])
@@ -102,25 +118,64 @@ def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> f
 class Trainer:
     def __init__(self, model: MultiTaskModel, tokenizer: Tokenizer, tasks: list[TaskData],
                  options: TrainingOptions, run_dir: str | Path, log=print,
-                 show_progress: bool | None = None):
+                 show_progress: bool | None = None,
+                 distributed: DistributedContext = DistributedContext()):
         self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
         self.run_dir = Path(run_dir)
-        self.log = log
-        self.show_progress = show_progress
+        self.distributed = distributed
+        self.log = log if distributed.is_main else (lambda *args: None)
+        self.show_progress = show_progress if distributed.is_main else False
+        self.device = next(model.parameters()).device
         self.task_by_name = {task.spec.name: task for task in tasks}
+        if options.batch_size % distributed.world_size:
+            raise ValueError(f"--batch-size {options.batch_size} (the global batch) must be a "
+                             f"multiple of the number of processes, {distributed.world_size}")
+        self.local_batch_size = options.batch_size // distributed.world_size
         self.steps_per_epoch = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
         self.total_steps = self.steps_per_epoch * options.epochs
-        head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
+        self.warmup_steps = int(options.warmup * self.total_steps)
+        self.head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
+
+        self.frozen = apply_freezing(model, options.freeze)
+        self.unfreezing = None
+        if options.unfreeze_every:
+            if options.freeze != "none" and not options.freeze.startswith("head:"):
+                raise ValueError("gradual unfreezing starts from a frozen encoder by itself; it "
+                                 "combines only with --freeze none or head:NAME")
+            if options.unfreeze_unit not in ("epochs", "steps"):
+                raise ValueError(f"unfreeze_unit must be epochs or steps, got {options.unfreeze_unit!r}")
+            every = options.unfreeze_every * (self.steps_per_epoch
+                                              if options.unfreeze_unit == "epochs" else 1)
+            self.unfreezing = GradualUnfreezing(model, every)
+        self.weighting = make_weighting(options.loss_weighting, list(self.task_by_name),
+                                        options.loss_weights).to(self.device)
         groups, self.group_infos = parameter_groups(
             model, options.lr, options.weight_decay, options.layer_decay,
-            head_lrs={t.spec.name: head_lr for t in tasks})
+            head_lrs={t.spec.name: self.head_lr for t in tasks})
+        weighting_parameters = list(self.weighting.parameters())
+        if weighting_parameters:  # learned log-variances: no decay, which would pull them to 0
+            groups.append({"params": weighting_parameters, "lr": self.head_lr,
+                           "base_lr": self.head_lr, "weight_decay": 0.0, "name": "loss weights",
+                           "names": [f"log_variance {name}" for name in self.task_by_name]})
+            self.group_infos.append(GroupInfo("loss weights", None, self.head_lr, 0.0,
+                                              len(weighting_parameters), len(weighting_parameters)))
+        if not groups:
+            raise ValueError(f"--freeze {options.freeze} leaves nothing to train")
         self.optimizer = torch.optim.AdamW(groups, lr=options.lr)
-        self.scheduler = warmup_linear_schedule(
-            self.optimizer, int(options.warmup * self.total_steps), self.total_steps)
+        self.training_model = self._wrap_for_distributed()
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.history: list[dict] = []  # one entry per evaluation
         self.losses: list[float] = []  # every step's weighted loss, for tests and plots
         self.best_score = -math.inf
+
+    def _wrap_for_distributed(self):
+        """The module the training steps call: the model itself, or DDP around it. Rebuilt when
+        gradual unfreezing adds parameters: DDP syncs only those trainable when it was built."""
+        if not self.distributed.enabled:
+            return self.model
+        # Each step trains one task, so the other heads get no gradient: DDP must look for
+        # unused parameters instead of waiting for their gradients forever.
+        return DistributedDataParallel(self.model, find_unused_parameters=True)
 
     # ---- the streams of one epoch, all derived from (seed, epoch) -------------------------
     def _epoch_streams(self, epoch: int):
@@ -128,13 +183,16 @@ class Trainer:
         sizes = {t.spec.name: len(t.train) for t in self.tasks}
         sampler = make_sampler(self.options.sampler, sizes, seed=seed,
                                temperature=self.options.temperature)
-        streams = {t.spec.name: endless_batches(t.train, self.options.batch_size, seed * 31 + i)
+        rank, world_size = self.distributed.rank, self.distributed.world_size
+        streams = {t.spec.name: endless_batches(t.train, self.local_batch_size, seed * 31 + i,
+                                                rank, world_size)
                    for i, t in enumerate(self.tasks)}
         return sampler, streams
 
     def train(self, resume: bool = False) -> dict:
         if resume:
             self._restore(self.run_dir / "last")
+        self._unfreeze_due()
         try:
             while self.epoch < self.options.epochs:
                 self._train_epoch()
@@ -142,7 +200,8 @@ class Trainer:
                 self._evaluate_and_save(end_of_epoch=True)
         except KeyboardInterrupt:
             self.log("\ninterrupted: saving the last checkpoint before exiting")
-            self._save(self.run_dir / "last", with_training_state=True)
+            if self.distributed.is_main:
+                self._save(self.run_dir / "last", with_training_state=True)
             raise
         return self.history[-1] if self.history else {}
 
@@ -166,42 +225,74 @@ class Trainer:
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train()
+            self._unfreeze_due()
         bar.close()
 
     def _step(self, name: str, batch: dict) -> float:
-        output = self.model(name, batch)
-        loss = self.options.loss_weights.get(name, 1.0) * output.loss
-        value = loss.item()  # after the forward pass, before backward: only for logging
+        set_learning_rates(self.optimizer, warmup_linear_factor(
+            self.global_step, self.warmup_steps, self.total_steps))
+        output = self.training_model(name, to_device(batch, self.device))
+        loss = self.weighting(name, output.loss)
+        # After the forward pass, before backward: only for logging and the NaN check. Under
+        # DDP the mean over ranks, so that all ranks stop together on a bad loss.
+        value = self.distributed.mean(loss.item())
         if not math.isfinite(value):
             raise NonFiniteLoss(f"task {name!r} gave a non-finite loss ({value}) at step "
                                 f"{self.global_step + 1}; the last good checkpoint is kept in "
                                 f"{self.run_dir / 'last'}. Try a lower --lr.")
-        loss.backward()
+        if loss.requires_grad:  # else this task's head and the encoder are all frozen
+            loss.backward()
+        self.distributed.average_gradients(self.weighting.parameters())
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.max_grad_norm)
         self.optimizer.step()
-        self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step_in_epoch += 1
         self.global_step += 1
         self.losses.append(value)
         return value
 
+    def _unfreeze_due(self) -> None:
+        """Gradual unfreezing: give the depths due by now to the optimizer, at their own rates."""
+        if self.unfreezing is None:
+            return
+        newly = self.unfreezing.advance(self.global_step)
+        if not newly:
+            return
+        in_optimizer = [p for group in self.optimizer.param_groups for p in group["params"]]
+        groups, infos = parameter_groups(
+            self.model, self.options.lr, self.options.weight_decay, self.options.layer_decay,
+            exclude=in_optimizer)
+        # Top depth first, the order in which depths join one at a time: a resumed run that
+        # unfreezes several at once must rebuild the same group order to load the saved state.
+        for group, info in sorted(zip(groups, infos), key=lambda pair: -pair[1].depth):
+            self.optimizer.add_param_group(group)  # the other groups keep their Adam state
+            self.group_infos.append(info)
+        self.model.train()  # the unfrozen blocks leave eval mode
+        self.training_model = self._wrap_for_distributed()
+        self.log(f"\nstep {self.global_step}: unfroze " +
+                 ", ".join("embeddings" if depth == 0 else f"layer {depth}" for depth in newly) +
+                 f" ({count_parameters(self.model):,} trainable parameters)")
+
     # ---- evaluation and checkpoints --------------------------------------------------------
     def evaluate(self) -> dict[str, dict[str, float]]:
         return {t.spec.name: evaluate_task(self.model, t) for t in self.tasks if t.dev is not None}
 
     def _evaluate_and_save(self, end_of_epoch: bool) -> None:
-        results = self.evaluate()
-        entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results}
-        if results and len(results) == len(self.tasks):
-            entry["score"] = main_score(results, self.tasks)
-        self.history.append(entry)
-        self.log(format_results(results, title=f"dev after step {self.global_step}"))
-        if entry.get("score", -math.inf) > self.best_score or not (self.run_dir / "best").exists():
-            self.best_score = entry.get("score", self.best_score)
-            self._save(self.run_dir / "best", with_training_state=False)
-        if end_of_epoch:
-            self._save(self.run_dir / "last", with_training_state=True)
+        """Rank 0 scores the dev sets and writes the checkpoints while the others wait."""
+        if self.distributed.is_main:
+            results = self.evaluate()
+            entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
+                     "loss_weights": self.weighting.current_weights()}
+            if results and len(results) == len(self.tasks):
+                entry["score"] = main_score(results, self.tasks)
+            self.history.append(entry)
+            self.log(format_results(results, title=f"dev after step {self.global_step}"))
+            if entry.get("score", -math.inf) > self.best_score or not (self.run_dir / "best").exists():
+                self.best_score = entry.get("score", self.best_score)
+                self._save(self.run_dir / "best", with_training_state=False)
+            if end_of_epoch:
+                self._save(self.run_dir / "last", with_training_state=True)
+        self.distributed.barrier()
 
     def _task_descriptions(self) -> list[dict]:
         return [{"spec": t.spec.to_dict(), "label_map": t.label_map} for t in self.tasks]
@@ -215,7 +306,7 @@ class Trainer:
         state = None
         if with_training_state:
             state = {"optimizer": self.optimizer.state_dict(),
-                     "scheduler": self.scheduler.state_dict(),
+                     "weighting": self.weighting.state_dict(),
                      "torch_rng": torch.get_rng_state(), "losses": self.losses}
         save_checkpoint(directory, self.model, self.tokenizer, self._task_descriptions(), extra,
                         state)
@@ -223,14 +314,15 @@ class Trainer:
     def _restore(self, directory: Path) -> None:
         description = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         state = load_training_state(directory)
-        self.model.load_state_dict(read_safetensors(directory / "model.safetensors"))
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        self.losses = list(state["losses"])
         progress = description["progress"]
         self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]
         self.global_step = progress["global_step"]
+        self._unfreeze_due()  # the optimizer must have the groups it had when it was saved
+        self.model.load_state_dict(read_safetensors(directory / "model.safetensors"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.weighting.load_state_dict(state["weighting"])
+        torch.set_rng_state(state["torch_rng"])
+        self.losses = list(state["losses"])
         self.history = description["history"]
         self.best_score = description["best_score"] if description["best_score"] is not None \
             else -math.inf

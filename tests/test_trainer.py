@@ -57,12 +57,19 @@ def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tm
         assert evaluate_task(trainer.model, task, split="train")["accuracy"] == 1.0
 
 
-def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_files, tmp_path):
-    # Dropout on, so the random-number state must be restored too.
-    uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", dropout=0.1, epochs=3)
+@pytest.mark.parametrize("controls", [{}, {"unfreeze_every": 3, "unfreeze_unit": "steps",
+                                           "loss_weighting": "uncertainty"}])
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_files, tmp_path,
+                                                               controls):
+    # Dropout on, so the random-number state must be restored too. With gradual unfreezing the
+    # resumed run must rebuild the optimizer groups it had; with uncertainty weighting, the
+    # learned weights must come back too.
+    uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", dropout=0.1, epochs=3,
+                                 **controls)
     uninterrupted.train()
 
-    interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3)
+    interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3,
+                               **controls)
     real_step, calls = interrupted._step, []
 
     def step_then_ctrl_c(name, batch):
@@ -74,7 +81,8 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_fi
     interrupted._step = step_then_ctrl_c
     with pytest.raises(KeyboardInterrupt):
         interrupted.train()
-    resumed = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3)
+    resumed = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3,
+                           **controls)
     resumed.train(resume=True)
     assert len(resumed.losses) == len(uninterrupted.losses) == 12
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
@@ -116,3 +124,61 @@ def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_p
     with pytest.raises(NonFiniteLoss, match="task 'topic' gave a non-finite loss"):
         broken.train()
     assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == saved
+
+
+def test_gradual_unfreezing_adds_each_depth_at_its_step_and_keeps_adam_state(tokenizer, task_files,
+                                                                             tmp_path):
+    # 4 steps per epoch, one more depth every step: the tiny encoder's 3 depths (embeddings,
+    # layers 1 and 2) join after steps 1, 2 and 3; each head trains every other step. Adam's per-parameter step counter then says
+    # exactly when each joined, and that nobody's state was reset when others joined.
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1, unfreeze_every=1,
+                           unfreeze_unit="steps", sampler="round_robin")
+    initial = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    assert [g["name"] for g in trainer.optimizer.param_groups] == [
+        "head topic", "head topic", "head sentiment", "head sentiment"]
+    trainer.train()
+    steps_taken = {"heads.": 2, "encoder.layers.1.": 3, "encoder.layers.0.": 2,
+                   "encoder.embeddings.": 1}
+    for name, parameter in trainer.model.named_parameters():
+        prefix = next(p for p in steps_taken if name.startswith(p))
+        assert int(trainer.optimizer.state[parameter]["step"]) == steps_taken[prefix], name
+        assert not torch.equal(parameter, initial[name]), name
+    layer_rates = {g["name"]: g["base_lr"] for g in trainer.optimizer.param_groups}
+    assert layer_rates["layer 2"] == layer_rates["embeddings"] == 1e-3  # no layer decay asked
+
+
+def test_unfreezing_every_epoch_counts_in_epochs(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2, unfreeze_every=1)
+    trainer.train()
+    top = next(trainer.model.encoder.layers[1].parameters())
+    bottom = next(trainer.model.encoder.layers[0].parameters())
+    assert int(trainer.optimizer.state[top]["step"]) == 4  # joined after epoch 1 (4 steps)
+    assert bottom not in trainer.optimizer.state  # would join after epoch 2: training is over
+
+
+def test_uncertainty_weights_are_learned(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2,
+                           loss_weighting="uncertainty")
+    log_variances = trainer.weighting.log_variances
+    assert {g["name"] for g in trainer.optimizer.param_groups} >= {"loss weights"}
+    trainer.train()
+    for name in ("topic", "sentiment"):
+        assert log_variances[name].item() != 0.0, name  # moved away from the start, weight 1
+    weights = trainer.history[-1]["loss_weights"]
+    assert weights["topic"] == pytest.approx(math.exp(-log_variances["topic"].item()))
+
+
+def test_uncertainty_weighting_gradient_reaches_the_log_variance():
+    from minitransformer.weighting import UncertaintyWeighting
+
+    weighting = UncertaintyWeighting(["a", "b"])
+    loss = torch.tensor(2.0)
+    weighting("a", loss).backward()
+    # d/ds [exp(-s) L + s/2] at s = 0 is -L + 1/2 = -1.5; task b did not take part.
+    assert float(weighting.log_variances["a"].grad) == pytest.approx(-1.5)
+    assert weighting.log_variances["b"].grad is None
+
+
+def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path):
+    with pytest.raises(ValueError, match="leaves nothing to train"):
+        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all")

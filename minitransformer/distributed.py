@@ -1,0 +1,77 @@
+"""Data-parallel training on PyTorch's own engine (torch.distributed + DistributedDataParallel).
+
+    torchrun --nproc_per_node=2 train.py ...      # 2 processes, gloo on CPU, NCCL on CUDA
+    python train.py ...                           # 1 process, no torch.distributed at all
+
+torchrun starts N copies of the script and tells each its RANK and WORLD_SIZE in the
+environment. Every rank holds a full copy of the model. Each step, all ranks train the same task
+(the task sampler is seeded alike everywhere) on their own slice of the global batch (data.py
+shards each epoch's order by rank); DDP averages the gradients across ranks during backward,
+so every rank applies the same update and the copies stay identical. With the loss a mean over
+examples, the average of the ranks' gradients is the gradient of the global batch: N processes
+with --batch-size B take the same steps as one process with B, up to float rounding.
+
+Only rank 0 prints, evaluates and writes checkpoints; the others wait for it at a barrier.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def average_gradients(self, parameters) -> None:
+        """Average the gradients of parameters that DDP does not manage (the learned loss
+        weights live outside the model) so that every rank applies the same update."""
+        if not self.enabled:
+            return
+        for parameter in parameters:
+            if parameter.grad is not None:
+                dist.all_reduce(parameter.grad)
+                parameter.grad /= self.world_size
+
+    def mean(self, value: float) -> float:
+        """The mean of a number over all ranks (every rank gets it)."""
+        if not self.enabled:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(tensor)  # sum
+        return float(tensor) / self.world_size
+
+
+def init_distributed() -> DistributedContext:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1), else run alone."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return DistributedContext()
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend)
+    return DistributedContext(dist.get_rank(), dist.get_world_size())
+
+
+def shutdown_distributed(context: DistributedContext) -> None:
+    if context.enabled and dist.is_initialized():
+        dist.destroy_process_group()

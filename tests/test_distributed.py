@@ -1,0 +1,49 @@
+"""Two CPU processes under torchrun (gloo) train exactly like one process on the same batch."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minitransformer.safetensors_io import read_safetensors
+from minitransformer.tokenizer import Tokenizer
+from test_trainer import ROWS
+
+WORKER = Path(__file__).parent / "ddp_worker.py"
+
+
+def run_worker(workdir: Path, processes: int) -> None:
+    launcher = [] if processes == 1 else [
+        "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1",
+                   "PYTHONPATH": os.pathsep.join([str(WORKER.parent), str(WORKER.parent.parent)])}
+    result = subprocess.run([sys.executable, *launcher, str(WORKER), str(workdir)],
+                            capture_output=True, text=True, timeout=240, env=environment)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built in")
+def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
+    Tokenizer.train([text for text, _, _ in ROWS], vocab_size=200,
+                    min_frequency=1).save(tmp_path / "tokenizer")
+    (tmp_path / "data.jsonl").write_text("".join(
+        json.dumps({"text": t, "topic": a, "sentiment": b}) + "\n" for t, a, b in ROWS))
+    run_worker(tmp_path, 1)
+    run_worker(tmp_path, 2)
+
+    single = read_safetensors(tmp_path / "out-1-rank0.safetensors")
+    rank0 = read_safetensors(tmp_path / "out-2-rank0.safetensors")
+    rank1 = read_safetensors(tmp_path / "out-2-rank1.safetensors")
+    for name in single:
+        assert torch.equal(rank0[name], rank1[name]), name  # the replicas never drift apart
+        torch.testing.assert_close(rank0[name], single[name], rtol=1e-4, atol=1e-5, msg=name)
+    losses_1 = json.loads((tmp_path / "out-1-rank0.json").read_text())["losses"]
+    losses_2 = json.loads((tmp_path / "out-2-rank0.json").read_text())["losses"]
+    assert len(losses_1) == len(losses_2) == 8
+    assert losses_2 == pytest.approx(losses_1, rel=1e-4)
+    # Only rank 0 writes checkpoints.
+    assert sorted(p.name for p in (tmp_path / "run-2").iterdir()) == ["best", "last"]
