@@ -55,6 +55,9 @@ def training_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, metavar="FILE.json",
                         help="tasks and options in a JSON file (see configs/); paths in it are "
                              "relative to the file. Flags given here override its options.")
+    parser.add_argument("--tasks", metavar="NAME[,NAME]",
+                        help="train only these tasks of the config (e.g. one task alone, to "
+                             "compare with multi-task training)")
     parser.add_argument("--run-dir", type=Path, metavar="DIR",
                         help="where checkpoints go (default: runs/<config name> or runs/default)")
     parser.add_argument("--init", default="auto", metavar="minilm|scratch|DIR",
@@ -105,9 +108,20 @@ def training_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_config(path: Path | None) -> dict:
-    if path is None:
-        return {"tasks": DEFAULT_TASKS}
+def read_config(path: Path | None, only: str | None = None) -> dict:
+    config = {"tasks": DEFAULT_TASKS} if path is None else load_config_file(path)
+    if only:
+        names = [name.strip() for name in only.split(",")]
+        known = [task["name"] for task in config["tasks"]]
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise SystemExit(f"error: --tasks: no task {', '.join(unknown)}; the config has "
+                             f"{', '.join(known)}")
+        config["tasks"] = [task for task in config["tasks"] if task["name"] in names]
+    return config
+
+
+def load_config_file(path: Path) -> dict:
     config = json.loads(path.read_text(encoding="utf-8"))
     unknown = set(config) - {"tasks", "options", "max_train", "init", "max_length", "description"}
     if unknown:
@@ -240,7 +254,7 @@ def train(argv) -> int:
 
 def run_training(args, distributed) -> int:
     say = print if distributed.is_main else (lambda *a, **k: None)  # only rank 0 prints
-    config = read_config(args.config)
+    config = read_config(args.config, args.tasks)
     run_dir = args.run_dir or Path("runs") / (args.config.stem if args.config else "default")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and distributed.enabled:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +168,7 @@ class Trainer:
         self.history: list[dict] = []  # one entry per evaluation
         self.losses: list[float] = []  # every step's weighted loss, for tests and plots
         self.best_score = -math.inf
+        self.train_seconds = 0.0  # time spent in training steps (not evaluation), all epochs
 
     def _wrap_for_distributed(self):
         """The module the training steps call: the model itself, or DDP around it. Rebuilt when
@@ -217,8 +219,10 @@ class Trainer:
                    desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="step",
                    disable=self.show_progress is False, dynamic_ncols=True)
         while self.step_in_epoch < self.steps_per_epoch:
+            started = time.perf_counter()
             name = next(sampler)
             loss = self._step(name, next(streams[name]))
+            self.train_seconds += time.perf_counter() - started
             running[name] = loss if running[name] is None else 0.9 * running[name] + 0.1 * loss
             bar.set_postfix({n: f"{v:.3f}" for n, v in running.items() if v is not None})
             bar.update(1)
@@ -282,7 +286,9 @@ class Trainer:
         if self.distributed.is_main:
             results = self.evaluate()
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
-                     "loss_weights": self.weighting.current_weights()}
+                     "loss_weights": self.weighting.current_weights(),
+                     "train_seconds": round(self.train_seconds, 2),
+                     "trainable_parameters": count_parameters(self.model)}
             if results and len(results) == len(self.tasks):
                 entry["score"] = main_score(results, self.tasks)
             self.history.append(entry)
@@ -326,6 +332,7 @@ class Trainer:
         self.history = description["history"]
         self.best_score = description["best_score"] if description["best_score"] is not None \
             else -math.inf
+        self.train_seconds = self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
         self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")
 
 

