@@ -43,6 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="keep the raw pooled vectors instead of scaling each to unit length")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing but errors (useful with --out)")
+    parser.add_argument("--reference-path", action="store_true",
+                        help="run the readable reference encoder (padded batches, hand-written "
+                             "attention) instead of the packed fast path of packed.py; same "
+                             "embeddings within 1e-5, slower")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -111,7 +115,8 @@ def main(argv=None) -> int:
         print(f"model: {args.model} ({config.num_layers} layers, width {config.hidden_size}, "
               f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens)")
     embeddings = model.encode(sentences, batch_size=args.batch_size,
-                              normalize=not args.no_normalize, show_progress=False if args.quiet else None)
+                              normalize=not args.no_normalize, fast=not args.reference_path,
+                              show_progress=False if args.quiet else None)
     if not args.quiet:
         print_report(sentences, embeddings)
     if args.out is not None:

@@ -94,6 +94,19 @@ def format_groups(infos: list[GroupInfo]) -> str:
     return "\n".join(lines)
 
 
+def make_adamw(groups: list[dict], lr: float) -> torch.optim.AdamW:
+    """AdamW, with PyTorch's fused kernel where this torch and device have one (CPU: torch 2.4+).
+
+    Same update rule; the fused kernel does the whole step in one pass over each tensor instead
+    of a dozen elementwise passes, about 4x faster on MiniLM's 22.7M parameters on a laptop CPU
+    (benchmarks/train_step.py), where the optimizer was half of a training step.
+    """
+    try:
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel here: the default for-each
+        return torch.optim.AdamW(groups, lr=lr)
+
+
 def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     """Learning-rate multiplier at `step`: 0 -> 1 linearly over the warm-up, then down to 0.
 

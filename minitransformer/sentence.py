@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .config import EncoderConfig
 from .encoder import Encoder
+from .packed import packed_forward
 from .pooling import get_pooling
 from .safetensors_io import read_safetensors, write_safetensors
 from .tokenizer import Tokenizer, check_texts
@@ -59,13 +60,16 @@ class SentenceEncoder(nn.Module):
         return self.pool(states, attention_mask)  # (B, d)
 
     def encode(self, sentences: str | list[str], batch_size: int = 32, normalize: bool = True,
-               convert_to_tensor: bool = False, show_progress: bool | None = None):
+               convert_to_tensor: bool = False, show_progress: bool | None = None,
+               fast: bool = True):
         """Embed sentences.
 
         Returns a float32 numpy array (n, d) in input order (a torch tensor if
         convert_to_tensor), or a 1-D (d,) vector when given a single string. An empty list gives
         an (0, d) array. Each row has unit L2 norm if normalize, so dot product = cosine.
         show_progress: None shows a bar for long inputs when stderr is a terminal.
+        fast: run the packed, padding-free path of packed.py (same result); False runs the
+        readable reference Encoder.forward.
         """
         single = isinstance(sentences, str)
         sentences = check_texts([sentences] if single else sentences)
@@ -87,7 +91,9 @@ class SentenceEncoder(nn.Module):
                 for start in tqdm(starts, desc="embedding", unit="batch", disable=not show_progress):
                     rows = order[start : start + batch_size]
                     batch = self.tokenizer.pad([token_ids[i] for i in rows])
-                    pooled = self(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+                    ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+                    states = packed_forward(self.encoder, ids, mask) if fast else self.encoder(ids, mask)
+                    pooled = self.pool(states, mask)  # (B, d)
                     if normalize:
                         pooled = F.normalize(pooled, p=2, dim=-1)
                     embeddings[rows] = pooled.float().cpu()

@@ -38,7 +38,7 @@ from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches, make
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
-from .optim import GroupInfo, parameter_groups, set_learning_rates, warmup_linear_factor
+from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .weighting import make_weighting
 from .safetensors_io import read_safetensors
 from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
@@ -162,7 +162,7 @@ class Trainer:
                                               len(weighting_parameters), len(weighting_parameters)))
         if not groups:
             raise ValueError(f"--freeze {options.freeze} leaves nothing to train")
-        self.optimizer = torch.optim.AdamW(groups, lr=options.lr)
+        self.optimizer = make_adamw(groups, options.lr)
         self.training_model = self._wrap_for_distributed()
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.history: list[dict] = []  # one entry per evaluation

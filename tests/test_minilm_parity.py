@@ -18,6 +18,7 @@ import torch
 
 from minitransformer.loading import MINILM_INSTALL, minilm_directory
 from minitransformer.evaluate import main as evaluate_main
+from minitransformer.packed import packed_forward
 from minitransformer.pretrained import (export_bert, load_bert_sentence_encoder,
                                         read_sentence_settings)
 from minitransformer.safetensors_io import read_safetensors
@@ -63,14 +64,17 @@ def test_token_ids_match(model, reference):
         assert got == expected.tolist(), f"token ids differ for {sentence!r:.60}"
 
 
-@pytest.mark.parametrize("fused", [False, True], ids=["hand-written", "fused"])
-def test_hidden_states_match(model, reference, fused):
+@pytest.mark.parametrize("path", ["hand-written", "fused", "packed"])
+def test_hidden_states_match(model, reference, path):
     # Every sentence in one padded batch: padding must not change the real tokens' states.
     batch = model.tokenizer.pad(reference["ids"])
-    model.encoder.set_fused_attention(fused)
+    model.encoder.set_fused_attention(path == "fused")
     try:
         with torch.inference_mode():
-            states = model.encoder(batch["input_ids"], batch["attention_mask"])  # (n, T, 384)
+            if path == "packed":
+                states = packed_forward(model.encoder, batch["input_ids"], batch["attention_mask"])
+            else:
+                states = model.encoder(batch["input_ids"], batch["attention_mask"])  # (n, T, 384)
     finally:
         model.encoder.set_fused_attention(False)
     worst = max((states[i, : len(expected)] - expected).abs().max().item()
@@ -78,8 +82,9 @@ def test_hidden_states_match(model, reference, fused):
     assert worst <= TOLERANCE, f"last_hidden_state max abs diff {worst:.2e}"
 
 
-def test_embeddings_match(model, reference):
-    ours = model.encode(reference["sentences"])
+@pytest.mark.parametrize("fast", [True, False], ids=["packed", "reference"])
+def test_embeddings_match(model, reference, fast):
+    ours = model.encode(reference["sentences"], fast=fast)
     worst = np.abs(ours - reference["embeddings"]).max()
     assert worst <= TOLERANCE, f"embedding max abs diff {worst:.2e}"
 
