@@ -5,7 +5,11 @@ Both start from the same MiniLM weights and run in training mode (dropout on). O
     forward   states = model(input_ids, attention_mask)        (B, T, 384)
               loss = mean(states ** 2)                          a simple scalar to differentiate
     backward  loss.backward()
-    optimizer AdamW.step() and zero_grad()                      torch defaults, as trainer.py
+    optimizer AdamW.step() and zero_grad()                      the same AdamW for both:
+                                                                fused kernel (--optimizer fused,
+                                                                the default of our trainer and
+                                                                of HF's Trainer on torch 2.8+)
+                                                                or torch's for-each default
 
 on random token ids with a full attention mask (no padding), timed part by part with
 time.perf_counter. After --warmup steps, --steps steps are timed; each step runs every
@@ -52,18 +56,19 @@ def train_step(model, forward, optimizer, input_ids, attention_mask) -> dict:
             "optimizer": end - after_backward}
 
 
-def build_for_training(contestant, directory: Path):
+def build_for_training(contestant, directory: Path, optimizer_kind: str):
     """(model, forward, optimizer) of a contestant, in training mode."""
     model, forward = contestant.build(directory)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE,
+                                  fused=optimizer_kind == "fused")
     return model, forward, optimizer
 
 
-def measure_memory_here(contestant, batch_size: int, length: int) -> None:
+def measure_memory_here(contestant, batch_size: int, length: int, optimizer_kind: str) -> None:
     """Child mode (--only): two steps of one contestant in this fresh process, report memory."""
     directory = minilm_model_directory()
-    model, forward, optimizer = build_for_training(contestant, directory)
+    model, forward, optimizer = build_for_training(contestant, directory, optimizer_kind)
     vocab_size = model_shape(directory)["vocab_size"]
     input_ids, attention_mask = random_batch(batch_size, length, vocab_size)
     rss_after_load = current_rss_mib()
@@ -93,13 +98,13 @@ def main(argv=None) -> None:
     by_name = {contestant.name: contestant for contestant in ENCODER_CONTESTANTS}
     if args.only:
         batch_size, length = args.shapes[0]
-        measure_memory_here(by_name[args.only], batch_size, length)
+        measure_memory_here(by_name[args.only], batch_size, length, args.optimizer)
         return
 
     contestants = [by_name[name] for name in args.contestants]
     directory = minilm_model_directory()
     shape = model_shape(directory)
-    models = {c.name: build_for_training(c, directory) for c in contestants}
+    models = {c.name: build_for_training(c, directory, args.optimizer) for c in contestants}
     rows = []
     for batch_size, length in args.shapes:
         print(f"timing B={batch_size} T={length} ...", file=sys.stderr)
@@ -121,7 +126,7 @@ def main(argv=None) -> None:
             if not args.skip_memory:
                 row.update(run_child(__file__, [
                     "--only", contestant.name, "--shapes", f"{batch_size}x{length}",
-                    "--threads", str(torch.get_num_threads())]))
+                    "--threads", str(torch.get_num_threads()), "--optimizer", args.optimizer]))
             shape_rows.append(row)
         reference = next((row for row in shape_rows if row["contestant"] == REFERENCE), None)
         for row in shape_rows:
@@ -133,7 +138,8 @@ def main(argv=None) -> None:
     path = write_json(args.json_out, {
         "benchmark": "train_step", "environment": environment(),
         "settings": {"shapes": args.shapes, "warmup": args.warmup, "steps": args.steps,
-                     "optimizer": f"torch.optim.AdamW(lr={LEARNING_RATE}), defaults otherwise",
+                     "optimizer": f"torch.optim.AdamW(lr={LEARNING_RATE}, "
+                                  f"fused={args.optimizer == 'fused'})",
                      "loss": "mean(states ** 2)", "mode": "train (dropout on)",
                      "reference": REFERENCE, "memory": "VmHWM of a fresh process, 2 steps"},
         "rows": rows})
@@ -174,6 +180,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              f"{torch.get_num_threads()} here)")
     parser.add_argument("--skip-memory", action="store_true",
                         help="do not measure peak RSS (saves a fresh process per row)")
+    parser.add_argument("--optimizer", choices=("fused", "foreach"), default="fused",
+                        help="AdamW implementation, the same for every contestant (default: "
+                             "%(default)s, as our trainer and HF's Trainer use)")
     add_output_arguments(parser, names, "train_step.json")
     parser.add_argument("--only", choices=names, default=None,
                         help="internal: memory-measuring child mode, one contestant and the "

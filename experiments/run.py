@@ -131,6 +131,8 @@ def format_tables(results: dict) -> str:
     for row in rows():
         tables.setdefault(row.table, []).append(row)
     for name, table_rows in tables.items():
+        if not any(key == row.key for row in table_rows for key, _ in results):
+            continue  # nothing measured yet
         columns = []
         for row in table_rows:
             for seed_result in [r for (k, _), r in results.items() if k == row.key]:

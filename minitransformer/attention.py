@@ -35,7 +35,8 @@ class MultiHeadAttention(nn.Module):
 
     Two interchangeable paths compute the same function:
     - the hand-written one (the reference, and the one that can return attention weights);
-    - `fused=True`: PyTorch's `F.scaled_dot_product_attention`, a single optimized kernel.
+    - `fused=True`: one matrix product for Q, K and V together, and PyTorch's
+      `F.scaled_dot_product_attention`, a single optimized kernel.
     A test checks that both agree, with padding.
     """
 
@@ -63,6 +64,13 @@ class MultiHeadAttention(nn.Module):
         batch, _, length, _ = x.shape
         return x.transpose(1, 2).reshape(batch, length, self.num_heads * self.head_size)
 
+    def project_qkv(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., d) -> (..., 3d): queries, keys and values in one matrix product with the three
+        weight matrices stacked; one large product keeps the cores busier than three small ones."""
+        weight = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3d, d)
+        bias = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+        return F.linear(hidden, weight, bias)
+
     def forward(self, hidden: torch.Tensor, additive_mask: torch.Tensor | None = None,
                 return_weights: bool = False):
         """
@@ -70,16 +78,19 @@ class MultiHeadAttention(nn.Module):
         additive_mask: (B, 1, 1, T) from `additive_padding_mask`, or None for no padding.
         Returns (B, T, d), and the attention weights (B, h, T, T) if return_weights.
         """
+        dropout = self.attention_dropout if self.training else 0.0
+        if self.fused and not return_weights:
+            batch, length, _ = hidden.shape
+            qkv = self.project_qkv(hidden).view(batch, length, 3, self.num_heads, self.head_size)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)  # three (B, h, T, d_k)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
+                                                     dropout_p=dropout)  # (B, h, T, d_k)
+            return self.output(self.merge_heads(context))
+
         # 1. Project every token to a query, a key and a value, and split them into heads.
         q = self.split_heads(self.query(hidden))  # (B, h, T, d_k)
         k = self.split_heads(self.key(hidden))  # (B, h, T, d_k)
         v = self.split_heads(self.value(hidden))  # (B, h, T, d_k)
-        dropout = self.attention_dropout if self.training else 0.0
-
-        if self.fused and not return_weights:
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
-                                                     dropout_p=dropout)  # (B, h, T, d_k)
-            return self.output(self.merge_heads(context))
 
         # 2. Scaled dot products: how much each query matches each key. Dividing by sqrt(d_k)
         #    keeps the scores' variance near 1, so the softmax does not saturate.

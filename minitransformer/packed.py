@@ -65,10 +65,7 @@ def packed_attention(attention: MultiHeadAttention, x: torch.Tensor, real: torch
     """Multi-head self-attention of packed tokens x (N, d) -> (N, d)."""
     heads, head_size = attention.num_heads, attention.head_size
     hidden = heads * head_size
-    # One (N, d) x (d, 3d) product instead of three (N, d) x (d, d): fewer, larger matmuls.
-    weight = torch.cat([attention.query.weight, attention.key.weight, attention.value.weight])
-    bias = torch.cat([attention.query.bias, attention.key.bias, attention.value.bias])
-    qkv = F.linear(x, weight, bias)  # (N, 3d)
+    qkv = attention.project_qkv(x)  # (N, 3d), one matrix product for Q, K and V
     padded = qkv.new_zeros(batch * length, 3 * hidden)
     padded[real] = qkv
     # (B, T, 3, h, d_k) -> three (B, h, T, d_k)
