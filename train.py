@@ -66,8 +66,8 @@ def training_parser() -> argparse.ArgumentParser:
                              "auto = minilm if installed, else scratch (default: auto)")
     parser.add_argument("--preset", default="small",
                         help="encoder preset for --init scratch (default: %(default)s)")
-    parser.add_argument("--max-length", type=int, default=128, metavar="N",
-                        help="truncate inputs to N tokens (default: %(default)s)")
+    parser.add_argument("--max-length", type=int, metavar="N",
+                        help="truncate inputs to N tokens (default: 128)")
     parser.add_argument("--max-train", type=int, metavar="N",
                         help="use a random subsample of at most N training examples per task")
     parser.add_argument("--pooling", choices=("mean", "cls", "max"), default=None,
@@ -264,7 +264,7 @@ def run_training(args, distributed) -> int:
         options_seed = args.seed if args.seed is not None else config.get("options", {}).get("seed", 0)
         init = config.get("init", args.init) if args.init == "auto" else args.init
         encoder, tokenizer, pooling, origin = start_encoder(
-            init, args.preset, specs, config.get("max_length", args.max_length), options_seed,
+            init, args.preset, specs, args.max_length or config.get("max_length", 128), options_seed,
             run_dir, args.resume, distributed)
         options = build_options(args, config, from_scratch=origin.startswith("from scratch"))
         max_train = args.max_train if args.max_train is not None else config.get("max_train")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -62,7 +61,7 @@ def rows() -> list[Row]:
                         ("embeddings", ["--freeze", "embeddings"]),
                         ("embeddings + layers 1-3", ["--freeze", "layers:3"]),
                         ("gradual unfreezing, a depth every 12 steps",
-                         ["--unfreeze-every", "12steps"])]:
+                         ["--unfreeze-every", "12steps"])]:  # params: all, at the end
         add("freezing", label, *TWO_TASKS, *args)
     for decay in ("1.0", "0.95", "0.9", "0.8"):
         add("layer decay", f"d = {decay}", *TWO_TASKS, *([] if decay == "1.0" else
@@ -78,7 +77,7 @@ def rows() -> list[Row]:
         "--loss-weighting", "uncertainty")
     add("pretraining", "MiniLM start, 1 epoch", *TWO_TASKS, "--tasks", "agnews")
     add("pretraining", "from scratch (small preset, own WordPiece), 3 epochs", *TWO_TASKS,
-        "--tasks", "agnews", "--init", "scratch", "--epochs", "3")
+        "--tasks", "agnews", "--init", "scratch", "--epochs", "3", "--lr", "1e-3")
     return table
 
 
@@ -87,8 +86,7 @@ def run_row(row: Row, seed: int) -> dict:
     command = [sys.executable, "train.py", *row.args, "--seed", str(seed),
                "--run-dir", str(RUNS / slug)]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "TQDM_DISABLE": "1"})  # no progress bars
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{result.stderr[-3000:]}")
     description = json.loads((RUNS / slug / "last" / "config.json").read_text())
@@ -182,11 +180,9 @@ def main() -> None:
     if not args.tables_only:
         todo = [(row, seed) for row in rows() for seed in args.seeds
                 if (args.only is None or row.table == args.only)]
-        seen = set()
         for number, (row, seed) in enumerate(todo, 1):
-            if (row.key, seed) in results or (row.key, seed) in seen:
+            if (row.key, seed) in results:  # measured before, or the same command in another table
                 continue
-            seen.add((row.key, seed))
             print(f"[{number}/{len(todo)}] {row.table}: {row.label}, seed {seed}", flush=True)
             result = run_row(row, seed)
             results[(row.key, seed)] = result

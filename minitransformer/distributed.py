@@ -9,7 +9,9 @@ environment. Every rank holds a full copy of the model. Each step, all ranks tra
 shards each epoch's order by rank); DDP averages the gradients across ranks during backward,
 so every rank applies the same update and the copies stay identical. With the loss a mean over
 examples, the average of the ranks' gradients is the gradient of the global batch: N processes
-with --batch-size B take the same steps as one process with B, up to float rounding.
+with --batch-size B take the same steps as one process with B, up to float rounding, when each
+task's size is a multiple of N x B/N. (Otherwise the last, short batches of an epoch differ
+in size across ranks, and are averaged with equal weight: a tiny difference, no error.)
 
 Only rank 0 prints, evaluates and writes checkpoints; the others wait for it at a barrier.
 """
@@ -65,10 +67,12 @@ def init_distributed() -> DistributedContext:
     if world_size == 1:
         return DistributedContext()
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
+        if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
+            # NCCL for the CUDA gradients, gloo for the few CPU tensors (the logged loss).
+            dist.init_process_group("cpu:gloo,cuda:nccl")
+        else:
+            dist.init_process_group("gloo")
     return DistributedContext(dist.get_rank(), dist.get_world_size())
 
 

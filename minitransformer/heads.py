@@ -18,6 +18,7 @@ from torch import nn
 
 from .data import IGNORE_INDEX  # label of positions without loss (later sub-words, specials, padding)
 from .encoder import Encoder
+from .freezing import depth_blocks
 from .pooling import get_pooling
 from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
 
@@ -108,7 +109,8 @@ class MultiTaskModel(nn.Module):
         so a frozen block adds no dropout noise (see freezing.py)."""
         super().train(mode)
         if mode:
-            for block in [self.encoder.embeddings, *self.encoder.layers, *self.heads.values()]:
+            encoder_blocks = [module for depth in depth_blocks(self) for module in depth]
+            for block in [*encoder_blocks, *self.heads.values()]:
                 if not any(parameter.requires_grad for parameter in block.parameters()):
                     block.eval()
         return self

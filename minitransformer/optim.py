@@ -4,7 +4,7 @@ Layer-wise learning rates by depth (Howard & Ruder 2018; Clark et al. 2020 for E
 depth 0 = embeddings, depths 1..N = encoder layers bottom to top, and with base rate `lr` and
 decay `d` the parameters at depth k train at  lr * d**(N - k).  The top layer, closest to the
 task, moves fastest; the embeddings, the most general features, move slowest. Heads train at
-their own rate (default `lr`).
+their own rate (`head_lrs`, else `lr`; the Trainer gives them 10 x lr, as they start random).
 
 Weight decay only on matrices: decaying biases and LayerNorm gains toward 0 has no
 regularising meaning, it only shifts activations.

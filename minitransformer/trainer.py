@@ -5,9 +5,11 @@ and that task's head, and the task's weighted loss is back-propagated:
 
     loss = w_task * loss_task(head_task(encoder(batch)))      (one task per step)
 
-with w fixed or learned (weighting.py). AdamW on layer-wise learning-rate groups (optim.py),
-gradient clipping, warm-up then linear decay; parts of the model can be frozen or unfrozen
-gradually (freezing.py), and several processes can share the work (distributed.py). At the end of every epoch (and every
+with w fixed or learned (weighting.py; the logged loss is the weighted one, so with learned
+weights it includes their regulariser and can go below 0). AdamW on layer-wise learning-rate
+groups (optim.py), gradient clipping, warm-up then linear decay; parts of the model can be
+frozen or unfrozen gradually (freezing.py), and several processes share the work under
+torchrun (distributed.py). At the end of every epoch (and every
 `eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
 mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
 
@@ -128,6 +130,10 @@ class Trainer:
         self.show_progress = show_progress if distributed.is_main else False
         self.device = next(model.parameters()).device
         self.task_by_name = {task.spec.name: task for task in tasks}
+        too_small = [t.spec.name for t in tasks if len(t.train) < distributed.world_size]
+        if too_small:  # a rank with an empty shard would wait for a batch forever
+            raise ValueError(f"task(s) {', '.join(too_small)} have fewer training examples than "
+                             f"the {distributed.world_size} processes")
         if options.batch_size % distributed.world_size:
             raise ValueError(f"--batch-size {options.batch_size} (the global batch) must be a "
                              f"multiple of the number of processes, {distributed.world_size}")
@@ -148,6 +154,8 @@ class Trainer:
             every = options.unfreeze_every * (self.steps_per_epoch
                                               if options.unfreeze_unit == "epochs" else 1)
             self.unfreezing = GradualUnfreezing(model, every)
+            self.frozen = ["the encoder, unfrozen from the top one depth every "
+                           f"{every} steps"] + self.frozen
         self.weighting = make_weighting(options.loss_weighting, list(self.task_by_name),
                                         options.loss_weights).to(self.device)
         groups, self.group_infos = parameter_groups(
@@ -160,8 +168,8 @@ class Trainer:
                            "names": [f"log_variance {name}" for name in self.task_by_name]})
             self.group_infos.append(GroupInfo("loss weights", None, self.head_lr, 0.0,
                                               len(weighting_parameters), len(weighting_parameters)))
-        if not groups:
-            raise ValueError(f"--freeze {options.freeze} leaves nothing to train")
+        if count_parameters(model) == 0:
+            raise ValueError(f"--freeze {options.freeze} leaves nothing of the model to train")
         self.optimizer = make_adamw(groups, options.lr)
         self.training_model = self._wrap_for_distributed()
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
@@ -210,14 +218,17 @@ class Trainer:
     def _train_epoch(self) -> None:
         sampler, streams = self._epoch_streams(self.epoch)
         if self.step_in_epoch == 0:
-            torch.manual_seed(self.options.seed * 100_003 + self.epoch)  # dropout of this epoch
+            # Dropout of this epoch; each rank its own masks, as its own examples.
+            torch.manual_seed(self.options.seed * 100_003 + self.epoch + 7919 * self.distributed.rank)
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
             next(streams[next(sampler)])
         self.model.train()
         running = {t.spec.name: None for t in self.tasks}
         bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch,
                    desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="step",
-                   disable=self.show_progress is False, dynamic_ncols=True)
+                   # None: shown when stderr is a terminal, not in logs or pipes
+                   disable=None if self.show_progress is None else not self.show_progress,
+                   dynamic_ncols=True)
         while self.step_in_epoch < self.steps_per_epoch:
             started = time.perf_counter()
             name = next(sampler)
@@ -226,10 +237,12 @@ class Trainer:
             running[name] = loss if running[name] is None else 0.9 * running[name] + 0.1 * loss
             bar.set_postfix({n: f"{v:.3f}" for n, v in running.items() if v is not None})
             bar.update(1)
+            # Before any checkpoint of this step: a saved optimizer must hold every group the
+            # step count calls for, or a resumed run could not load it.
+            self._unfreeze_due()
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train()
-            self._unfreeze_due()
         bar.close()
 
     def _step(self, name: str, batch: dict) -> float:

@@ -179,6 +179,31 @@ def test_uncertainty_weighting_gradient_reaches_the_log_variance():
     assert weighting.log_variances["b"].grad is None
 
 
-def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path):
-    with pytest.raises(ValueError, match="leaves nothing to train"):
-        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all")
+@pytest.mark.parametrize("weighting", ["static", "uncertainty"])
+def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path, weighting):
+    # Learned loss weights alone are not something to train.
+    with pytest.raises(ValueError, match="leaves nothing of the model to train"):
+        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all", loss_weighting=weighting)
+
+
+def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenizer, task_files,
+                                                                         tmp_path):
+    # Every 3 steps a depth is due and an evaluation runs: the checkpoint written by a Ctrl-C
+    # inside that evaluation must already hold the new depth's optimizer groups.
+    options = dict(epochs=3, unfreeze_every=3, unfreeze_unit="steps", eval_every=3)
+    uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", **options)
+    uninterrupted.train()
+    interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
+    real_evaluate = interrupted.evaluate
+
+    def evaluate_then_ctrl_c():
+        if interrupted.global_step == 6:
+            raise KeyboardInterrupt
+        return real_evaluate()
+
+    interrupted.evaluate = evaluate_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    resumed = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
+    resumed.train(resume=True)
+    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
