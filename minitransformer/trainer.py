@@ -30,21 +30,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from . import metrics as metric_functions
 from .checkpoint import load_training_state, save_checkpoint
-from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches, make_sampler
+from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
-from .weighting import make_weighting
-from .safetensors_io import read_safetensors
 from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
+from .safetensors_io import read_safetensors
+from .samplers import make_sampler
 from .tokenizer import Tokenizer
+from .weighting import make_weighting
 
 
 @dataclass

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from minitransformer.data import (IGNORE_INDEX, EncodedDataset, ProportionalSampler,
-                                  RoundRobinSampler, TaskSpec, TemperatureSampler, align_labels,
+from minitransformer.data import (IGNORE_INDEX, EncodedDataset, TaskSpec, align_labels,
                                   build_label_map, check_labels, collate, encode_examples,
-                                  endless_batches, epoch_order, iterate_batches, load_task,
-                                  make_sampler)
+                                  endless_batches, epoch_order, iterate_batches, load_task)
+from minitransformer.samplers import (ProportionalSampler, RoundRobinSampler, TemperatureSampler,
+                                      make_sampler)
 from minitransformer.readers import (DataError, PairExample, SentenceExample, TokenExample,
                                      read_conll, read_examples)
 from minitransformer.tokenizer import Tokenizer
