@@ -3,6 +3,7 @@
     python experiments/run.py                    # every row, seeds 0 and 1 (about 45 min on 2 cores)
     python experiments/run.py --only pooling     # one table
     python experiments/run.py --tables-only      # rewrite the tables from the results so far
+    python experiments/run.py --jobs 2           # two rows at a time, one thread each
 
 Each row is one `train.py` command (MiniLM start, real data from ../shared/data, a random
 subsample of each training file so that a row takes a minute or two on a laptop CPU). Results go
@@ -17,11 +18,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +84,15 @@ def rows() -> list[Row]:
     return table
 
 
-def run_row(row: Row, seed: int) -> dict:
+def run_row(row: Row, seed: int, threads: int | None = None) -> dict:
     slug = f"{hashlib.sha1(row.key.encode()).hexdigest()[:10]}-seed{seed}"
     command = [sys.executable, "train.py", *row.args, "--seed", str(seed),
                "--run-dir", str(RUNS / slug)]
+    environment = dict(os.environ)
+    if threads:  # torch's intra-op threads; jobs side by side must not fight over the cores
+        environment["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{result.stderr[-3000:]}")
     description = json.loads((RUNS / slug / "last" / "config.json").read_text())
@@ -173,6 +179,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--only", help="run only the rows of this table (e.g. pooling)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="rows run side by side, each with cores/jobs threads (default 1)")
     parser.add_argument("--tables-only", action="store_true",
                         help="do not train; rewrite the tables from experiments/results.jsonl")
     args = parser.parse_args()
@@ -180,17 +188,24 @@ def main() -> None:
     if not args.tables_only:
         todo = [(row, seed) for row in rows() for seed in args.seeds
                 if (args.only is None or row.table == args.only)]
-        for number, (row, seed) in enumerate(todo, 1):
-            if (row.key, seed) in results:  # measured before, or the same command in another table
-                continue
-            print(f"[{number}/{len(todo)}] {row.table}: {row.label}, seed {seed}", flush=True)
-            result = run_row(row, seed)
-            results[(row.key, seed)] = result
-            with RESULTS.open("a") as file:
-                file.write(json.dumps(result) + "\n")
-            print(f"    {dict(main_metrics(result['metrics']))}, {result['wall_seconds']} s",
-                  flush=True)
-            write_doc(results)
+        unique = {}  # the same command in two tables runs once; measured rows not again
+        for row, seed in todo:
+            if (row.key, seed) not in results:
+                unique.setdefault((row.key, seed), (row, seed))
+        threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else None
+        with ThreadPoolExecutor(args.jobs) as pool:  # threads only wait on subprocesses
+            futures = {pool.submit(run_row, row, seed, threads): (row, seed)
+                       for row, seed in unique.values()}
+            for number, future in enumerate(as_completed(futures), 1):
+                row, seed = futures[future]
+                result = future.result()
+                results[(row.key, seed)] = result
+                with RESULTS.open("a") as file:
+                    file.write(json.dumps(result) + "\n")
+                print(f"[{number}/{len(unique)}] {row.table}: {row.label}, seed {seed}: "
+                      f"{dict(main_metrics(result['metrics']))}, {result['wall_seconds']} s",
+                      flush=True)
+                write_doc(results)
     write_doc(results)
     print(f"tables written to {DOC}")
 
