@@ -17,15 +17,16 @@ import torch
 
 from minitransformer.checkpoint import build_head, load_checkpoint
 from minitransformer.config import EncoderConfig
-from minitransformer.data import TaskData, TaskSpec, encode_examples, load_task
+from minitransformer.data import IGNORE_INDEX, TaskData, TaskSpec, encode_examples, load_task
 from minitransformer.distributed import init_distributed, shutdown_distributed
 from minitransformer.encoder import Encoder
 from minitransformer.freezing import STRATEGY_HELP, count_parameters
 from minitransformer.heads import MultiTaskModel
 from minitransformer.loading import MINILM_INSTALL, minilm_directory, run_checkpoint
+from minitransformer.metrics import bio_spans
 from minitransformer.optim import format_groups
 from minitransformer.pretrained import load_bert_sentence_encoder
-from minitransformer.readers import DataError, SENTENCE_CLASSIFICATION
+from minitransformer.readers import DataError, SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.trainer import (NonFiniteLoss, Trainer, TrainingOptions, evaluate_task,
                                      format_results)
@@ -224,23 +225,54 @@ def example_texts(example) -> list[str]:
 
 
 def show_examples(model: MultiTaskModel, tasks: list[TaskData], count: int = 5) -> None:
-    """A few dev sentences with every sentence-classification head's prediction."""
+    """A few dev sentences with every sentence head's prediction, and the entities each
+    token-classification head finds in a few of its own dev sentences."""
+    model.eval()
+    lines = sentence_examples(model, tasks, count) + token_examples(model, tasks, count=3)
+    if lines:
+        print("\nexample predictions (dev):")
+        print("\n".join(lines))
+
+
+def sentence_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> list[str]:
     sentence_tasks = [t for t in tasks if t.spec.kind == SENTENCE_CLASSIFICATION and t.dev]
     if not sentence_tasks:
-        return
+        return []
     first = sentence_tasks[0]
     items = [first.dev[i] for i in range(min(count, len(first.dev)))]
     batch = first.dev.collate(items)
-    model.eval()
     with torch.inference_mode():  # one encoder pass, every sentence head on the same embedding
         states = model.encoder(batch["input_ids"], batch["attention_mask"])
         pooled = model.pool(states, batch["attention_mask"])
         guesses = {t.spec.name: [t.label_map[i] for i in model.heads[t.spec.name](pooled)
                                  .argmax(-1).tolist()] for t in sentence_tasks}
-    print("\nexample predictions (dev):")
+    lines = []
     for row, example in enumerate(first.dev.examples[: len(items)]):
         labels = ", ".join(f"{name}={values[row]}" for name, values in guesses.items())
-        print(f"  {example.text[:70]!r}\n      -> {labels}")
+        lines.append(f"  {example.text[:70]!r}\n      -> {labels}")
+    return lines
+
+
+def token_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> list[str]:
+    lines = []
+    for task in tasks:
+        if task.spec.kind != TOKEN_CLASSIFICATION or not task.dev:
+            continue
+        items = [task.dev[i] for i in range(min(count, len(task.dev)))]
+        batch = task.dev.collate(items)
+        with torch.inference_mode():
+            states = model.encoder(batch["input_ids"], batch["attention_mask"])
+            predicted = model.heads[task.spec.name](states).argmax(-1)  # (B, T)
+        for row, example in enumerate(task.dev.examples[: len(items)]):
+            # Tags are read at each word's first sub-word: the positions that carry a label.
+            first_pieces = batch["labels"][row] != IGNORE_INDEX
+            tags = [task.label_map[i] for i in predicted[row][first_pieces].tolist()]
+            words = example.tokens[: len(tags)]  # truncation may cut the last words
+            entities = [f"{' '.join(words[start:end])} ({kind})"
+                        for kind, start, end in sorted(bio_spans(tags), key=lambda s: s[1])]
+            lines.append(f"  {' '.join(example.tokens)[:70]!r}\n      -> {task.spec.name}: "
+                         f"{', '.join(entities) or 'no entities'}")
+    return lines
 
 
 def train(argv) -> int:

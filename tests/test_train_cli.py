@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
@@ -66,3 +68,29 @@ def test_token_and_similarity_tasks_train_end_to_end(tmp_path, capsys):
     assert train.main(["evaluate", str(run), "--task", f"ner={conll}", "--task", f"sts={sts}", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert set(results["ner"]) == {"entity_f1"} and set(results["sts"]) == {"spearman", "pearson"}
+
+
+def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenizer, capsys):
+    # A head that ignores its input and always says B-PER: every word is its own PER entity.
+    # Words that split into several pieces (this small vocabulary splits most of them) must
+    # still appear once each and in order: tags are read at first sub-words only.
+    from minitransformer.data import encode_examples
+    from minitransformer.heads import TokenClassificationHead
+    from minitransformer.readers import TOKEN_CLASSIFICATION, TokenExample
+    from tests.conftest import make_encoder
+
+    labels = ["O", "B-PER", "I-PER"]
+    words = ["Transformers", "read", "every", "zebra"]
+    examples = [TokenExample(tokens=words, tags=["B-PER", "O", "O", "O"])]
+    data = encode_examples(examples, TOKEN_CLASSIFICATION, tokenizer, labels)
+    assert len(data[0]["input_ids"]) > len(words) + 2  # at least one word is several pieces
+    encoder = make_encoder(tokenizer.vocab_size)
+    head = TokenClassificationHead(encoder.config.hidden_size, len(labels))
+    with torch.no_grad():
+        head.classifier.weight.zero_()
+        head.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    model = train.MultiTaskModel(encoder, {"ner": head})
+    spec = train.TaskSpec.from_dict({"name": "ner", "kind": TOKEN_CLASSIFICATION,
+                                     "train": "x.conll", "dev": "x.conll"})
+    train.show_examples(model, [train.TaskData(spec, labels, data, data)])
+    assert "-> ner: Transformers (PER), read (PER), every (PER), zebra (PER)\n" in capsys.readouterr().out
