@@ -17,7 +17,7 @@ import torch
 
 from minitransformer.checkpoint import build_head, load_checkpoint
 from minitransformer.config import EncoderConfig
-from minitransformer.data import IGNORE_INDEX, TaskData, TaskSpec, encode_examples, load_task
+from minitransformer.data import TaskData, TaskSpec, encode_examples, load_task
 from minitransformer.distributed import init_distributed, shutdown_distributed
 from minitransformer.encoder import Encoder
 from minitransformer.freezing import STRATEGY_HELP, count_parameters
@@ -29,7 +29,7 @@ from minitransformer.pretrained import load_bert_sentence_encoder
 from minitransformer.readers import DataError, SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.trainer import (NonFiniteLoss, Trainer, TrainingOptions, evaluate_task,
-                                     format_results)
+                                     format_results, word_tags)
 from minitransformer.weighting import WEIGHTINGS
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "minitransformer" / "default_data"
@@ -261,12 +261,9 @@ def token_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> 
         items = [task.dev[i] for i in range(min(count, len(task.dev)))]
         batch = task.dev.collate(items)
         with torch.inference_mode():
-            states = model.encoder(batch["input_ids"], batch["attention_mask"])
-            predicted = model.heads[task.spec.name](states).argmax(-1)  # (B, T)
+            predicted = model(task.spec.name, batch).predictions  # (B, T) tag ids
         for row, example in enumerate(task.dev.examples[: len(items)]):
-            # Tags are read at each word's first sub-word: the positions that carry a label.
-            first_pieces = batch["labels"][row] != IGNORE_INDEX
-            tags = [task.label_map[i] for i in predicted[row][first_pieces].tolist()]
+            tags = word_tags(predicted[row], batch["labels"][row], task.label_map)
             words = example.tokens[: len(tags)]  # truncation may cut the last words
             entities = [f"{' '.join(words[start:end])} ({kind})"
                         for kind, start, end in sorted(bio_spans(tags), key=lambda s: s[1])]

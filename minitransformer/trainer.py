@@ -95,12 +95,18 @@ def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
             elif task.spec.kind == SENTENCE_CLASSIFICATION:
                 predictions.extend(predicted.tolist())
                 gold.extend(batch["labels"].tolist())
-            else:  # tags of the first sub-word of each word, back to strings, per sentence
+            else:  # one tag string per word, per sentence
                 for row_pred, row_gold in zip(predicted, batch["labels"]):
-                    keep = row_gold != IGNORE_INDEX
-                    predictions.append([task.label_map[i] for i in row_pred[keep].tolist()])
-                    gold.append([task.label_map[i] for i in row_gold[keep].tolist()])
+                    predictions.append(word_tags(row_pred, row_gold, task.label_map))
+                    gold.append(word_tags(row_gold, row_gold, task.label_map))
     return score(task.spec.kind, predictions, gold)
+
+
+def word_tags(label_ids: torch.Tensor, aligned_labels: torch.Tensor,
+              label_map: list[str]) -> list[str]:
+    """One tag per word: `label_ids` (T,) read where `aligned_labels` (T,) is not IGNORE_INDEX,
+    i.e. at each word's first sub-word (see data.align_labels), as label strings."""
+    return [label_map[i] for i in label_ids[aligned_labels != IGNORE_INDEX].tolist()]
 
 
 def score(kind: str, predictions, gold) -> dict[str, float]:

@@ -9,6 +9,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
+from conftest import make_encoder  # noqa: E402
+from minitransformer.data import encode_examples  # noqa: E402
+from minitransformer.heads import TokenClassificationHead  # noqa: E402
+from minitransformer.readers import TOKEN_CLASSIFICATION, TokenExample  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
@@ -74,11 +78,6 @@ def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenize
     # A head that ignores its input and always says B-PER: every word is its own PER entity.
     # Words that split into several pieces (this small vocabulary splits most of them) must
     # still appear once each and in order: tags are read at first sub-words only.
-    from minitransformer.data import encode_examples
-    from minitransformer.heads import TokenClassificationHead
-    from minitransformer.readers import TOKEN_CLASSIFICATION, TokenExample
-    from tests.conftest import make_encoder
-
     labels = ["O", "B-PER", "I-PER"]
     words = ["Transformers", "read", "every", "zebra"]
     examples = [TokenExample(tokens=words, tags=["B-PER", "O", "O", "O"])]
