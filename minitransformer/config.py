@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .errors import InputError
+
+
 def check_fields(cls, values: dict) -> None:
     """Refuse keys that are not fields of the dataclass `cls`, naming them (typos fail loudly)."""
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        raise InputError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
 
 
 POSITIONAL_KINDS = ("sinusoidal", "learned")
@@ -24,7 +27,10 @@ ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 
 @dataclass
 class EncoderConfig:
-    """Shape and behaviour of a transformer encoder (defaults: the `base` preset, from scratch)."""
+    """Shape and behaviour of a transformer encoder (defaults: the `base` preset, from scratch).
+
+    Invalid values raise InputError (a ValueError): a config usually comes from a file.
+    """
 
     vocab_size: int = 30522  # number of token ids the embedding table knows
     hidden_size: int = 768  # d, the width of every token state
@@ -46,31 +52,31 @@ class EncoderConfig:
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
+                raise InputError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_heads != 0:
-            raise ValueError(
+            raise InputError(
                 f"EncoderConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_heads ({self.num_heads})"
             )
         for name in ("dropout", "attention_dropout"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
-                raise ValueError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
+                raise InputError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
         if not self.layer_norm_eps > 0:
-            raise ValueError(f"EncoderConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+            raise InputError(f"EncoderConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
         if not isinstance(self.segment_vocab_size, int) or self.segment_vocab_size < 0:
-            raise ValueError(
+            raise InputError(
                 f"EncoderConfig.segment_vocab_size must be >= 0, got {self.segment_vocab_size!r}"
             )
         if not 0 <= self.pad_id < self.vocab_size:
-            raise ValueError(f"EncoderConfig.pad_id must be in [0, vocab_size), got {self.pad_id!r}")
+            raise InputError(f"EncoderConfig.pad_id must be in [0, vocab_size), got {self.pad_id!r}")
         for name, allowed in (
             ("positional", POSITIONAL_KINDS),
             ("norm_placement", NORM_PLACEMENTS),
             ("activation", ACTIVATIONS),
         ):
             if getattr(self, name) not in allowed:
-                raise ValueError(
+                raise InputError(
                     f"EncoderConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
                 )
 
@@ -91,7 +97,7 @@ class EncoderConfig:
     def preset(cls, name: str, **overrides) -> "EncoderConfig":
         """A named preset (see PRESETS), with some fields replaced."""
         if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+            raise InputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
         return cls.from_dict({**PRESETS[name], **overrides})
 
 

@@ -3,20 +3,12 @@ and batches with dynamic padding.
 
 The path from a file to a batch:
 
-    TaskSpec --read_examples--> examples --build_label_map--> label map (sorted label strings)
+    TaskSpec --read--> examples --build_label_map--> label map (sorted label strings)
              --encode_examples--> EncodedDataset (token ids once, label ids)
              --iterate_batches / collate--> tensors padded to the longest sequence of the batch
 
-Across tasks a sampler (samplers.py) picks the task of each step. Reading the files is in
-`readers.py`. The batches (B = batch size, T = longest sequence in it):
-
-    sentence_classification  input_ids, attention_mask (B, T) long; labels (B,) long
-    token_classification     input_ids, attention_mask (B, T) long; labels (B, T) long,
-                             -100 everywhere except the first sub-word of each word
-    sentence_similarity      input_ids_a, attention_mask_a (B, Ta); input_ids_b,
-                             attention_mask_b (B, Tb) long; scores (B,) float32
-
-Masks use 1 = token, 0 = padding, as everywhere in minitransformer.
+What differs between kinds of task (fields, encoding, the batch layout) is in kinds.py; reading
+the files is in readers.py; across tasks a sampler (samplers.py) picks the task of each step.
 """
 
 from __future__ import annotations
@@ -30,20 +22,10 @@ from typing import Iterator, Sequence
 import torch
 
 from .config import check_fields
-from .readers import (KINDS, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION,
-                      DataError, Example, SentenceExample, TokenExample,
-                      check_format, read_examples)
+from .errors import InputError
+from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
+from .readers import DataError, Example, TokenExample
 from .tokenizer import Tokenizer
-
-# The position label that torch.nn.functional.cross_entropy skips (its default ignore_index).
-IGNORE_INDEX = -100
-
-# The metrics of each kind, by their names in metrics.py; the first is the one to select models by.
-METRICS = {
-    SENTENCE_CLASSIFICATION: ("accuracy", "macro_f1"),
-    TOKEN_CLASSIFICATION: ("entity_f1",),
-    SENTENCE_SIMILARITY: ("spearman", "pearson"),
-}
 
 
 # ---- what a task is -----------------------------------------------------------------------------
@@ -51,13 +33,13 @@ METRICS = {
 class TaskSpec:
     """One task: its name, kind, files and the field names of its records.
 
-    The field defaults depend on the kind: text/label for sentence classification,
+    The field defaults depend on the kind (kinds.py): text/label for sentence classification,
     sentence1/sentence2/score for similarity, and none for token classification (CoNLL files
     have no field names).
     """
 
     name: str  # unique among the tasks of a model; names its head and its metrics
-    kind: str  # one of KINDS
+    kind: str  # a name of kinds.KINDS
     train: str  # path of the training file (.jsonl, .csv, .tsv; .conll for token tasks)
     dev: str | None = None  # path of the dev file, same format rules; None = no evaluation
     text_field: str | None = None  # the text (the first text for similarity)
@@ -65,36 +47,34 @@ class TaskSpec:
     second_text_field: str | None = None  # similarity only: the second text
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("TaskSpec.name must not be empty")
+        if not self.name or not isinstance(self.name, str):
+            raise InputError(f"TaskSpec.name must be a non-empty string, got {self.name!r}")
         if self.kind not in KINDS:
-            raise ValueError(f"TaskSpec {self.name!r}: unknown kind {self.kind!r}; "
-                             f"choose one of {', '.join(KINDS)}")
+            raise InputError(f"TaskSpec {self.name!r}: unknown kind {self.kind!r}; choose one "
+                             f"of {', '.join(KINDS)}")
+        kind = KINDS[self.kind]
         # Plain strings, so that to_dict() is JSON-able even when Paths were given.
         self.train = str(self.train)
         self.dev = None if self.dev is None else str(self.dev)
         for path in (self.train, self.dev):
             if path is not None:
-                check_format(path, self.kind)  # fail now, not after the tokenizer has run
-        fields = (self.text_field, self.label_field, self.second_text_field)
-        if self.kind == TOKEN_CLASSIFICATION and any(f is not None for f in fields):
-            raise ValueError(f"TaskSpec {self.name!r}: token classification reads CoNLL files, "
-                             "which have no field names; leave the *_field options unset")
-        if self.kind == SENTENCE_CLASSIFICATION:
-            if self.second_text_field is not None:
-                raise ValueError(f"TaskSpec {self.name!r}: second_text_field is for "
-                                 "sentence_similarity only")
-            self.text_field = self.text_field or "text"
-            self.label_field = self.label_field or "label"
-        if self.kind == SENTENCE_SIMILARITY:
-            self.text_field = self.text_field or "sentence1"
-            self.second_text_field = self.second_text_field or "sentence2"
-            self.label_field = self.label_field or "score"
+                kind.check_format(path)  # fail now, not after the tokenizer has run
+        for name in ("text_field", "label_field", "second_text_field"):
+            if name in kind.fields:
+                setattr(self, name, getattr(self, name) or kind.fields[name])
+            elif getattr(self, name) is not None:
+                uses = ", ".join(kind.fields) or "none: its files have no field names"
+                raise InputError(f"TaskSpec {self.name!r}: a {self.kind} task has no "
+                                 f"{name} (the fields it uses: {uses})")
+
+    @property
+    def task_kind(self) -> TaskKind:
+        return get_kind(self.kind)
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """Names of the metrics (functions in metrics.py) this task is evaluated with."""
-        return METRICS[self.kind]
+        return self.task_kind.metrics
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,43 +82,40 @@ class TaskSpec:
     @classmethod
     def from_dict(cls, values: dict) -> "TaskSpec":
         """Build a spec from a dict (a task file, a checkpoint); unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise InputError(f"a task must be a JSON object, got {values!r:.60}")
         check_fields(cls, values)
         missing = [name for name in ("name", "kind", "train") if name not in values]
         if missing:
-            raise ValueError(f"missing TaskSpec field(s): {', '.join(missing)}")
+            raise InputError(f"missing TaskSpec field(s): {', '.join(missing)}")
         return cls(**values)
 
     def read(self, split: str = "train") -> list[Example]:
         """The examples of the 'train' or 'dev' file."""
         path = {"train": self.train, "dev": self.dev}[split]
         if path is None:
-            raise ValueError(f"task {self.name!r} has no {split} file")
+            raise InputError(f"task {self.name!r} has no {split} file")
         return read_examples(path, self.kind, self.text_field, self.label_field,
                              self.second_text_field)
 
 
 # ---- label maps ---------------------------------------------------------------------------------
-def build_label_map(train_examples: Sequence[Example]) -> list[str]:
+def build_label_map(examples: Sequence[Example], kind: str) -> list[str]:
     """The sorted list of labels (or tags) seen in training; a label's id is its index.
 
     Sorted rather than in order of appearance, so the same labels give the same ids whatever the
     order of the file. A plain list of strings, so it goes into a checkpoint's JSON as it is.
     """
-    labels: set[str] = set()
-    for example in train_examples:
-        if isinstance(example, SentenceExample):
-            labels.add(example.label)
-        elif isinstance(example, TokenExample):
-            labels.update(example.tags)
-        else:
-            raise ValueError(f"{type(example).__name__} has no class labels (similarity tasks "
-                             "regress a score)")
+    task_kind = get_kind(kind)
+    if not task_kind.has_label_map:
+        raise ValueError(f"{kind} tasks have no class labels (they regress a score)")
+    labels = {label for example in examples for _, label in task_kind.labels(example)}
     if not labels:
         raise ValueError("no examples to build a label map from")
     return sorted(labels)
 
 
-def check_labels(examples: Sequence[Example], label_map: Sequence[str],
+def check_labels(examples: Sequence[Example], label_map: Sequence[str], kind: str,
                  source: str | Path = "<examples>") -> None:
     """Raise DataError at the first label that is not in the label map (built from training).
 
@@ -146,39 +123,12 @@ def check_labels(examples: Sequence[Example], label_map: Sequence[str],
     scoring it would silently be wrong, so it is an error that names the file, line and label.
     """
     known = set(label_map)
+    task_kind = get_kind(kind)
     for example in examples:
-        if isinstance(example, SentenceExample):
-            pairs = [(example.line, example.label)]
-        elif isinstance(example, TokenExample):
-            pairs = [(example.line + i, tag) for i, tag in enumerate(example.tags)]
-        else:
-            continue  # similarity scores have no label map
-        for line, label in pairs:
+        for line, label in task_kind.labels(example):
             if label not in known:
                 raise DataError(source, line or None, f"label {label!r} is not in the label map "
                                 f"of the training data ({', '.join(label_map)})")
-
-
-# ---- token-label alignment ----------------------------------------------------------------------
-def align_labels(word_ids: Sequence[int | None], word_label_ids: Sequence[int]) -> list[int]:
-    """One label per token position: the word's label on its first sub-word, -100 elsewhere.
-
-    `word_ids[t]` is the index of the word that token t came from, None for [CLS] / [SEP]
-    (`tokenizers`' Encoding.word_ids). With words ["New", "Yorkers"] -> [CLS] new york ##ers
-    [SEP], word ids [None, 0, 1, 1, None] and word labels [B, I] give [-100, B, I, -100, -100].
-    Labelling only the first sub-word (as in BERT's NER set-up, Devlin et al. 2019, 5.3) keeps
-    one prediction per word, so entity F1 is computed over the words of the file.
-
-    A word with no token here loses its label: a word cut off by truncation, or one that the
-    normaliser reduces to nothing (a lone control or zero-width character).
-    """
-    labels = []
-    previous = None
-    for word in word_ids:
-        first_piece = word is not None and word != previous
-        labels.append(word_label_ids[word] if first_piece else IGNORE_INDEX)
-        previous = word
-    return labels
 
 
 # ---- encoded datasets ---------------------------------------------------------------------------
@@ -194,13 +144,11 @@ class EncodedDataset:
     """
 
     def __init__(self, kind: str, items: list[dict], tokenizer: Tokenizer,
-                 examples: Sequence[Example] = (), words_without_label: int = 0):
-        self.kind = kind
+                 examples: Sequence[Example] = ()):
+        self.kind = get_kind(kind)
         self.items = items
         self.tokenizer = tokenizer
         self.examples = list(examples)  # the source examples, e.g. to print mistakes
-        # Token tasks only: words whose label no token carries (truncated or normalised away).
-        self.words_without_label = words_without_label
 
     def __len__(self) -> int:
         return len(self.items)
@@ -209,7 +157,16 @@ class EncodedDataset:
         return self.items[index]
 
     def collate(self, items: Sequence[dict]) -> dict[str, torch.Tensor]:
-        return collate(items, self.kind, self.tokenizer)
+        """Batch tensors padded to the longest sequence of these items (layout: kinds.py)."""
+        return self.kind.collate(items, self.tokenizer)
+
+    @property
+    def words_without_label(self) -> int:
+        """Token tasks: words whose label no token carries (cut by truncation, or a word the
+        normaliser reduces to nothing); 0 for other tasks."""
+        return sum(len(example.tokens) - sum(label != IGNORE_INDEX for label in item["labels"])
+                   for example, item in zip(self.examples, self.items)
+                   if isinstance(example, TokenExample))
 
 
 def encode_examples(examples: Sequence[Example], kind: str, tokenizer: Tokenizer,
@@ -220,60 +177,14 @@ def encode_examples(examples: Sequence[Example], kind: str, tokenizer: Tokenizer
     Classification kinds need the label map; a label outside it raises DataError naming
     `source` (the file), the line and the label.
     """
-    if kind in (SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION):
+    label_id = {}
+    if get_kind(kind).has_label_map:
         if label_map is None:
             raise ValueError(f"a {kind} task needs a label map")
-        check_labels(examples, label_map, source)
+        check_labels(examples, label_map, kind, source)
         label_id = {label: index for index, label in enumerate(label_map)}
-    if kind == SENTENCE_CLASSIFICATION:
-        ids = tokenizer.tokenize([example.text for example in examples])
-        items = [{"input_ids": row, "label": label_id[example.label]}
-                 for row, example in zip(ids, examples)]
-        return EncodedDataset(kind, items, tokenizer, examples)
-    if kind == SENTENCE_SIMILARITY:
-        # A bi-encoder: each sentence is encoded alone, never as a [SEP]-joined pair.
-        ids_a = tokenizer.tokenize([example.text_a for example in examples])
-        ids_b = tokenizer.tokenize([example.text_b for example in examples])
-        items = [{"input_ids_a": a, "input_ids_b": b, "score": float(example.score)}
-                 for a, b, example in zip(ids_a, ids_b, examples)]
-        return EncodedDataset(kind, items, tokenizer, examples)
-    if kind == TOKEN_CLASSIFICATION:
-        # is_pretokenized: the words are the file's, each may still split into several pieces.
-        encodings = tokenizer.backend.encode_batch([example.tokens for example in examples],
-                                                   is_pretokenized=True)
-        items, lost = [], 0
-        for encoding, example in zip(encodings, examples):
-            labels = align_labels(encoding.word_ids, [label_id[tag] for tag in example.tags])
-            lost += len(example.tokens) - sum(label != IGNORE_INDEX for label in labels)
-            items.append({"input_ids": encoding.ids, "labels": labels})
-        return EncodedDataset(kind, items, tokenizer, examples, words_without_label=lost)
-    raise ValueError(f"unknown task kind {kind!r}; choose one of {', '.join(KINDS)}")
-
-
-def collate(items: Sequence[dict], kind: str, tokenizer: Tokenizer) -> dict[str, torch.Tensor]:
-    """Stack encoded items into tensors padded to the longest sequence of *this* batch.
-
-    Shapes are in the module docstring. Padding positions of token labels are -100, so the
-    loss ignores them just as it ignores [CLS], [SEP] and later sub-words.
-    """
-    if kind == SENTENCE_CLASSIFICATION:
-        batch = tokenizer.pad([item["input_ids"] for item in items])
-        batch["labels"] = torch.tensor([item["label"] for item in items], dtype=torch.long)
-        return batch
-    if kind == TOKEN_CLASSIFICATION:
-        batch = tokenizer.pad([item["input_ids"] for item in items])
-        labels = torch.full(batch["input_ids"].shape, IGNORE_INDEX, dtype=torch.long)  # (B, T)
-        for row, item in enumerate(items):
-            labels[row, : len(item["labels"])] = torch.tensor(item["labels"], dtype=torch.long)
-        batch["labels"] = labels
-        return batch
-    if kind == SENTENCE_SIMILARITY:
-        a = tokenizer.pad([item["input_ids_a"] for item in items])  # (B, Ta)
-        b = tokenizer.pad([item["input_ids_b"] for item in items])  # (B, Tb)
-        return {"input_ids_a": a["input_ids"], "attention_mask_a": a["attention_mask"],
-                "input_ids_b": b["input_ids"], "attention_mask_b": b["attention_mask"],
-                "scores": torch.tensor([item["score"] for item in items], dtype=torch.float32)}
-    raise ValueError(f"unknown task kind {kind!r}; choose one of {', '.join(KINDS)}")
+    return EncodedDataset(kind, get_kind(kind).encode(examples, tokenizer, label_id), tokenizer,
+                          examples)
 
 
 @dataclass
@@ -297,8 +208,8 @@ def load_task(spec: TaskSpec, tokenizer: Tokenizer, label_map: Sequence[str] | N
     train = spec.read("train")
     if max_train is not None and len(train) > max_train:
         train = random.Random(seed).sample(train, max_train)
-    if spec.kind != SENTENCE_SIMILARITY:
-        label_map = list(label_map) if label_map is not None else build_label_map(train)
+    if spec.task_kind.has_label_map:
+        label_map = list(label_map) if label_map is not None else build_label_map(train, spec.kind)
     else:
         label_map = None
     dev = None

@@ -9,15 +9,16 @@ ties; the usual STS figure) and Pearson's linear correlation.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
-from .loading import ModelNotFound, load_sentence_encoder
+from .cli import CommandParser, main_of
+from .kinds import SENTENCE_SIMILARITY, read_examples
+from .loading import load_sentence_encoder
 from .metrics import pearson, spearman
-from .readers import SENTENCE_SIMILARITY, DataError, PairExample, read_examples
+from .readers import PairExample
 from .sentence import SentenceEncoder
 
 
@@ -32,8 +33,9 @@ def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample],
             "pairs": len(pairs)}
 
 
+@main_of
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m minitransformer.evaluate",
         description="Cosine-similarity evaluation of a sentence encoder on an STS-B style file "
                     "(JSON lines, CSV or TSV with sentence1, sentence2, score).")
@@ -44,13 +46,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, metavar="N")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
-    try:
-        model = load_sentence_encoder(args.model)
-        result = evaluate_similarity(model, read_examples(args.sts, SENTENCE_SIMILARITY),
-                                     args.batch_size)
-    except (ModelNotFound, DataError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.batch_size < 1:
+        parser.error(f"argument --batch-size: must be at least 1, got {args.batch_size}")
+    pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
+    result = evaluate_similarity(load_sentence_encoder(args.model), pairs, args.batch_size)
     if args.json:
         print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))
     else:

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from .errors import InputError
+
 STRATEGY_HELP = "none | all[:HEAD,...] | backbone | embeddings | layers:K | head:HEAD[,...]"
 
 
@@ -65,7 +67,7 @@ def apply_freezing(model, strategy: str) -> list[str]:
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name not in heads]
         if unknown:
-            raise ValueError(f"--freeze {strategy}: no head named {', '.join(unknown)}; "
+            raise InputError(f"--freeze {strategy}: no head named {', '.join(unknown)}; "
                              f"heads: {', '.join(heads)}")
         return names
 
@@ -80,12 +82,12 @@ def apply_freezing(model, strategy: str) -> list[str]:
         frozen_depths, frozen_heads = [0], []
     elif kind == "layers":
         if not argument.isdigit() or int(argument) > num_layers:
-            raise ValueError(f"--freeze layers:K needs 0 <= K <= {num_layers}, got {strategy!r}")
+            raise InputError(f"--freeze layers:K needs 0 <= K <= {num_layers}, got {strategy!r}")
         frozen_depths, frozen_heads = list(range(int(argument) + 1)), []
     elif kind == "head" and argument:
         frozen_depths, frozen_heads = [], named_heads(argument)
     else:
-        raise ValueError(f"unknown freezing strategy {strategy!r}; use {STRATEGY_HELP}")
+        raise InputError(f"unknown freezing strategy {strategy!r}; use {STRATEGY_HELP}")
 
     blocks = depth_blocks(model)
     set_trainable([module for depth in frozen_depths for module in blocks[depth]], False)

@@ -6,6 +6,8 @@
                                                   SimilarityObjective (cosine of two sentences)
 
 Each batch belongs to one task; the encoder runs once for it and only that task's head is used.
+Each head says what it reads (`task_output`): the pooled embedding, the token states, or the
+embeddings of both sides of a pair. `HEADS` gives the head of each task kind (kinds.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import IGNORE_INDEX  # label of positions without loss (later sub-words, specials, padding)
 from .encoder import Encoder
 from .freezing import depth_blocks
+# IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
+from .kinds import IGNORE_INDEX, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
 from .pooling import get_pooling
-from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
+
+
+@dataclass
+class TaskOutput:
+    loss: torch.Tensor  # scalar, the task's unweighted loss
+    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), or cosines (B,)
 
 
 class LinearHead(nn.Module):
@@ -31,6 +39,10 @@ class LinearHead(nn.Module):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size, num_labels)
+
+    @classmethod
+    def build(cls, hidden_size: int, num_labels: int, dropout: float = 0.1) -> "LinearHead":
+        return cls(hidden_size, num_labels, dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(features))
@@ -45,6 +57,10 @@ class SentenceClassificationHead(LinearHead):
     def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels)
 
+    def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
+        logits = self(model.embed(batch["input_ids"], batch["attention_mask"]))  # (B, C)
+        return TaskOutput(self.loss(logits, batch["labels"]), logits.argmax(dim=-1))
+
 
 class TokenClassificationHead(LinearHead):
     """Token states (B, T, d) -> per-token tag logits (B, T, C) (NER)."""
@@ -55,6 +71,10 @@ class TokenClassificationHead(LinearHead):
     def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """labels (B, T) hold IGNORE_INDEX wherever no word starts."""
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+    def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
+        logits = self(model.encoder(batch["input_ids"], batch["attention_mask"]))  # (B, T, C)
+        return TaskOutput(self.loss(logits, batch["labels"]), logits.argmax(dim=-1))
 
 
 class SimilarityObjective(nn.Module):
@@ -76,6 +96,10 @@ class SimilarityObjective(nn.Module):
         super().__init__()
         self.scale = scale
 
+    @classmethod
+    def build(cls, hidden_size: int, num_labels: None, dropout: float = 0.1) -> "SimilarityObjective":
+        return cls()  # no parameters: nothing depends on the width, labels or dropout
+
     def forward(self, pooled_a: torch.Tensor, pooled_b: torch.Tensor) -> torch.Tensor:
         """(B, d), (B, d) -> cosine similarities (B,)."""
         return F.cosine_similarity(pooled_a, pooled_b, dim=-1)
@@ -87,11 +111,23 @@ class SimilarityObjective(nn.Module):
         zero = torch.zeros(1, dtype=differences.dtype, device=differences.device)  # the "1 +"
         return torch.logsumexp(torch.cat([zero, differences.flatten()]), dim=0)
 
+    def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
+        pooled_a, pooled_b = model.embed_pairs(batch)  # (B, d) each
+        cosines = self(pooled_a, pooled_b)
+        return TaskOutput(self.loss(cosines, batch["scores"]), cosines.detach())
 
-@dataclass
-class TaskOutput:
-    loss: torch.Tensor  # scalar, the task's unweighted loss
-    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), or cosines (B,)
+
+# The head of each task kind: a new kind adds its head class here.
+HEADS = {head.kind: head for head in (SentenceClassificationHead, TokenClassificationHead,
+                                      SimilarityObjective)}
+
+
+def build_head(kind: str, hidden_size: int, num_labels: int | None, dropout: float = 0.1) -> nn.Module:
+    """A new head for a task of `kind` on `hidden_size`-wide features (num_labels: classes or
+    tags; None for similarity, which has no parameters)."""
+    if kind not in HEADS:
+        raise ValueError(f"no head for task kind {kind!r}; heads exist for {', '.join(HEADS)}")
+    return HEADS[kind].build(hidden_size, num_labels, dropout)
 
 
 class MultiTaskModel(nn.Module):
@@ -118,31 +154,26 @@ class MultiTaskModel(nn.Module):
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> TaskOutput:
         """Run the encoder once on the batch of `task` and apply that task's head.
 
-        Batches (from data.py): classification {'input_ids', 'attention_mask' (B, T), 'labels'};
-        similarity {'input_ids_a', 'attention_mask_a', 'input_ids_b', 'attention_mask_b',
-        'scores' (B,)}.
+        Batches (layouts in kinds.py): classification {'input_ids', 'attention_mask' (B, T),
+        'labels'}; similarity {'input_ids_a', 'attention_mask_a', 'input_ids_b',
+        'attention_mask_b', 'scores' (B,)}.
         """
         if task not in self.heads:
             raise KeyError(f"no head for task {task!r}; heads: {', '.join(self.heads)}")
-        head = self.heads[task]
-        if head.kind == SENTENCE_SIMILARITY:
-            return self._similarity(head, batch)
-        states = self.encoder(batch["input_ids"], batch["attention_mask"])  # (B, T, d)
-        if head.kind == TOKEN_CLASSIFICATION:
-            logits = head(states)  # (B, T, C)
-        else:
-            logits = head(self.pool(states, batch["attention_mask"]))  # (B, C)
-        return TaskOutput(head.loss(logits, batch["labels"]), logits.argmax(dim=-1))
+        return self.heads[task].task_output(self, batch)
 
-    def _similarity(self, head: SimilarityObjective, batch) -> TaskOutput:
-        # Both sides in one encoder call: pad them to a common length and stack them.
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and mask -> pooled sentence embeddings (B, d), not normalised."""
+        return self.pool(self.encoder(input_ids, attention_mask), attention_mask)
+
+    def embed_pairs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings (B, d) of both sides of a similarity batch, in one encoder call: the two
+        sides are padded to a common length and stacked into one (2B, T) batch."""
         ids_a, ids_b = batch["input_ids_a"], batch["input_ids_b"]
         length = max(ids_a.shape[1], ids_b.shape[1])
-        ids = torch.cat([F.pad(ids_a, (0, length - ids_a.shape[1]), value=self.encoder.config.pad_id),
-                         F.pad(ids_b, (0, length - ids_b.shape[1]), value=self.encoder.config.pad_id)])
+        pad_id = self.encoder.config.pad_id
+        ids = torch.cat([F.pad(ids_a, (0, length - ids_a.shape[1]), value=pad_id),
+                         F.pad(ids_b, (0, length - ids_b.shape[1]), value=pad_id)])
         mask = torch.cat([F.pad(batch["attention_mask_a"], (0, length - ids_a.shape[1])),
                           F.pad(batch["attention_mask_b"], (0, length - ids_b.shape[1]))])
-        pooled = self.pool(self.encoder(ids, mask), mask)  # (2B, d)
-        pooled_a, pooled_b = pooled.chunk(2)  # (B, d) each
-        cosines = head(pooled_a, pooled_b)
-        return TaskOutput(head.loss(cosines, batch["scores"]), cosines.detach())
+        return self.embed(ids, mask).chunk(2)  # (B, d) each

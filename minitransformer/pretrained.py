@@ -11,7 +11,8 @@ every shape must match; missing and unexpected keys are reported by name.
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 
 from .config import EncoderConfig
 from .encoder import Encoder
+from .errors import InputError, about, read_json, write_json
 from .safetensors_io import read_safetensors, write_safetensors
 from .sentence import SentenceEncoder
 from .tokenizer import Tokenizer
@@ -86,13 +88,21 @@ class LoadReport:
     skipped_layers: list[int] = field(default_factory=list)  # layers not picked by source_layers
 
 
+# The sizes a BERT config.json must give; the rest have BERT's defaults.
+BERT_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
+                    "intermediate_size", "max_position_embeddings")
+
+
 def config_from_bert(bert: dict, num_layers: int | None = None) -> EncoderConfig:
     """Our EncoderConfig for a BERT config.json: learned positions, segments, post-norm."""
+    missing = [key for key in BERT_CONFIG_KEYS if key not in bert]
+    if missing:
+        raise InputError(f"missing BERT config key(s) {', '.join(missing)}")
     if bert.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"unsupported position_embedding_type {bert['position_embedding_type']!r}")
+        raise InputError(f"unsupported position_embedding_type {bert['position_embedding_type']!r}")
     activation = bert.get("hidden_act", "gelu")
     if activation not in HF_ACTIVATIONS:
-        raise ValueError(f"unsupported hidden_act {activation!r}")
+        raise InputError(f"unsupported hidden_act {activation!r}")
     return EncoderConfig(
         vocab_size=bert["vocab_size"], hidden_size=bert["hidden_size"],
         num_heads=bert["num_attention_heads"],
@@ -111,10 +121,18 @@ def read_bert_weights(directory: Path) -> dict[str, torch.Tensor]:
     if (directory / "model.safetensors").is_file():
         tensors = read_safetensors(directory / "model.safetensors")
     elif (directory / "pytorch_model.bin").is_file():
-        # weights_only: unpickle tensors and containers only, never arbitrary code.
-        tensors = torch.load(directory / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        path = directory / "pytorch_model.bin"
+        try:
+            # weights_only: unpickle tensors and containers only, never arbitrary code.
+            tensors = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+            raise InputError(f"{path}: refused or unreadable: torch.load(weights_only=True) "
+                             f"accepts tensors only ({str(error).splitlines()[0][:160]})") from None
+        if not isinstance(tensors, dict) or not all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+            raise InputError(f"{path}: holds no dict of named tensors")
     else:
-        raise FileNotFoundError(f"{directory} holds neither model.safetensors nor pytorch_model.bin")
+        raise InputError(f"{directory}: holds neither model.safetensors nor pytorch_model.bin")
     return {normalize_bert_key(key): value for key, value in tensors.items()}
 
 
@@ -126,15 +144,17 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     are always kept.
     """
     directory = Path(directory)
-    bert_config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    depth = bert_config["num_hidden_layers"]
+    bert_config = read_json(directory / "config.json")
+    with about(directory / "config.json"):
+        config = config_from_bert(bert_config)
+    depth = config.num_layers
     source_layers = list(range(depth)) if layers is None else list(layers)
     if not source_layers or any(not 0 <= i < depth for i in source_layers):
         raise ValueError(f"layers must be indices in [0, {depth}), got {source_layers}")
     if len(set(source_layers)) != len(source_layers):
         raise ValueError(f"layers must not repeat a layer, got {source_layers}")
 
-    encoder = Encoder(config_from_bert(bert_config, num_layers=len(source_layers)))
+    encoder = Encoder(dataclasses.replace(config, num_layers=len(source_layers)))
     checkpoint = read_bert_weights(directory)
     wanted = {ours: bert_name_for(ours, source_layers) for ours in encoder.state_dict()}
 
@@ -162,7 +182,7 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
             problems.append(f"shape of {theirs}: checkpoint {tuple(checkpoint[theirs].shape)}, "
                             f"model {tuple(own_state[ours].shape)}")
     if problems:
-        raise ValueError(f"cannot load {directory}: " + "; ".join(problems))
+        raise InputError(f"cannot load {directory}: " + "; ".join(problems))
 
     with torch.no_grad():
         for ours, parameter in encoder.state_dict(keep_vars=True).items():
@@ -182,27 +202,28 @@ def load_bert_sentence_encoder(directory: str | Path, layers: Sequence[int] | No
     if (directory / "tokenizer.json").is_file():
         tokenizer = Tokenizer.from_file(directory / "tokenizer.json", max_length)
     else:
-        lowercase = read_json(directory / "tokenizer_config.json").get("do_lower_case", True)
+        lowercase = read_optional_json(directory / "tokenizer_config.json").get("do_lower_case", True)
         tokenizer = Tokenizer.from_vocab(directory / "vocab.txt", lowercase, max_length)
     return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"))
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def read_optional_json(path: Path) -> dict:
+    """A JSON file that may be absent ({} then), such as sentence-transformers' settings."""
+    return read_json(path) if path.exists() else {}
 
 
 def read_sentence_settings(directory: Path) -> dict:
     """{'pooling': ..., 'max_length': ...} from the sentence-transformers files, if any."""
     settings = {}
-    pooling = read_json(directory / "1_Pooling" / "config.json")
+    pooling = read_optional_json(directory / "1_Pooling" / "config.json")
     modes = [name for name, key in (("mean", "pooling_mode_mean_tokens"),
                                     ("cls", "pooling_mode_cls_token"),
                                     ("max", "pooling_mode_max_tokens")) if pooling.get(key)]
     if len(modes) > 1:
-        raise ValueError(f"{directory}: combined pooling modes {modes} are not supported")
+        raise InputError(f"{directory}: combined pooling modes {modes} are not supported")
     if modes:
         settings["pooling"] = modes[0]
-    max_length = read_json(directory / "sentence_bert_config.json").get("max_seq_length")
+    max_length = read_optional_json(directory / "sentence_bert_config.json").get("max_seq_length")
     if max_length:
         settings["max_length"] = int(max_length)
     return settings
@@ -248,8 +269,3 @@ def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
         "pooling_mode_mean_tokens": model.pooling_name == "mean",
         "pooling_mode_max_tokens": model.pooling_name == "max",
     })
-
-
-def write_json(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")

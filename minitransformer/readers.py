@@ -4,18 +4,18 @@ Four formats, picked by the file's extension:
 
 * `.jsonl`         one JSON object per line: `{"text": ..., "label": ...}`
 * `.csv`, `.tsv`   a header row gives the field names, then one example per row
-* `.conll`         one `token<TAB>tag` per line, a blank line between sentences (token tasks only)
+* `.conll`         one `token<TAB>tag` per line, a blank line between sentences
 
-and three kinds of example:
+and three kinds of example (which task kind reads which is said in kinds.py):
 
 * `SentenceExample(text, label)`             sentence classification
 * `TokenExample(tokens, tags)`               token classification (one tag per pre-split word)
 * `PairExample(text_a, text_b, score)`       sentence similarity (a gold score such as STS-B's 0-5)
 
 Every example remembers the line it came from, so that problems found later (an unknown label in
-the dev file, say) can still point at the exact place. Bad data never passes silently: a
-malformed line, a missing field, an empty file, a file that is not UTF-8, or a score that is not a
-number all raise `DataError` with "<file>, line <n>: <what is wrong>".
+the dev file, say) can still point at the exact place. Bad data never passes silently: a missing
+file, a malformed line, a missing field, an empty file, a file that is not UTF-8, or a score that
+is not a number all raise `DataError` with "<file>, line <n>: <what is wrong>".
 """
 
 from __future__ import annotations
@@ -28,22 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
-SENTENCE_CLASSIFICATION = "sentence_classification"
-TOKEN_CLASSIFICATION = "token_classification"
-SENTENCE_SIMILARITY = "sentence_similarity"
-KINDS = (SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, SENTENCE_SIMILARITY)
-
-# Which formats can hold which kind of task. A CoNLL file has no field names, so it only fits
-# token classification; the record formats (one example per line or row) fit the sentence tasks.
-RECORD_FORMATS = (".jsonl", ".csv", ".tsv")
-FORMATS_FOR_KIND = {
-    SENTENCE_CLASSIFICATION: RECORD_FORMATS,
-    SENTENCE_SIMILARITY: RECORD_FORMATS,
-    TOKEN_CLASSIFICATION: (".conll",),
-}
+from .errors import InputError
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A problem with a data file; the message starts with the file and, when known, the line."""
 
     def __init__(self, path: str | Path, line: int | None, message: str):
@@ -82,7 +70,14 @@ Example = Union[SentenceExample, TokenExample, PairExample]
 # ---- raw text -----------------------------------------------------------------------------------
 def read_text(path: str | Path) -> str:
     """The whole file as a string, or a DataError saying where it stops being UTF-8."""
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a directory, not a data file") from None
+    except OSError as error:
+        raise DataError(path, None, f"cannot be read ({error.strerror})") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -184,23 +179,38 @@ def read_conll(path: str | Path) -> list[TokenExample]:
     return sentences
 
 
-# ---- records -> examples ------------------------------------------------------------------------
-def _field(path, number: int, record: dict, name: str):
+# ---- records -------------------------------------------------------------------------------------
+RECORD_FORMATS = (".jsonl", ".csv", ".tsv")
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for each example of a .jsonl, .csv or .tsv file."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        return read_jsonl(path)
+    if suffix in (".csv", ".tsv"):
+        return read_delimited(path, "\t" if suffix == ".tsv" else ",")
+    raise DataError(path, None, f"record files are {' / '.join(RECORD_FORMATS)}, not "
+                                f"{suffix or 'files without an extension'}")
+
+
+# Each check below names the file, the line and the field, and says what the value should be.
+def get_field(path, number: int, record: dict, name: str):
     if name not in record:
         raise DataError(path, number, f"missing field {name!r} (the record has: "
                                       f"{', '.join(map(repr, record)) or 'no fields'})")
     return record[name]
 
 
-def _text(path, number: int, record: dict, name: str) -> str:
-    value = _field(path, number, record, name)
+def get_text(path, number: int, record: dict, name: str) -> str:
+    value = get_field(path, number, record, name)
     if not isinstance(value, str):
         raise DataError(path, number, f"field {name!r} must be a string, got {value!r:.60}")
     return value
 
 
-def _label(path, number: int, record: dict, name: str) -> str:
-    value = _field(path, number, record, name)
+def get_label(path, number: int, record: dict, name: str) -> str:
+    value = get_field(path, number, record, name)
     # bool is a subclass of int, but true/false as a class name is almost surely a mistake.
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise DataError(path, number, f"label {name!r} must be a string or an integer, got "
@@ -210,8 +220,8 @@ def _label(path, number: int, record: dict, name: str) -> str:
     return str(value)
 
 
-def _score(path, number: int, record: dict, name: str) -> float:
-    value = _field(path, number, record, name)
+def get_score(path, number: int, record: dict, name: str) -> float:
+    value = get_field(path, number, record, name)
     # A JSON number arrives as int/float, a CSV cell as a string that should parse as one.
     try:
         if isinstance(value, bool):
@@ -222,49 +232,3 @@ def _score(path, number: int, record: dict, name: str) -> float:
     if not math.isfinite(score):
         raise DataError(path, number, f"score {name!r} is not a finite number: {value!r}")
     return score
-
-
-def read_examples(path: str | Path, kind: str, text_field: str | None = None,
-                  label_field: str | None = None,
-                  second_text_field: str | None = None) -> list[Example]:
-    """Read a task's file into examples, choosing the reader by the file's extension.
-
-    Field names matter for the record formats only; None means the default of the kind
-    (text/label for classification, sentence1/sentence2/score for similarity).
-    Raises DataError for a format that does not fit the kind and for a file with no examples.
-    """
-    path = Path(path)
-    check_format(path, kind)
-    if kind == TOKEN_CLASSIFICATION:
-        examples: list[Example] = list(read_conll(path))
-    else:
-        if path.suffix.lower() == ".jsonl":
-            records = read_jsonl(path)
-        else:
-            records = read_delimited(path, "\t" if path.suffix.lower() == ".tsv" else ",")
-        if kind == SENTENCE_CLASSIFICATION:
-            text_field, label_field = text_field or "text", label_field or "label"
-            examples = [SentenceExample(_text(path, n, r, text_field),
-                                        _label(path, n, r, label_field), n)
-                        for n, r in records]
-        else:
-            text_field, label_field = text_field or "sentence1", label_field or "score"
-            second_text_field = second_text_field or "sentence2"
-            examples = [PairExample(_text(path, n, r, text_field),
-                                    _text(path, n, r, second_text_field),
-                                    _score(path, n, r, label_field), n)
-                        for n, r in records]
-    if not examples:
-        raise DataError(path, None, "no examples (the file is empty or holds only a header / "
-                                    "blank lines)")
-    return examples
-
-
-def check_format(path: str | Path, kind: str) -> None:
-    """Raise ValueError unless the file's extension is one we can read for this kind of task."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown task kind {kind!r}; choose one of {', '.join(KINDS)}")
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS_FOR_KIND[kind]:
-        raise DataError(path, None, f"a {kind} task reads {' / '.join(FORMATS_FOR_KIND[kind])} "
-                                    f"files, not {suffix or 'files without an extension'}")

@@ -24,6 +24,8 @@ import uuid
 
 import torch
 
+from .errors import InputError
+
 # Tensors are stored little-endian and torch reads raw bytes in the host's
 # order, so a big-endian host would silently scramble every value.
 if sys.byteorder != "little":
@@ -41,8 +43,9 @@ MAX_HEADER_BYTES = 100_000_000
 METADATA_KEY = "__metadata__"
 
 
-class SafetensorsError(ValueError):
-    """A file or a tensor dict that breaks the safetensors format."""
+class SafetensorsError(InputError):
+    """A file or a tensor dict that breaks the safetensors format (an InputError, so commands
+    report it in one line)."""
 
 
 def _is_int(x):
@@ -119,13 +122,22 @@ def _check_entries(header, buffer_size, path):
                                f"data buffer, leaving {buffer_size - position} unused bytes at its end")
 
 
+def _open(path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise SafetensorsError(f"{path}: no such file") from None
+    except OSError as e:
+        raise SafetensorsError(f"{path}: cannot be read ({e.strerror})") from None
+
+
 def read_safetensors(path):
     """Load every tensor of a safetensors file, in header order, as independent CPU tensors.
 
     Returns {name: tensor}; raises SafetensorsError, naming the file and the
     tensor or field at fault, before reading any data from a malformed file.
     """
-    with open(path, "rb") as f:
+    with _open(path) as f:
         header, _, buffer_size = _read_header(f, path)
         _check_entries(header, buffer_size, path)
         data = memoryview(f.read())  # one read for all tensor data
@@ -142,9 +154,38 @@ def read_safetensors(path):
     return tensors
 
 
+def load_weights(module, path):
+    """Fill `module`'s parameters and buffers from a safetensors file of exactly its state dict.
+
+    Every name and shape is compared first, so a file that does not fit the module (a config
+    that disagrees with its weights, say) is reported by name instead of half loaded.
+    """
+    tensors = read_safetensors(path)
+    expected = module.state_dict()
+    problems = []
+    for what, names in (("missing", [n for n in expected if n not in tensors]),
+                        ("unexpected", [n for n in tensors if n not in expected])):
+        if names:
+            problems.append(f"{what} tensor(s) {_first(names)}")
+    wrong = [f"{n} is {tuple(t.shape)}, the model's {tuple(expected[n].shape)}"
+             for n, t in tensors.items() if n in expected and t.shape != expected[n].shape]
+    if wrong:
+        problems.append(f"shape of {_first(wrong)}")
+    if problems:
+        raise SafetensorsError(f"{path}: does not fit the model described by its config.json: "
+                               + "; ".join(problems))
+    module.load_state_dict(tensors, strict=True)
+
+
+def _first(items, count=3):
+    """'a, b, c and 4 more': long lists of names shortened for a one-line message."""
+    shown = ", ".join(items[:count])
+    return shown + (f" and {len(items) - count} more" if len(items) > count else "")
+
+
 def read_safetensors_metadata(path):
     """Return the file's "__metadata__" (str -> str; empty when absent), reading only the header."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         return _read_header(f, path)[1]
 
 

@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 class RoundRobinSampler:
     """Task 1, task 2, ..., task K, task 1, ...: equal steps for every task, whatever its size."""
 
@@ -94,5 +96,5 @@ def make_sampler(strategy: str, sizes: dict[str, int], seed: int = 0,
         return ProportionalSampler(sizes, seed)
     if strategy == "temperature":
         return TemperatureSampler(sizes, temperature, seed)
-    raise ValueError(f"unknown sampling strategy {strategy!r}; "
+    raise InputError(f"unknown sampling strategy {strategy!r}; "
                      f"choose one of {', '.join(SAMPLERS)}")

@@ -10,7 +10,6 @@ rows in input order.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,9 +20,10 @@ from tqdm.auto import tqdm
 
 from .config import EncoderConfig
 from .encoder import Encoder
+from .errors import InputError, about, read_format_file, write_json
 from .packed import packed_forward
 from .pooling import get_pooling
-from .safetensors_io import read_safetensors, write_safetensors
+from .safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
 FORMAT_NAME = "minitransformer.SentenceEncoder"
@@ -40,7 +40,7 @@ class SentenceEncoder(nn.Module):
         super().__init__()
         config = encoder.config
         if tokenizer.vocab_size > config.vocab_size:
-            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the encoder's "
+            raise InputError(f"the tokenizer has {tokenizer.vocab_size} tokens but the encoder's "
                              f"embedding table only {config.vocab_size} (EncoderConfig.vocab_size)")
         self.tokenizer = tokenizer
         # The tokenizer must never produce more tokens than the encoder has positions.
@@ -119,32 +119,28 @@ class SentenceEncoder(nn.Module):
         state = {name: tensor.detach().cpu() for name, tensor in self.encoder.state_dict().items()}
         write_safetensors(directory / WEIGHTS_FILE, state, metadata={"format": FORMAT_NAME})
         self.tokenizer.save(directory)
-        (directory / CONFIG_FILE).write_text(json.dumps(description, indent=2) + "\n")
+        write_json(directory / CONFIG_FILE, description)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentenceEncoder":
         """Load a directory written by `save` (no code is executed: JSON and safetensors only)."""
         directory = Path(directory)
         description = read_description(directory)
-        config = EncoderConfig.from_dict(description["encoder"])
-        encoder = Encoder(config)
-        encoder.load_state_dict(read_safetensors(directory / WEIGHTS_FILE), strict=True)
+        with about(directory / CONFIG_FILE):
+            encoder = Encoder(EncoderConfig.from_dict(description["encoder"]))
+        load_weights(encoder, directory / WEIGHTS_FILE)
         tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
-        return cls(tokenizer, encoder, pooling=description["pooling"])
+        with about(directory):
+            return cls(tokenizer, encoder, pooling=description["pooling"])
 
 
 def read_description(directory: Path) -> dict:
-    """The config.json of a saved SentenceEncoder, or an error that says what the directory is."""
+    """The config.json of a saved SentenceEncoder, checked, or an InputError that says what
+    the directory is."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"no model directory at {directory}")
+        raise InputError(f"{directory}: no model directory there")
     path = directory / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{directory} holds no {CONFIG_FILE}: not a saved model directory")
-    description = json.loads(path.read_text(encoding="utf-8"))
-    if description.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a minitransformer SentenceEncoder "
-                         f"(format {description.get('format')!r})")
-    if description.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer minitransformer "
-                         f"(format_version {description['format_version']})")
-    return description
+        raise InputError(f"{directory}: holds no {CONFIG_FILE}, so it is not a saved model")
+    return read_format_file(path, FORMAT_NAME, FORMAT_VERSION, ("encoder", "pooling", "max_length"),
+                            "SentenceEncoder")

@@ -21,6 +21,8 @@ import torch
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from .errors import InputError, about
+
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -53,15 +55,24 @@ def _add_template(backend: BackendTokenizer) -> None:
     )
 
 
+def _backend_call(path: str | Path, read):
+    """Run a `tokenizers` reader; its errors (plain Exceptions from Rust) become InputErrors."""
+    try:
+        return read()
+    except Exception as error:  # noqa: BLE001 - the backend raises nothing more specific
+        raise InputError(f"{path}: the tokenizers package cannot read it "
+                         f"({str(error).splitlines()[0][:120]})") from None
+
+
 class Tokenizer:
     """WordPiece tokenizer with BERT conventions; see the module docstring for the output."""
 
     def __init__(self, backend: BackendTokenizer, max_length: int = 512):
         for token in ("[PAD]", "[CLS]", "[SEP]", "[UNK]"):
             if backend.token_to_id(token) is None:
-                raise ValueError(f"the vocabulary has no {token} token")
+                raise InputError(f"the vocabulary has no {token} token")
         if max_length < 2:
-            raise ValueError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
+            raise InputError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
         self.backend = backend
         self.pad_id = backend.token_to_id("[PAD]")
         # We pad ourselves (after sorting by length); the backend only truncates.
@@ -77,15 +88,17 @@ class Tokenizer:
     @classmethod
     def from_vocab(cls, path: str | Path, lowercase: bool = True, max_length: int = 512):
         """From a BERT `vocab.txt` (one token a line; the line number is the id)."""
-        model = models.WordPiece.from_file(str(path), unk_token="[UNK]")
-        backend = _bert_pipeline(model, lowercase)
-        _add_template(backend)
-        return cls(backend, max_length)
+        with about(path):
+            model = _backend_call(path, lambda: models.WordPiece.from_file(str(path), unk_token="[UNK]"))
+            backend = _bert_pipeline(model, lowercase)
+            _add_template(backend)
+            return cls(backend, max_length)
 
     @classmethod
     def from_file(cls, path: str | Path, max_length: int = 512):
         """From a `tokenizer.json` written by the `tokenizers` package (ours or HF's)."""
-        return cls(BackendTokenizer.from_file(str(path)), max_length)
+        with about(path):
+            return cls(_backend_call(path, lambda: BackendTokenizer.from_file(str(path))), max_length)
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
@@ -115,7 +128,7 @@ class Tokenizer:
             return cls.from_file(directory / "tokenizer.json", max_length)
         if (directory / "vocab.txt").is_file():
             return cls.from_vocab(directory / "vocab.txt", max_length=max_length)
-        raise FileNotFoundError(f"no tokenizer.json or vocab.txt in {directory}")
+        raise InputError(f"{directory}: no tokenizer.json or vocab.txt")
 
     def save(self, directory: str | Path) -> None:
         """Write `tokenizer.json` and a BERT `vocab.txt` into the directory."""

@@ -22,106 +22,117 @@ first k draws, so the losses equal those of an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from . import metrics as metric_functions
-from .checkpoint import load_training_state, save_checkpoint
-from .data import IGNORE_INDEX, TaskData, endless_batches, iterate_batches
+from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
+from .data import TaskData, endless_batches
 from .distributed import DistributedContext
+from .errors import InputError
+from .evaluation import dev_results, format_results, main_score, to_device
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
-from .readers import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
 from .safetensors_io import read_safetensors
-from .samplers import make_sampler
+from .samplers import SAMPLERS, make_sampler
 from .tokenizer import Tokenizer
-from .weighting import make_weighting
+from .weighting import WEIGHTINGS, make_weighting
+
+
+def option(default, help: str, **extra):
+    """A TrainingOptions field with its --help text (train.py makes a flag of each)."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+def _number(low: float, high: float = math.inf, integer: bool = False, low_open: bool = False,
+            high_open: bool = False):
+    """A check that a value is a number in a range; returns (test, what it must be)."""
+    def test(value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            return False
+        return (low < value if low_open else low <= value) and \
+            (value < high if high_open else value <= high)
+    kind = "an integer" if integer else "a number"
+    bounds = [f"{'>' if low_open else '>='} {low:g}"] + \
+        ([f"{'<' if high_open else '<='} {high:g}"] if high != math.inf else [])
+    return test, f"{kind} {' and '.join(bounds)}"
 
 
 @dataclass
 class TrainingOptions:
-    epochs: int = 3
-    batch_size: int = 16
-    lr: float = 5e-5  # base learning rate of the encoder's top layer
-    head_lr: float | None = None  # learning rate of the heads (None: 10 * lr; they start from random)
-    layer_decay: float = 1.0  # layer-wise learning-rate decay by depth (1.0 = none)
-    weight_decay: float = 0.01
-    warmup: float = 0.1  # fraction of all steps spent warming the learning rate up
-    max_grad_norm: float = 1.0
-    sampler: str = "proportional"  # round_robin | proportional | temperature
-    temperature: float = 2.0  # for the temperature sampler
+    """Everything the loop needs besides the model and the data. Every field is also a key of a
+    config file's "options" and (most) a flag of train.py; values are checked on creation."""
+
+    epochs: int = option(3, "passes over the training data")
+    batch_size: int = option(16, "examples per step (the global batch under torchrun)")
+    lr: float = option(5e-5, "learning rate of the encoder's top layer (from scratch: 1e-3)")
+    head_lr: float | None = option(None, "learning rate of the heads (default: 10 x lr, since "
+                                         "they start from random)")
+    layer_decay: float = option(1.0, "layer-wise LR decay d: depth k trains at lr * d**(N-k)")
+    weight_decay: float = option(0.01, "AdamW weight decay (matrices only)")
+    warmup: float = option(0.1, "fraction of all steps spent warming the learning rate up")
+    max_grad_norm: float = option(1.0, "gradient clipping: largest global gradient norm")
+    sampler: str = option("proportional", "which task each step trains", choices=SAMPLERS)
+    temperature: float = option(2.0, "T of the temperature sampler")
     loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
-    loss_weighting: str = "static"  # static (loss_weights) | uncertainty (learned, Kendall 2018)
-    freeze: str = "none"  # a strategy of freezing.py
+    loss_weighting: str = option("static", "static: the --loss-weight values; uncertainty: one "
+                                           "learned log-variance per task (Kendall et al. 2018)",
+                                 choices=WEIGHTINGS)
+    freeze: str = option("none", "what does not train: a strategy of freezing.py",
+                         metavar="STRATEGY")
     unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
     unfreeze_unit: str = "epochs"  # epochs | steps
-    eval_every: int = 0  # also evaluate every N steps (0 = only at the end of each epoch)
-    seed: int = 0
+    eval_every: int = option(0, "also evaluate every N steps (0: at the end of each epoch only)")
+    seed: int = option(0, "random seed: same seed, same run")
+
+    def __post_init__(self) -> None:
+        for name, value in self.to_dict().items():
+            check_option(name, value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
+# What each option must be: (test, description). Choices are checked from the fields' metadata.
+OPTION_CHECKS = {
+    "epochs": _number(1, integer=True), "batch_size": _number(1, integer=True),
+    "lr": _number(0, low_open=True), "layer_decay": _number(0, 1, low_open=True),
+    "weight_decay": _number(0), "warmup": _number(0, 1, high_open=True),
+    "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
+    "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
+    "seed": _number(0, integer=True),
+    "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
+    "freeze": (lambda v: isinstance(v, str), "a string"),
+    "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
+    "loss_weights": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
+        "an object of task names to numbers >= 0"),
+}
+
+
+def check_option(name: str, value, label: str | None = None) -> None:
+    """Raise InputError unless `value` is valid for the TrainingOptions field `name`; the
+    message calls the option `label` (a flag, say), by default "option NAME"."""
+    label = label or f"option {name}"
+    fields = {f.name: f for f in dataclasses.fields(TrainingOptions)}
+    if name not in fields:
+        raise InputError(f"unknown training option {label!r}; the options are "
+                         f"{', '.join(fields)}")
+    choices = fields[name].metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise InputError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
+    if name in OPTION_CHECKS and not OPTION_CHECKS[name][0](value):
+        raise InputError(f"{label} must be {OPTION_CHECKS[name][1]}, got {value!r}")
+
+
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {key: value.to(device) for key, value in batch.items()}
-
-
-def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
-                  split: str = "dev") -> dict[str, float]:
-    """Metrics of one task on its dev set (or on `task.train` with split='train')."""
-    dataset = task.dev if split == "dev" else task.train
-    device = next(model.parameters()).device
-    model.eval()
-    predictions, gold = [], []
-    with torch.inference_mode():
-        for batch in iterate_batches(dataset, batch_size):  # file order
-            predicted = model(task.spec.name, to_device(batch, device)).predictions.cpu()
-            if task.spec.kind == SENTENCE_SIMILARITY:
-                predictions.extend(predicted.tolist())
-                gold.extend(batch["scores"].tolist())
-            elif task.spec.kind == SENTENCE_CLASSIFICATION:
-                predictions.extend(predicted.tolist())
-                gold.extend(batch["labels"].tolist())
-            else:  # one tag string per word, per sentence
-                for row_pred, row_gold in zip(predicted, batch["labels"]):
-                    predictions.append(word_tags(row_pred, row_gold, task.label_map))
-                    gold.append(word_tags(row_gold, row_gold, task.label_map))
-    return score(task.spec.kind, predictions, gold)
-
-
-def word_tags(label_ids: torch.Tensor, aligned_labels: torch.Tensor,
-              label_map: list[str]) -> list[str]:
-    """One tag per word: `label_ids` (T,) read where `aligned_labels` (T,) is not IGNORE_INDEX,
-    i.e. at each word's first sub-word (see data.align_labels), as label strings."""
-    return [label_map[i] for i in label_ids[aligned_labels != IGNORE_INDEX].tolist()]
-
-
-def score(kind: str, predictions, gold) -> dict[str, float]:
-    if kind == SENTENCE_CLASSIFICATION:
-        return {"accuracy": metric_functions.accuracy(predictions, gold),
-                "macro_f1": metric_functions.macro_f1(predictions, gold)}
-    if kind == TOKEN_CLASSIFICATION:
-        return {"entity_f1": metric_functions.entity_f1(predictions, gold)}
-    return {"spearman": metric_functions.spearman(predictions, gold),
-            "pearson": metric_functions.pearson(predictions, gold)}
-
-
-def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:
-    """Mean over tasks of each task's first metric (accuracy, entity F1 or Spearman)."""
-    return float(np.mean([results[t.spec.name][t.spec.metrics[0]] for t in tasks]))
 
 
 class Trainer:
@@ -138,10 +149,10 @@ class Trainer:
         self.task_by_name = {task.spec.name: task for task in tasks}
         too_small = [t.spec.name for t in tasks if len(t.train) < distributed.world_size]
         if too_small:  # a rank with an empty shard would wait for a batch forever
-            raise ValueError(f"task(s) {', '.join(too_small)} have fewer training examples than "
+            raise InputError(f"task(s) {', '.join(too_small)} have fewer training examples than "
                              f"the {distributed.world_size} processes")
         if options.batch_size % distributed.world_size:
-            raise ValueError(f"--batch-size {options.batch_size} (the global batch) must be a "
+            raise InputError(f"--batch-size {options.batch_size} (the global batch) must be a "
                              f"multiple of the number of processes, {distributed.world_size}")
         self.local_batch_size = options.batch_size // distributed.world_size
         self.steps_per_epoch = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
@@ -153,7 +164,7 @@ class Trainer:
         self.unfreezing = None
         if options.unfreeze_every:
             if options.freeze != "none" and not options.freeze.startswith("head:"):
-                raise ValueError("gradual unfreezing starts from a frozen encoder by itself; it "
+                raise InputError("gradual unfreezing starts from a frozen encoder by itself; it "
                                  "combines only with --freeze none or head:NAME")
             if options.unfreeze_unit not in ("epochs", "steps"):
                 raise ValueError(f"unfreeze_unit must be epochs or steps, got {options.unfreeze_unit!r}")
@@ -175,7 +186,7 @@ class Trainer:
             self.group_infos.append(GroupInfo("loss weights", None, self.head_lr, 0.0,
                                               len(weighting_parameters), len(weighting_parameters)))
         if count_parameters(model) == 0:
-            raise ValueError(f"--freeze {options.freeze} leaves nothing of the model to train")
+            raise InputError(f"--freeze {options.freeze} leaves nothing of the model to train")
         self.optimizer = make_adamw(groups, options.lr)
         self.training_model = self._wrap_for_distributed()
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
@@ -297,13 +308,10 @@ class Trainer:
                  f" ({count_parameters(self.model):,} trainable parameters)")
 
     # ---- evaluation and checkpoints --------------------------------------------------------
-    def evaluate(self) -> dict[str, dict[str, float]]:
-        return {t.spec.name: evaluate_task(self.model, t) for t in self.tasks if t.dev is not None}
-
     def _evaluate_and_save(self, end_of_epoch: bool) -> None:
         """Rank 0 scores the dev sets and writes the checkpoints while the others wait."""
         if self.distributed.is_main:
-            results = self.evaluate()
+            results = dev_results(self.model, self.tasks)
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
                      "loss_weights": self.weighting.current_weights(),
                      "train_seconds": round(self.train_seconds, 2),
@@ -333,11 +341,13 @@ class Trainer:
             state = {"optimizer": self.optimizer.state_dict(),
                      "weighting": self.weighting.state_dict(),
                      "torch_rng": torch.get_rng_state(), "losses": self.losses}
+            if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on the GPU
+                state["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_checkpoint(directory, self.model, self.tokenizer, self._task_descriptions(), extra,
                         state)
 
     def _restore(self, directory: Path) -> None:
-        description = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        description = read_checkpoint_description(directory)
         state = load_training_state(directory)
         progress = description["progress"]
         self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]
@@ -347,20 +357,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.losses = list(state["losses"])
         self.history = description["history"]
         self.best_score = description["best_score"] if description["best_score"] is not None \
             else -math.inf
         self.train_seconds = self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
         self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")
-
-
-def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
-    """A small table: one row per task, one column per metric."""
-    names = sorted({metric for task in results.values() for metric in task})
-    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>11}" for name in names)]
-    for task, values in results.items():
-        lines.append(f"  {task:<16}" + "".join(
-            f"{values[name]:>11.4f}" if name in values else f"{'':>11}" for name in names))
-    return "\n".join(lines)
-

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import InputError
+
 WEIGHTINGS = ("static", "uncertainty")
 
 
@@ -28,7 +30,7 @@ class StaticWeighting(nn.Module):
         weights = weights or {}
         unknown = set(weights) - set(task_names)
         if unknown:
-            raise ValueError(f"loss weight for unknown task(s) {', '.join(sorted(unknown))}; "
+            raise InputError(f"loss weight for unknown task(s) {', '.join(sorted(unknown))}; "
                              f"tasks: {', '.join(task_names)}")
         self.weights = {name: float(weights.get(name, 1.0)) for name in task_names}
 
@@ -59,7 +61,7 @@ def make_weighting(kind: str, task_names: list[str], weights: dict[str, float] |
         return StaticWeighting(task_names, weights)
     if kind == "uncertainty":
         if weights:
-            raise ValueError("--loss-weight and uncertainty weighting exclude each other: "
+            raise InputError("--loss-weight and uncertainty weighting exclude each other: "
                              "uncertainty weighting learns the weights")
         return UncertaintyWeighting(task_names)
-    raise ValueError(f"unknown loss weighting {kind!r}; choose from {', '.join(WEIGHTINGS)}")
+    raise InputError(f"unknown loss weighting {kind!r}; choose from {', '.join(WEIGHTINGS)}")

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from conftest import make_encoder
-from minitransformer.checkpoint import build_head
 from minitransformer.data import TaskSpec, load_task
 from minitransformer.distributed import init_distributed, shutdown_distributed
-from minitransformer.heads import MultiTaskModel
+from minitransformer.heads import MultiTaskModel, build_head
 from minitransformer.safetensors_io import write_safetensors
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.trainer import Trainer, TrainingOptions

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from minitransformer.data import (IGNORE_INDEX, EncodedDataset, TaskSpec, align_labels,
-                                  build_label_map, check_labels, collate, encode_examples,
-                                  endless_batches, epoch_order, iterate_batches, load_task)
+from minitransformer.data import (EncodedDataset, TaskSpec, build_label_map, check_labels,
+                                  encode_examples, endless_batches, epoch_order, iterate_batches,
+                                  load_task)
+from minitransformer.kinds import IGNORE_INDEX, KINDS, align_labels, get_kind, read_examples
 from minitransformer.samplers import (ProportionalSampler, RoundRobinSampler, TemperatureSampler,
                                       make_sampler)
 from minitransformer.readers import (DataError, PairExample, SentenceExample, TokenExample,
-                                     read_conll, read_examples)
+                                     read_conll)
 from minitransformer.tokenizer import Tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -77,9 +78,9 @@ def test_task_spec_rejects_bad_values():
         TaskSpec("ner", "token_classification", "train.jsonl")
     with pytest.raises(DataError, match="dev.conll.*not .conll"):
         TaskSpec("sst2", "sentence_classification", "train.jsonl", dev="dev.conll")
-    with pytest.raises(ValueError, match="no field names"):
+    with pytest.raises(ValueError, match="has no text_field .*its files have no field names"):
         TaskSpec("ner", "token_classification", "train.conll", text_field="word")
-    with pytest.raises(ValueError, match="second_text_field is for sentence_similarity"):
+    with pytest.raises(ValueError, match="sentence_classification task has no second_text_field"):
         TaskSpec("sst2", "sentence_classification", "t.csv", second_text_field="b")
 
 
@@ -211,12 +212,12 @@ def test_unknown_extension(tmp_path):
 def test_label_map_is_sorted_and_independent_of_order():
     examples = [SentenceExample("a", "pos"), SentenceExample("b", "neg"),
                 SentenceExample("c", "neutral"), SentenceExample("d", "pos")]
-    assert build_label_map(examples) == ["neg", "neutral", "pos"]
-    assert build_label_map(examples[::-1]) == ["neg", "neutral", "pos"]
+    assert build_label_map(examples, "sentence_classification") == ["neg", "neutral", "pos"]
+    assert build_label_map(examples[::-1], "sentence_classification") == ["neg", "neutral", "pos"]
     tokens = [TokenExample(["x", "y"], ["O", "B-PER"]), TokenExample(["z"], ["I-PER"])]
-    assert json.loads(json.dumps(build_label_map(tokens))) == ["B-PER", "I-PER", "O"]
+    assert json.loads(json.dumps(build_label_map(tokens, "token_classification"))) == ["B-PER", "I-PER", "O"]
     with pytest.raises(ValueError, match="no class labels"):
-        build_label_map([PairExample("a", "b", 1.0)])
+        build_label_map([PairExample("a", "b", 1.0)], "sentence_similarity")
 
 
 def test_unknown_dev_label_names_file_line_and_label(tmp_path):
@@ -224,16 +225,17 @@ def test_unknown_dev_label_names_file_line_and_label(tmp_path):
                                              {"text": "b", "label": "pos"}])
     dev = jsonl(tmp_path / "dev.jsonl", [{"text": "c", "label": "pos"},
                                          {"text": "d", "label": "neutral"}])
-    label_map = build_label_map(read_examples(train, "sentence_classification"))
+    label_map = build_label_map(read_examples(train, "sentence_classification"),
+                                "sentence_classification")
     dev_examples = read_examples(dev, "sentence_classification")
     with pytest.raises(DataError, match="dev.jsonl, line 2: label 'neutral' is not in the label "
                                         r"map of the training data \(neg, pos\)"):
-        check_labels(dev_examples, label_map, dev)
+        check_labels(dev_examples, label_map, "sentence_classification", dev)
 
     # In a CoNLL file the line is the one of the offending tag, not of the sentence.
     dev_conll = write(tmp_path / "dev.conll", "EU\tB-ORG\n\nthe\tO\nKing\tB-TITLE\n")
     with pytest.raises(DataError, match="dev.conll, line 4: label 'B-TITLE'"):
-        check_labels(read_conll(dev_conll), ["B-ORG", "O"], dev_conll)
+        check_labels(read_conll(dev_conll), ["B-ORG", "O"], "token_classification", dev_conll)
 
 
 def test_load_task_builds_or_keeps_the_label_map(tmp_path, small_tokenizer):
@@ -267,7 +269,7 @@ def test_align_labels_by_hand():
 def test_first_sub_word_carries_the_tag(small_tokenizer):
     sentence = TokenExample(["The", "New", "Yorkers", "are", "unbelievable", "."],
                             ["O", "B-MISC", "I-MISC", "O", "O", "O"])
-    label_map = build_label_map([sentence])  # B-MISC 0, I-MISC 1, O 2
+    label_map = build_label_map([sentence], "token_classification")  # B-MISC 0, I-MISC 1, O 2
     data = encode_examples([sentence], "token_classification", small_tokenizer, label_map)
     # [CLS] the new york ##er ##s [UNK] un ##believ ##able . [SEP]  ("are" is not in VOCAB)
     assert data[0]["input_ids"] == [CLS, 5, 13, 10, 11, 12, UNK, 7, 8, 9, 16, SEP]
@@ -311,7 +313,7 @@ def test_sentence_batch_pads_to_the_longest_in_the_batch(small_tokenizer):
 def test_token_batch_labels_are_ignored_at_padding(small_tokenizer):
     examples = [TokenExample(["the", "cats"], ["O", "B-X"]), TokenExample(["cat"], ["B-X"])]
     data = encode_examples(examples, "token_classification", small_tokenizer, ["B-X", "O"])
-    batch = collate([data[0], data[1]], "token_classification", small_tokenizer)
+    batch = get_kind("token_classification").collate([data[0], data[1]], small_tokenizer)
     assert batch["input_ids"].tolist() == [[CLS, 5, 6, 12, SEP], [CLS, 6, SEP, PAD, PAD]]
     assert batch["labels"].tolist() == [[-100, 1, 0, -100, -100], [-100, 0, -100, -100, -100]]
     assert batch["labels"].shape == batch["attention_mask"].shape == (2, 5)

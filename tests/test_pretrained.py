@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import make_encoder
+from minitransformer.errors import InputError
 from minitransformer.pretrained import export_bert, load_bert_encoder, load_bert_sentence_encoder
 from minitransformer.safetensors_io import SafetensorsError, write_safetensors
 from minitransformer.sentence import SentenceEncoder
@@ -118,7 +119,7 @@ def test_truncated_and_malformed_files_are_refused(tmp_path):
     with pytest.raises(SafetensorsError):
         load_bert_encoder(directory)
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="neither model.safetensors nor pytorch_model.bin"):
+    with pytest.raises(InputError, match="neither model.safetensors nor pytorch_model.bin"):
         load_bert_encoder(directory)
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from conftest import CORPUS, make_encoder
+from minitransformer.errors import InputError
 from minitransformer.sentence import SentenceEncoder
 
 
@@ -49,7 +50,7 @@ def test_edge_cases(sentence_encoder):
 
 
 def test_loading_something_else_is_refused(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no model directory"):
+    with pytest.raises(InputError, match="no model directory"):
         SentenceEncoder.load(tmp_path / "nothing")
     (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
     with pytest.raises(ValueError, match="not a minitransformer SentenceEncoder"):

@@ -1,6 +1,7 @@
 import pytest
 from tokenizers import Tokenizer as BackendTokenizer
 
+from minitransformer.errors import InputError
 from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "."]
@@ -54,6 +55,6 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
         tokenizer.tokenize("just one")
     with pytest.raises(TypeError, match="item 1 is int"):
         tokenizer.tokenize(["fine", 3])
-    with pytest.raises(FileNotFoundError, match="no tokenizer.json or vocab.txt"):
+    with pytest.raises(InputError, match="no tokenizer.json or vocab.txt"):
         Tokenizer.load(tmp_path)
     assert tokenizer.tokenize([""]) == [[2, 3]]  # an empty string is [CLS] [SEP]

@@ -10,9 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
 from conftest import make_encoder  # noqa: E402
-from minitransformer.data import encode_examples  # noqa: E402
-from minitransformer.heads import TokenClassificationHead  # noqa: E402
-from minitransformer.readers import TOKEN_CLASSIFICATION, TokenExample  # noqa: E402
+from minitransformer.data import TaskData, TaskSpec, encode_examples  # noqa: E402
+from minitransformer.evaluation import example_predictions  # noqa: E402
+from minitransformer.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
+from minitransformer.kinds import TOKEN_CLASSIFICATION  # noqa: E402
+from minitransformer.readers import TokenExample  # noqa: E402
+from minitransformer.runs import read_config_file  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
@@ -24,6 +27,10 @@ def test_default_run_then_evaluate_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "from scratch" in printed and "best dev results" in printed and "topic=" in printed
     assert (run / "best" / "config.json").is_file() and (run / "last" / "training_state.pt").is_file()
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "finished" and record["command"].endswith("--run-dir " + str(run))
+    assert [t["train"]["examples"] for t in record["tasks"]] == [60, 60]
+    assert record["best"]["metrics"]["topic"]["accuracy"] >= 0.0 and record["wall_seconds"] > 0
 
     assert train.main(["evaluate", str(run), "--task", f"topic={DEV}", "--task", f"sentiment={DEV}",
                        "--json"]) == 0
@@ -47,8 +54,8 @@ def test_shipped_configs_define_valid_tasks_that_point_outside_the_repo():
     configs = sorted((ROOT / "configs").glob("*.json"))
     assert len(configs) >= 4
     for path in configs:
-        config = train.read_config(path)
-        specs = [train.TaskSpec.from_dict(task) for task in config["tasks"]]
+        config = read_config_file(path)
+        specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
         assert len(specs) >= 2, path.name
         for spec in specs:  # real data is read from ../shared/data, never copied into the repo
             assert Path(spec.train).parent.parent.name == "data" and ROOT not in Path(spec.train).parents
@@ -74,7 +81,7 @@ def test_token_and_similarity_tasks_train_end_to_end(tmp_path, capsys):
     assert set(results["ner"]) == {"entity_f1"} and set(results["sts"]) == {"spearman", "pearson"}
 
 
-def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenizer, capsys):
+def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenizer):
     # A head that ignores its input and always says B-PER: every word is its own PER entity.
     # Words that split into several pieces (this small vocabulary splits most of them) must
     # still appear once each and in order: tags are read at first sub-words only.
@@ -88,8 +95,8 @@ def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenize
     with torch.no_grad():
         head.classifier.weight.zero_()
         head.classifier.bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
-    model = train.MultiTaskModel(encoder, {"ner": head})
-    spec = train.TaskSpec.from_dict({"name": "ner", "kind": TOKEN_CLASSIFICATION,
-                                     "train": "x.conll", "dev": "x.conll"})
-    train.show_examples(model, [train.TaskData(spec, labels, data, data)])
-    assert "-> ner: Transformers (PER), read (PER), every (PER), zebra (PER)\n" in capsys.readouterr().out
+    model = MultiTaskModel(encoder, {"ner": head})
+    spec = TaskSpec.from_dict({"name": "ner", "kind": TOKEN_CLASSIFICATION,
+                               "train": "x.conll", "dev": "x.conll"})
+    lines = example_predictions(model, [TaskData(spec, labels, data, data)])
+    assert lines[-1].endswith("-> ner: Transformers (PER), read (PER), every (PER), zebra (PER)")

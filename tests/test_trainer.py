@@ -8,11 +8,13 @@ import torch
 
 from conftest import make_encoder
 from minitransformer import checkpoint as checkpoint_module
-from minitransformer.checkpoint import build_head, load_checkpoint, save_checkpoint
+from minitransformer import trainer as trainer_module
+from minitransformer.checkpoint import load_checkpoint, save_checkpoint
 from minitransformer.data import TaskSpec, load_task
-from minitransformer.heads import MultiTaskModel
+from minitransformer.heads import MultiTaskModel, build_head
 from minitransformer.tokenizer import Tokenizer
-from minitransformer.trainer import NonFiniteLoss, Trainer, TrainingOptions, evaluate_task
+from minitransformer.evaluation import evaluate_task
+from minitransformer.trainer import NonFiniteLoss, Trainer, TrainingOptions
 
 ROWS = [("The team won the final match.", "sports", "positive"),
         ("The striker missed an easy goal again.", "sports", "negative"),
@@ -119,8 +121,8 @@ def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_p
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
     trainer.train()
     saved = (tmp_path / "run" / "last" / "model.safetensors").read_bytes()
-    broken = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2,
-                          loss_weights={"topic": math.nan})
+    broken = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2)
+    broken.weighting.weights["topic"] = math.nan  # (a NaN weight as an option is refused)
     with pytest.raises(NonFiniteLoss, match="task 'topic' gave a non-finite loss"):
         broken.train()
     assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == saved
@@ -187,23 +189,24 @@ def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path, weighti
 
 
 def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenizer, task_files,
-                                                                         tmp_path):
+                                                                         tmp_path, monkeypatch):
     # Every 3 steps a depth is due and an evaluation runs: the checkpoint written by a Ctrl-C
     # inside that evaluation must already hold the new depth's optimizer groups.
     options = dict(epochs=3, unfreeze_every=3, unfreeze_unit="steps", eval_every=3)
     uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", **options)
     uninterrupted.train()
     interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
-    real_evaluate = interrupted.evaluate
+    real_evaluate = trainer_module.dev_results
 
-    def evaluate_then_ctrl_c():
+    def evaluate_then_ctrl_c(model, tasks):
         if interrupted.global_step == 6:
             raise KeyboardInterrupt
-        return real_evaluate()
+        return real_evaluate(model, tasks)
 
-    interrupted.evaluate = evaluate_then_ctrl_c
+    monkeypatch.setattr(trainer_module, "dev_results", evaluate_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         interrupted.train()
+    monkeypatch.undo()
     resumed = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
     resumed.train(resume=True)
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)

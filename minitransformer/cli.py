@@ -1,0 +1,39 @@
+"""What every command shares: argument errors and bad input reported in one line, exit status 2.
+
+    error: argument --epochs: invalid int value: 'three' (see train.py --help)
+    error: configs/x.json, line 3: not valid JSON (Expecting ',' delimiter at column 5)
+
+A bad flag is reported by argparse through `CommandParser.error`; bad input found later (a
+file, a model directory) raises errors.InputError, which `main_of` turns into the same one line.
+Anything else is a bug in our code and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+from .errors import InputError
+
+BAD_INPUT = 2  # the exit status of every command on bad input, as argparse uses for bad flags
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line `error: ...` instead of the usage block."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(BAD_INPUT)
+
+
+def main_of(command):
+    """Decorate a command's `main(argv) -> int`: an InputError becomes `error: ...`, status 2."""
+    @functools.wraps(command)
+    def main(argv=None) -> int:
+        try:
+            return command(argv)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return BAD_INPUT
+    return main

@@ -1,0 +1,111 @@
+"""Scoring a multi-task model: each task's metrics on a dataset, the number that picks the best
+checkpoint, the results table, and a few example predictions to read.
+
+    batches (file order) -> MultiTaskModel(task, batch).predictions -> kind.gather -> kind.score
+
+Which metrics a task gets, and how its predictions are read back (a class id, one tag per word,
+a cosine), is said by its kind (kinds.py); this file only runs the model and collects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data import EncodedDataset, TaskData, iterate_batches
+from .heads import MultiTaskModel
+from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
+from .metrics import bio_spans
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
+                  split: str = "dev") -> dict[str, float]:
+    """The metrics of one task on its dev set (or on its training set with split='train')."""
+    dataset = task.dev if split == "dev" else task.train
+    return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size)
+
+
+def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
+                  label_map: list[str] | None, batch_size: int = 64) -> dict[str, float]:
+    """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients."""
+    device = next(model.parameters()).device
+    kind = dataset.kind
+    model.eval()
+    predictions, gold = [], []
+    with torch.inference_mode():
+        for batch in iterate_batches(dataset, batch_size):  # file order
+            predicted = model(task, to_device(batch, device)).predictions.cpu()
+            batch_predictions, batch_gold = kind.gather(predicted, batch, label_map)
+            predictions.extend(batch_predictions)
+            gold.extend(batch_gold)
+    return kind.score(predictions, gold)
+
+
+def dev_results(model: MultiTaskModel, tasks: list[TaskData]) -> dict[str, dict[str, float]]:
+    """{task: {metric: value}} for every task that has a dev set."""
+    return {t.spec.name: evaluate_task(model, t) for t in tasks if t.dev is not None}
+
+
+def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:
+    """Mean over tasks of each task's first metric (accuracy, entity F1 or Spearman): the
+    number by which the best checkpoint is chosen."""
+    return float(np.mean([results[t.spec.name][t.spec.metrics[0]] for t in tasks]))
+
+
+def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
+    """A small table: one row per task, one column per metric."""
+    names = sorted({metric for task in results.values() for metric in task})
+    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>11}" for name in names)]
+    for task, values in results.items():
+        lines.append(f"  {task:<16}" + "".join(
+            f"{values[name]:>11.4f}" if name in values else f"{'':>11}" for name in names))
+    return "\n".join(lines)
+
+
+# ---- example predictions, for a person to read ------------------------------------------------
+def example_predictions(model: MultiTaskModel, tasks: list[TaskData], count: int = 5) -> list[str]:
+    """Lines showing a few dev sentences with every sentence head's prediction, and the
+    entities each token-classification head finds in a few of its own dev sentences."""
+    model.eval()
+    return sentence_examples(model, tasks, count) + token_examples(model, tasks, count=3)
+
+
+def sentence_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> list[str]:
+    sentence_tasks = [t for t in tasks if t.spec.kind == SENTENCE_CLASSIFICATION and t.dev]
+    if not sentence_tasks:
+        return []
+    first = sentence_tasks[0]
+    items = [first.dev[i] for i in range(min(count, len(first.dev)))]
+    batch = to_device(first.dev.collate(items), next(model.parameters()).device)
+    with torch.inference_mode():  # one encoder pass, every sentence head on the same embedding
+        pooled = model.embed(batch["input_ids"], batch["attention_mask"])  # (B, d)
+        guesses = {t.spec.name: [t.label_map[i] for i in model.heads[t.spec.name](pooled)
+                                 .argmax(-1).tolist()] for t in sentence_tasks}
+    lines = []
+    for row, example in enumerate(first.dev.examples[: len(items)]):
+        labels = ", ".join(f"{name}={values[row]}" for name, values in guesses.items())
+        lines.append(f"  {example.text[:70]!r}\n      -> {labels}")
+    return lines
+
+
+def token_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> list[str]:
+    lines = []
+    for task in tasks:
+        if task.spec.kind != TOKEN_CLASSIFICATION or not task.dev:
+            continue
+        items = [task.dev[i] for i in range(min(count, len(task.dev)))]
+        batch = task.dev.collate(items)
+        with torch.inference_mode():
+            predicted = model(task.spec.name, to_device(batch, next(model.parameters()).device))
+        for row, example in enumerate(task.dev.examples[: len(items)]):
+            tags = word_tags(predicted.predictions[row].cpu(), batch["labels"][row], task.label_map)
+            words = example.tokens[: len(tags)]  # truncation may cut the last words
+            entities = [f"{' '.join(words[start:end])} ({kind})"
+                        for kind, start, end in sorted(bio_spans(tags), key=lambda s: s[1])]
+            lines.append(f"  {' '.join(example.tokens)[:70]!r}\n      -> {task.spec.name}: "
+                         f"{', '.join(entities) or 'no entities'}")
+    return lines
