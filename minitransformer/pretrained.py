@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -121,19 +122,28 @@ def read_bert_weights(directory: Path) -> dict[str, torch.Tensor]:
     if (directory / "model.safetensors").is_file():
         tensors = read_safetensors(directory / "model.safetensors")
     elif (directory / "pytorch_model.bin").is_file():
-        path = directory / "pytorch_model.bin"
-        try:
-            # weights_only: unpickle tensors and containers only, never arbitrary code.
-            tensors = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-            raise InputError(f"{path}: refused or unreadable: torch.load(weights_only=True) "
-                             f"accepts tensors only ({str(error).splitlines()[0][:160]})") from None
-        if not isinstance(tensors, dict) or not all(
-                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
-            raise InputError(f"{path}: holds no dict of named tensors")
+        tensors = read_pickled_weights(directory / "pytorch_model.bin")
     else:
         raise InputError(f"{directory}: holds neither model.safetensors nor pytorch_model.bin")
     return {normalize_bert_key(key): value for key, value in tensors.items()}
+
+
+def read_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A pytorch_model.bin, unpickled safely: torch.load(weights_only=True) rebuilds tensors and
+    plain containers only and refuses every other Python object, so loading never runs code."""
+    try:
+        with warnings.catch_warnings():  # a note on pickle protocols, not for our users
+            warnings.simplefilter("ignore")
+            tensors = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        lines = str(error).splitlines()
+        reason = next((line.strip() for line in lines if "Unsupported" in line), lines[0][:120])
+        raise InputError(f"{path}: refused: not a file of plain tensors, and unpickling anything "
+                         f"else could run code ({reason})") from None
+    if not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+        raise InputError(f"{path}: holds no dict of named tensors")
+    return tensors
 
 
 def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None):

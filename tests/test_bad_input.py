@@ -1,0 +1,212 @@
+"""Bad input through the real commands, as a user meets it: one line `error: ...` on stderr that
+names the place and the problem, exit status 2, no traceback, and nothing written.
+
+Each case is a command line run in a fresh Python process. The processes are started together
+(a few at a time), since most of their time is importing torch.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, make_encoder
+from minitransformer.pretrained import export_bert
+from minitransformer.sentence import SentenceEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN, EMBED, EVALUATE = ["train.py"], ["embed.py"], ["-m", "minitransformer.evaluate"]
+
+
+class RunsCode:
+    """A pickle that would run `touch MARKER` when unpickled by a plain pickle.load."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def write(path: Path, content) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content),
+                        encoding="utf-8")
+    return path
+
+
+def jsonl(rows) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory, tokenizer):
+    """A folder of bad (and a few good) inputs; returns it."""
+    d = tmp_path_factory.mktemp("bad")
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).save(d / "model")
+    bert = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, positional="learned",
+                                                   segment_vocab_size=2))
+    for name in ("bert", "bert_cut", "bert_header", "bert_sizes", "bert_pickle"):
+        export_bert(bert, d / name)
+    weights = (d / "bert_cut" / "model.safetensors").read_bytes()
+    write(d / "bert_cut" / "model.safetensors", weights[:-200])
+    write(d / "bert_header" / "model.safetensors", (2**60).to_bytes(8, "little") + weights[8:])
+    config = json.loads((d / "bert_sizes" / "config.json").read_text())
+    write(d / "bert_sizes" / "config.json", {**config, "intermediate_size": 48})
+    (d / "bert_pickle" / "model.safetensors").unlink()
+    write(d / "bert_pickle" / "pytorch_model.bin", pickle.dumps(RunsCode(d / "MARKER")))
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).save(d / "model_sizes")
+    description = json.loads((d / "model_sizes" / "config.json").read_text())
+    description["encoder"]["ff_size"] = 96
+    write(d / "model_sizes" / "config.json", description)
+    write(d / "not_a_model" / "config.json", {})
+    (d / "empty_dir").mkdir()
+
+    write(d / "empty.txt", "\n  \n")
+    write(d / "latin1.txt", "caf\xe9\n".encode("latin-1"))
+    rows = [{"text": text, "label": "a" if i % 2 else "b"} for i, text in enumerate(CORPUS)]
+    write(d / "train.jsonl", jsonl(rows))
+    write(d / "no_label.jsonl", jsonl([{"text": "fine"}, {"text": "no label here"}]))
+    write(d / "new_label.jsonl", jsonl(rows[:2] + [{"text": "odd", "label": "c"}]))
+    write(d / "sts_no_score.jsonl", jsonl([{"sentence1": "a", "sentence2": "b"}]))
+
+    def config(name, **changes):
+        task = {"name": "t", "kind": "sentence_classification", "train": "train.jsonl",
+                "dev": "train.jsonl"}
+        return write(d / name, {"tasks": [{**task, **changes.pop("task", {})}], **changes})
+    config("good.json")
+    config("unknown_key.json", learning_rate=0.1)
+    config("unknown_option.json", options={"epoch": 3})
+    config("bad_option.json", options={"batch_size": "16"})
+    config("missing_file.json", task={"train": "nowhere.jsonl"})
+    config("missing_field.json", task={"train": "no_label.jsonl"})
+    config("unknown_label.json", task={"dev": "new_label.jsonl"})
+    config("unknown_kind.json", task={"kind": "regression"})
+    write(d / "broken.json", '{"tasks": [\n  {"name": "t",\n}')
+
+    run = d / "run"  # a real, tiny run for `train.py evaluate`
+    result = subprocess.run([sys.executable, "train.py", "--config", str(d / "good.json"),
+                             "--init", "scratch", "--preset", "tiny", "--epochs", "1",
+                             "--run-dir", str(run)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return d
+
+
+TRAIN_SCRATCH = TRAIN + ["--init", "scratch", "--preset", "tiny", "--run-dir", "{d}/out"]
+# (command, words that the one-line message must hold)
+CASES = {
+    # embed.py: input files
+    "embed, missing file": (EMBED + ["--model", "{d}/model", "--file", "{d}/nope.txt"],
+                            ["nope.txt", "no such file"]),
+    "embed, empty file": (EMBED + ["--model", "{d}/model", "--file", "{d}/empty.txt"],
+                          ["empty.txt", "no sentences"]),
+    "embed, not UTF-8": (EMBED + ["--model", "{d}/model", "--file", "{d}/latin1.txt"],
+                         ["latin1.txt", "not UTF-8"]),
+    # embed.py: model directories
+    "embed, missing model": (EMBED + ["--model", "{d}/nothing", "x"],
+                             ["nothing", "no such model directory", "pip install", "train.py"]),
+    "embed, directory that is no model": (EMBED + ["--model", "{d}/not_a_model", "x"],
+                                          ["not_a_model", "neither a minitransformer model"]),
+    "embed, directory without config": (EMBED + ["--model", "{d}/empty_dir", "x"],
+                                        ["empty_dir", "no config.json"]),
+    "embed, truncated safetensors": (EMBED + ["--model", "{d}/bert_cut", "x"],
+                                     ["bert_cut/model.safetensors", "truncated"]),
+    "embed, absurd safetensors header": (EMBED + ["--model", "{d}/bert_header", "x"],
+                                         ["bert_header/model.safetensors", "header length"]),
+    "embed, BERT config does not fit the weights": (
+        EMBED + ["--model", "{d}/bert_sizes", "x"],
+        ["bert_sizes", "shape of encoder.layer.0.intermediate.dense.weight"]),
+    "embed, our config does not fit the weights": (
+        EMBED + ["--model", "{d}/model_sizes", "x"],
+        ["model_sizes/model.safetensors", "does not fit", "feed_forward"]),
+    "embed, refused pickle": (EMBED + ["--model", "{d}/bert_pickle", "x"],
+                              ["pytorch_model.bin", "refused"]),
+    # embed.py: flags
+    "embed, batch size 0": (EMBED + ["--batch-size", "0", "x"], ["--batch-size", "at least 1"]),
+    "embed, --out not .npy": (EMBED + ["--out", "{d}/out.txt", "x"], ["--out", ".npy"]),
+    # train.py: config files and flags
+    "train, malformed config": (TRAIN_SCRATCH + ["--config", "{d}/broken.json"],
+                                ["broken.json, line 3", "not valid JSON"]),
+    "train, missing config": (TRAIN_SCRATCH + ["--config", "{d}/none.json"],
+                              ["none.json", "no such file"]),
+    "train, unknown config key": (TRAIN_SCRATCH + ["--config", "{d}/unknown_key.json"],
+                                  ["unknown_key.json", "learning_rate"]),
+    "train, unknown option": (TRAIN_SCRATCH + ["--config", "{d}/unknown_option.json"],
+                              ["unknown_option.json", "unknown training option", "epoch"]),
+    "train, option of the wrong type": (TRAIN_SCRATCH + ["--config", "{d}/bad_option.json"],
+                                        ["bad_option.json", "options.batch_size", "integer"]),
+    "train, unknown task kind": (TRAIN_SCRATCH + ["--config", "{d}/unknown_kind.json"],
+                                 ["unknown_kind.json", "unknown kind 'regression'"]),
+    "train, unknown task name": (TRAIN_SCRATCH + ["--config", "{d}/good.json", "--tasks", "tx"],
+                                 ["--tasks", "no task tx"]),
+    "train, missing data file": (TRAIN_SCRATCH + ["--config", "{d}/missing_file.json"],
+                                 ["nowhere.jsonl", "no such file"]),
+    "train, data without its label field": (TRAIN_SCRATCH + ["--config", "{d}/missing_field.json"],
+                                            ["no_label.jsonl, line 1", "missing field 'label'"]),
+    "train, dev label unknown to training": (
+        TRAIN_SCRATCH + ["--config", "{d}/unknown_label.json"],
+        ["new_label.jsonl, line 3", "label 'c' is not in the label map"]),
+    "train, out-of-range flag": (TRAIN_SCRATCH + ["--epochs", "0"],
+                                 ["--epochs", "integer >= 1", "got 0"]),
+    "train, flag that is no number": (TRAIN_SCRATCH + ["--lr", "fast"], ["--lr", "'fast'"]),
+    "train, nothing to resume": (TRAIN_SCRATCH + ["--resume"], ["--resume", "nothing to resume"]),
+    "train, missing --init directory": (
+        TRAIN + ["--init", "{d}/nothing", "--run-dir", "{d}/out"],
+        ["--init", "nothing", "no such model directory"]),
+    # train.py evaluate
+    "evaluate a run that is not there": (TRAIN + ["evaluate", "{d}/norun", "--task", "t=x.jsonl"],
+                                         ["norun", "neither a training run"]),
+    "evaluate an unknown task": (TRAIN + ["evaluate", "{d}/run", "--task", "u={d}/train.jsonl"],
+                                 ["no task 'u'", "it has t"]),
+    "evaluate a non-UTF-8 file": (TRAIN + ["evaluate", "{d}/run", "--task", "t={d}/latin1.txt"],
+                                  ["latin1.txt", "reads .jsonl"]),
+    "evaluate a file with an unknown label": (
+        TRAIN + ["evaluate", "{d}/run", "--task", "t={d}/new_label.jsonl"],
+        ["new_label.jsonl, line 3", "not in the label map"]),
+    # python -m minitransformer.evaluate
+    "sts, missing file": (EVALUATE + ["--model", "{d}/model", "--sts", "{d}/nope.jsonl"],
+                          ["nope.jsonl", "no such file"]),
+    "sts, row without a score": (EVALUATE + ["--model", "{d}/model", "--sts", "{d}/sts_no_score.jsonl"],
+                                 ["sts_no_score.jsonl, line 1", "missing field 'score'"]),
+    "sts, missing model": (EVALUATE + ["--model", "{d}/nothing", "--sts", "{d}/sts_no_score.jsonl"],
+                           ["missing field 'score'"]),  # the data is read (and refused) first
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(place):
+    """Every case run once, in parallel: {case: CompletedProcess}."""
+    def run(command):
+        argv = [word.format(d=place) for word in command]
+        return subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=300)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = pool.map(run, [command for command, _ in CASES.values()])
+        return dict(zip(CASES, results))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_clear_line(case, outcomes, place):
+    result = outcomes[case]
+    words = [word.format(d=place) for word in CASES[case][1]]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_bad_input_writes_nothing(outcomes, place):
+    assert not (place / "out").exists()  # no run directory from any failed train.py
+    assert not (place / "out.txt").exists()
+    assert not (place / "MARKER").exists()  # the pickle's code never ran
+    assert not list(place.glob("**/*.tmp*"))
