@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minitransformer.cli import CommandParser, main_of
+from minitransformer.cli import CommandParser, main_of, positive_int
 from minitransformer.errors import InputError
 from minitransformer.loading import load_sentence_encoder
 
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, metavar="PATH.npy",
                         help="save the embeddings as a float32 .npy array of shape (n, d), "
                              "rows in input order")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
                         help="sentences per forward pass (default: %(default)s)")
     parser.add_argument("--no-normalize", action="store_true",
                         help="keep the raw pooled vectors instead of scaling each to unit length")
@@ -52,8 +52,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "attention) instead of the packed fast path of packed.py; same "
                              "embeddings within 1e-5, slower")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error(f"argument --batch-size: must be at least 1, got {args.batch_size}")
     if args.sentences and args.file:
         parser.error("give sentences either as arguments or with --file, not both")
     if args.out is not None and args.out.suffix != ".npy":

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from minitransformer.checkpoint import load_checkpoint
-from minitransformer.cli import CommandParser, main_of
+from minitransformer.cli import CommandParser, main_of, positive_int
 from minitransformer.distributed import init_distributed, shutdown_distributed
 from minitransformer.evaluation import example_predictions, format_results
-from minitransformer.freezing import STRATEGY_HELP, count_parameters
+from minitransformer.freezing import STRATEGY_HELP
 from minitransformer.loading import MINILM_INSTALL
 from minitransformer.optim import format_groups
 from minitransformer.pooling import POOLINGS
@@ -51,7 +51,7 @@ def training_parser() -> CommandParser:
                                                        "(default %(default)s)")
     run.add_argument("--max-length", type=int, metavar="N", help="truncate inputs to N tokens "
                                                                   "(default 128)")
-    run.add_argument("--max-train", type=int, metavar="N",
+    run.add_argument("--max-train", type=positive_int, metavar="N",
                      help="use a random subsample of at most N training examples per task")
     run.add_argument("--pooling", choices=tuple(POOLINGS), help="sentence pooling (default: the "
                                                                 "starting model's own, else mean)")
@@ -81,18 +81,7 @@ def train(argv) -> int:
         if args.print_param_groups:
             say(format_groups(run.trainer.group_infos))
             return 0
-        say(f"model: {run.start.description}")
-        for task in run.tasks:
-            labels = f", {len(task.label_map)} labels" if task.label_map else ""
-            say(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
-                f"{len(task.dev) if task.dev else 0} dev examples{labels}")
-        options, trainer = config.options, run.trainer
-        say(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
-            f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed "
-            f"{options.seed}, {distributed.world_size} process(es) on {trainer.device}")
-        frozen = f" (frozen: {', '.join(trainer.frozen)})" if trainer.frozen else ""
-        say(f"trainable parameters: {count_parameters(run.model):,} of "
-            f"{count_parameters(run.model, trainable_only=False):,}{frozen}")
+        say(run.summary())
         command = ["python", "train.py", *argv]
         record = RunRecord(run, command, started) if distributed.is_main else None
         return train_and_report(run, record, say)
@@ -142,10 +131,8 @@ def evaluate(argv) -> int:
                         help="a task of the run and a file in its format; repeatable")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object: {task: {metric: value}}")
-    parser.add_argument("--batch-size", type=int, default=64, metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error(f"argument --batch-size: must be at least 1, got {args.batch_size}")
     files = [item.partition("=")[::2] for item in args.task]
     for item, (name, path) in zip(args.task, files):
         if not name or not path:

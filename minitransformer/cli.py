@@ -27,8 +27,20 @@ class CommandParser(argparse.ArgumentParser):
         sys.exit(BAD_INPUT)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (batch sizes, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main_of(command):
-    """Decorate a command's `main(argv) -> int`: an InputError becomes `error: ...`, status 2."""
+    """Decorate a command's `main(argv) -> int`: an InputError becomes `error: ...`, status 2;
+    Ctrl-C ends it with status 130 and a word instead of a traceback."""
     @functools.wraps(command)
     def main(argv=None) -> int:
         try:
@@ -36,4 +48,7 @@ def main_of(command):
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
             return BAD_INPUT
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     return main

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .cli import CommandParser, main_of
+from .cli import CommandParser, main_of, positive_int
 from .kinds import SENTENCE_SIMILARITY, read_examples
 from .loading import load_sentence_encoder
 from .metrics import pearson, spearman
@@ -43,11 +43,9 @@ def main(argv=None) -> int:
                         help="'minilm', a saved model or run directory, or a BERT-format "
                              "directory (default: %(default)s)")
     parser.add_argument("--sts", required=True, metavar="FILE", help="the pairs to score")
-    parser.add_argument("--batch-size", type=int, default=64, metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error(f"argument --batch-size: must be at least 1, got {args.batch_size}")
     pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
     result = evaluate_similarity(load_sentence_encoder(args.model), pairs, args.batch_size)
     if args.json:

@@ -28,11 +28,13 @@ from .distributed import DistributedContext
 from .encoder import Encoder
 from .errors import InputError, about, read_json
 from .evaluation import score_dataset
+from .freezing import count_parameters
 from .heads import MultiTaskModel, build_head
 from .kinds import SENTENCE_CLASSIFICATION, read_examples
 from .loading import load_sentence_encoder, minilm_directory, run_checkpoint
 from .tokenizer import Tokenizer
-from .trainer import Trainer, TrainingOptions, check_option
+from .options import TrainingOptions, check_option
+from .trainer import Trainer
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "default_data"
 # With no --config: topic and sentiment of the small dataset that ships inside the package.
@@ -97,9 +99,11 @@ class RunConfig:
             raise InputError(f"--preset {self.preset}: choose one of {', '.join(PRESETS)}")
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or \
                 self.max_length < 4:
-            raise InputError(f"max_length must be an integer >= 4, got {self.max_length!r}")
+            raise InputError(f"max length (--max-length, or max_length in the config) must be "
+                             f"an integer >= 4, got {self.max_length!r}")
         if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 1):
-            raise InputError(f"max_train must be an integer >= 1, got {self.max_train!r}")
+            raise InputError(f"max_train in the config must be an integer >= 1, got "
+                             f"{self.max_train!r}")
         if self.resume and not (self.run_dir / "last" / TRAINING_STATE).is_file():
             raise InputError(f"--resume: nothing to resume in {self.run_dir} (no last/"
                              f"{TRAINING_STATE}); start without --resume")
@@ -145,7 +149,7 @@ def select_tasks(specs: list[TaskSpec], only: str | None) -> list[TaskSpec]:
 
 # ---- TrainingOptions as flags: the field list is the one list of option names ------------------
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """One --flag per TrainingOptions field that has a help text (see trainer.option)."""
+    """One --flag per TrainingOptions field that has a help text (see options.option)."""
     for field in dataclasses.fields(TrainingOptions):
         if "help" not in field.metadata:
             continue
@@ -261,6 +265,23 @@ class Run:
     tasks: list[TaskData]
     model: MultiTaskModel
     trainer: Trainer
+
+    def summary(self) -> str:
+        """What is about to train, in a few lines for a person."""
+        options, trainer = self.config.options, self.trainer
+        lines = [f"model: {self.start.description}"]
+        for task in self.tasks:
+            labels = f", {len(task.label_map)} labels" if task.label_map else ""
+            lines.append(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
+                         f"{len(task.dev) if task.dev else 0} dev examples{labels}")
+        lines.append(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
+                     f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed "
+                     f"{options.seed}, {trainer.distributed.world_size} process(es) on "
+                     f"{trainer.device}")
+        frozen = f" (frozen: {', '.join(trainer.frozen)})" if trainer.frozen else ""
+        lines.append(f"trainable parameters: {count_parameters(self.model):,} of "
+                     f"{count_parameters(self.model, trainable_only=False):,}{frozen}")
+        return "\n".join(lines)
 
 
 def prepare_run(config: RunConfig, distributed: DistributedContext = DistributedContext(),

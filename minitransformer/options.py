@@ -1,0 +1,103 @@
+"""TrainingOptions: every setting of the training loop, checked where it enters.
+
+The fields are the one list of option names: a config file's "options" use them as keys, and
+train.py makes a flag of each field that has a help text (runs.add_option_flags), so a new
+option is one line here. Values are checked on creation, and `check_option` checks one value
+with the name of its source ("--epochs", "configs/x.json: options.epochs") in the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from .errors import InputError
+from .samplers import SAMPLERS
+from .weighting import WEIGHTINGS
+
+
+def option(default, help: str, **extra):
+    """A TrainingOptions field with its --help text (train.py makes a flag of each)."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+def _number(low: float, high: float = math.inf, integer: bool = False, low_open: bool = False,
+            high_open: bool = False):
+    """A check that a value is a number in a range; returns (test, what it must be)."""
+    def test(value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            return False
+        return (low < value if low_open else low <= value) and \
+            (value < high if high_open else value <= high)
+    kind = "an integer" if integer else "a number"
+    bounds = [f"{'>' if low_open else '>='} {low:g}"] + \
+        ([f"{'<' if high_open else '<='} {high:g}"] if high != math.inf else [])
+    return test, f"{kind} {' and '.join(bounds)}"
+
+
+@dataclass
+class TrainingOptions:
+    """Everything the loop needs besides the model and the data. Every field is also a key of a
+    config file's "options" and (most) a flag of train.py; values are checked on creation."""
+
+    epochs: int = option(3, "passes over the training data")
+    batch_size: int = option(16, "examples per step (the global batch under torchrun)")
+    lr: float = option(5e-5, "learning rate of the encoder's top layer (from scratch: 1e-3)")
+    head_lr: float | None = option(None, "learning rate of the heads (default: 10 x lr, since "
+                                         "they start from random)")
+    layer_decay: float = option(1.0, "layer-wise LR decay d: depth k trains at lr * d**(N-k)")
+    weight_decay: float = option(0.01, "AdamW weight decay (matrices only)")
+    warmup: float = option(0.1, "fraction of all steps spent warming the learning rate up")
+    max_grad_norm: float = option(1.0, "gradient clipping: largest global gradient norm")
+    sampler: str = option("proportional", "which task each step trains", choices=SAMPLERS)
+    temperature: float = option(2.0, "T of the temperature sampler")
+    loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
+    loss_weighting: str = option("static", "static: the --loss-weight values; uncertainty: one "
+                                           "learned log-variance per task (Kendall et al. 2018)",
+                                 choices=WEIGHTINGS)
+    freeze: str = option("none", "what does not train: a strategy of freezing.py",
+                         metavar="STRATEGY")
+    unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
+    unfreeze_unit: str = "epochs"  # epochs | steps
+    eval_every: int = option(0, "also evaluate every N steps (0: at the end of each epoch only)")
+    seed: int = option(0, "random seed: same seed, same run")
+
+    def __post_init__(self) -> None:
+        for name, value in self.to_dict().items():
+            check_option(name, value)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# What each option must be: (test, description). Choices are checked from the fields' metadata.
+OPTION_CHECKS = {
+    "epochs": _number(1, integer=True), "batch_size": _number(1, integer=True),
+    "lr": _number(0, low_open=True), "layer_decay": _number(0, 1, low_open=True),
+    "weight_decay": _number(0), "warmup": _number(0, 1, high_open=True),
+    "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
+    "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
+    "seed": _number(0, integer=True),
+    "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
+    "freeze": (lambda v: isinstance(v, str), "a string"),
+    "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
+    "loss_weights": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
+        "an object of task names to numbers >= 0"),
+}
+
+
+def check_option(name: str, value, label: str | None = None) -> None:
+    """Raise InputError unless `value` is valid for the TrainingOptions field `name`; the
+    message calls the option `label` (a flag, say), by default "option NAME"."""
+    label = label or f"option {name}"
+    fields = {f.name: f for f in dataclasses.fields(TrainingOptions)}
+    if name not in fields:
+        raise InputError(f"unknown training option {label!r}; the options are "
+                         f"{', '.join(fields)}")
+    choices = fields[name].metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise InputError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
+    if name in OPTION_CHECKS and not OPTION_CHECKS[name][0](value):
+        raise InputError(f"{label} must be {OPTION_CHECKS[name][1]}, got {value!r}")
