@@ -67,10 +67,15 @@ def place(tmp_path_factory, tokenizer):
     description = json.loads((d / "model_sizes" / "config.json").read_text())
     description["encoder"]["ff_size"] = 96
     write(d / "model_sizes" / "config.json", description)
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).save(d / "model_keys")
+    description = json.loads((d / "model_keys" / "config.json").read_text())
+    description["encoder"]["segment_vocab_size"] = 2  # a tensor the weights do not have
+    write(d / "model_keys" / "config.json", description)
     write(d / "not_a_model" / "config.json", {})
     (d / "empty_dir").mkdir()
 
     write(d / "empty.txt", "\n  \n")
+    write(d / "empty.jsonl", "")
     write(d / "latin1.txt", "caf\xe9\n".encode("latin-1"))
     rows = [{"text": text, "label": "a" if i % 2 else "b"} for i, text in enumerate(CORPUS)]
     write(d / "train.jsonl", jsonl(rows))
@@ -87,6 +92,7 @@ def place(tmp_path_factory, tokenizer):
     config("unknown_option.json", options={"epoch": 3})
     config("bad_option.json", options={"batch_size": "16"})
     config("missing_file.json", task={"train": "nowhere.jsonl"})
+    config("empty_file.json", task={"train": "empty.jsonl"})
     config("missing_field.json", task={"train": "no_label.jsonl"})
     config("unknown_label.json", task={"dev": "new_label.jsonl"})
     config("unknown_kind.json", task={"kind": "regression"})
@@ -127,6 +133,9 @@ CASES = {
     "embed, our config does not fit the weights": (
         EMBED + ["--model", "{d}/model_sizes", "x"],
         ["model_sizes/model.safetensors", "does not fit", "feed_forward"]),
+    "embed, our config names a tensor the weights lack": (
+        EMBED + ["--model", "{d}/model_keys", "x"],
+        ["model_keys/model.safetensors", "missing tensor(s) embeddings.segment.weight"]),
     "embed, refused pickle": (EMBED + ["--model", "{d}/bert_pickle", "x"],
                               ["pytorch_model.bin", "refused"]),
     # embed.py: flags
@@ -149,6 +158,8 @@ CASES = {
                                  ["--tasks", "no task tx"]),
     "train, missing data file": (TRAIN_SCRATCH + ["--config", "{d}/missing_file.json"],
                                  ["nowhere.jsonl", "no such file"]),
+    "train, empty data file": (TRAIN_SCRATCH + ["--config", "{d}/empty_file.json"],
+                               ["empty.jsonl", "no examples"]),
     "train, data without its label field": (TRAIN_SCRATCH + ["--config", "{d}/missing_field.json"],
                                             ["no_label.jsonl, line 1", "missing field 'label'"]),
     "train, dev label unknown to training": (
