@@ -95,6 +95,9 @@ class RunConfig:
         return config
 
     def check(self) -> None:
+        if not isinstance(self.init, str) or not self.init:
+            raise InputError(f"init in the config must be minilm, scratch or a directory, got "
+                             f"{self.init!r}")
         if self.preset not in PRESETS:
             raise InputError(f"--preset {self.preset}: choose one of {', '.join(PRESETS)}")
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or \
@@ -104,6 +107,8 @@ class RunConfig:
         if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 1):
             raise InputError(f"max_train in the config must be an integer >= 1, got "
                              f"{self.max_train!r}")
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise InputError(f"--run-dir {self.run_dir}: a file, not a directory")
         if self.resume and not (self.run_dir / "last" / TRAINING_STATE).is_file():
             raise InputError(f"--resume: nothing to resume in {self.run_dir} (no last/"
                              f"{TRAINING_STATE}); start without --resume")
