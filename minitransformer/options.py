@@ -61,6 +61,8 @@ class TrainingOptions:
     unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
     unfreeze_unit: str = "epochs"  # epochs | steps
     eval_every: int = option(0, "also evaluate every N steps (0: at the end of each epoch only)")
+    log_every: int = option(50, "a training record in RUN/metrics.jsonl, and a progress line "
+                                "when not on a terminal, every N steps")
     seed: int = option(0, "random seed: same seed, same run")
 
     def __post_init__(self) -> None:
@@ -78,6 +80,7 @@ OPTION_CHECKS = {
     "weight_decay": _number(0), "warmup": _number(0, 1, high_open=True),
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
     "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
+    "log_every": _number(1, integer=True),
     "seed": _number(0, integer=True),
     "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
     "freeze": (lambda v: isinstance(v, str), "a string"),

@@ -61,6 +61,7 @@ class RunConfig:
     pooling: str | None = None  # None: the starting model's own pooling
     device: str | None = None  # None: cuda if available, else cpu
     resume: bool = False
+    progress: str = "auto"  # auto | bar | lines | off (progress.Progress)
     config_file: Path | None = None
 
     @property
@@ -90,7 +91,8 @@ class RunConfig:
                      run_dir=args.run_dir or Path("runs") / (path.stem if path else "default"),
                      preset=args.preset, max_length=pick("max_length", 128),
                      max_train=pick("max_train", None), pooling=args.pooling,
-                     device=args.device, resume=args.resume, config_file=path)
+                     device=args.device, resume=args.resume, progress=args.progress,
+                     config_file=path)
         config.check()
         return config
 
@@ -304,7 +306,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
                                      len(t.label_map) if t.label_map else None) for t in tasks}
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
-                      log=log, distributed=distributed)
+                      log=log, progress=config.progress, distributed=distributed)
     return Run(config, start, tasks, model, trainer)
 
 

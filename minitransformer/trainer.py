@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
 from .data import TaskData, endless_batches
@@ -37,6 +36,7 @@ from .evaluation import dev_results, format_results, main_score, to_device
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
 from .options import TrainingOptions
+from .progress import METRICS_FILE, MetricsLog, Progress
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .safetensors_io import read_safetensors
 from .samplers import make_sampler
@@ -51,13 +51,13 @@ class NonFiniteLoss(RuntimeError):
 class Trainer:
     def __init__(self, model: MultiTaskModel, tokenizer: Tokenizer, tasks: list[TaskData],
                  options: TrainingOptions, run_dir: str | Path, log=print,
-                 show_progress: bool | None = None,
-                 distributed: DistributedContext = DistributedContext()):
+                 progress: str = "auto", distributed: DistributedContext = DistributedContext()):
+        """progress: "auto" (a bar on a terminal, else lines), "bar", "lines" or "off"."""
         self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
         self.run_dir = Path(run_dir)
         self.distributed = distributed
         self.log = log if distributed.is_main else (lambda *args: None)
-        self.show_progress = show_progress if distributed.is_main else False
+        self.progress_mode = progress if distributed.is_main else "off"
         self.device = next(model.parameters()).device
         self.task_by_name = {task.spec.name: task for task in tasks}
         too_small = [t.spec.name for t in tasks if len(t.train) < distributed.world_size]
@@ -105,6 +105,13 @@ class Trainer:
         self.losses: list[float] = []  # every step's weighted loss, for tests and plots
         self.best_score = -math.inf
         self.train_seconds = 0.0  # time spent in training steps (not evaluation), all epochs
+        self.elapsed_before = 0.0  # wall seconds of the earlier sessions of a resumed run
+        self.started = time.perf_counter()
+        self.metrics_log: MetricsLog | None = None
+        self.progress: Progress | None = None
+        # Since the last training record: per task [loss sum, steps]; examples and seconds.
+        self.window_losses: dict[str, list[float]] = {}
+        self.window_examples, self.window_seconds = 0, 0.0
 
     def _wrap_for_distributed(self):
         """The module the training steps call: the model itself, or DDP around it. Rebuilt when
@@ -130,6 +137,12 @@ class Trainer:
     def train(self, resume: bool = False) -> dict:
         if resume:
             self._restore(self.run_dir / "last")
+        self.started = time.perf_counter()
+        if self.distributed.is_main:
+            self.metrics_log = MetricsLog(self.run_dir / METRICS_FILE,
+                                          keep_until_step=self.global_step if resume else None)
+        self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
+                                 self.log)
         self._unfreeze_due()
         try:
             while self.epoch < self.options.epochs:
@@ -137,11 +150,17 @@ class Trainer:
                 self.epoch, self.step_in_epoch = self.epoch + 1, 0
                 self._evaluate_and_save(end_of_epoch=True)
         except KeyboardInterrupt:
+            self.progress.close()
             self.log("\ninterrupted: saving the last checkpoint before exiting")
             if self.distributed.is_main:
                 self._save(self.run_dir / "last", with_training_state=True)
             raise
+        self.progress.close()
         return self.history[-1] if self.history else {}
+
+    def elapsed(self) -> float:
+        """Wall seconds since the run began, earlier sessions of a resumed run included."""
+        return self.elapsed_before + time.perf_counter() - self.started
 
     def _train_epoch(self) -> None:
         sampler, streams = self._epoch_streams(self.epoch)
@@ -151,27 +170,48 @@ class Trainer:
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
             next(streams[next(sampler)])
         self.model.train()
-        running = {t.spec.name: None for t in self.tasks}
-        bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch,
-                   desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="step",
-                   # None: shown when stderr is a terminal, not in logs or pipes
-                   disable=None if self.show_progress is None else not self.show_progress,
-                   dynamic_ncols=True)
+        running: dict[str, float] = {}  # a smoothed loss per task, for the person watching
         while self.step_in_epoch < self.steps_per_epoch:
             started = time.perf_counter()
             name = next(sampler)
-            loss = self._step(name, next(streams[name]))
-            self.train_seconds += time.perf_counter() - started
-            running[name] = loss if running[name] is None else 0.9 * running[name] + 0.1 * loss
-            bar.set_postfix({n: f"{v:.3f}" for n, v in running.items() if v is not None})
-            bar.update(1)
+            batch = next(streams[name])
+            loss = self._step(name, batch)
+            seconds = time.perf_counter() - started
+            self.train_seconds += seconds
+            self._count(name, loss, len(next(iter(batch.values()))), seconds)
+            running[name] = 0.9 * running[name] + 0.1 * loss if name in running else loss
+            shown = {t.spec.name: running[t.spec.name] for t in self.tasks if t.spec.name in running}
+            self.progress.update(self.global_step, self.epoch + 1, self.options.epochs, shown,
+                                 self.window_examples / max(self.window_seconds, 1e-9),
+                                 self.elapsed())
+            if self.global_step % self.options.log_every == 0:
+                self._write_training_records()
             # Before any checkpoint of this step: a saved optimizer must hold every group the
             # step count calls for, or a resumed run could not load it.
             self._unfreeze_due()
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train()
-        bar.close()
+
+    def _count(self, task: str, loss: float, examples: int, seconds: float) -> None:
+        """Add one step to the window that the next training record averages."""
+        total = self.window_losses.setdefault(task, [0.0, 0])
+        total[0], total[1] = total[0] + loss, total[1] + 1
+        self.window_examples += examples * self.distributed.world_size  # the global batch
+        self.window_seconds += seconds
+
+    def _write_training_records(self) -> None:
+        """One metrics.jsonl record per task that trained since the last one; empty the window."""
+        if self.metrics_log is not None:
+            factor = warmup_linear_factor(self.global_step - 1, self.warmup_steps, self.total_steps)
+            for task, (loss_sum, steps) in self.window_losses.items():
+                self.metrics_log.write({
+                    "type": "train", "step": self.global_step, "epoch": self.epoch + 1,
+                    "task": task, "loss": loss_sum / steps, "steps": steps,
+                    "lr": self.options.lr * factor, "head_lr": self.head_lr * factor,
+                    "examples_per_s": round(self.window_examples / max(self.window_seconds, 1e-9), 2),
+                    "elapsed_s": round(self.elapsed(), 2)})
+        self.window_losses, self.window_examples, self.window_seconds = {}, 0, 0.0
 
     def _step(self, name: str, batch: dict) -> float:
         set_learning_rates(self.optimizer, warmup_linear_factor(
@@ -226,10 +266,14 @@ class Trainer:
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
                      "loss_weights": self.weighting.current_weights(),
                      "train_seconds": round(self.train_seconds, 2),
+                     "elapsed_s": round(self.elapsed(), 2),
                      "trainable_parameters": count_parameters(self.model)}
             if results and len(results) == len(self.tasks):
                 entry["score"] = main_score(results, self.tasks)
             self.history.append(entry)
+            self.metrics_log.write({"type": "eval", "step": self.global_step, "epoch": self.epoch,
+                                    "metrics": results, "score": entry.get("score"),
+                                    "elapsed_s": entry["elapsed_s"]})
             self.log(format_results(results, title=f"dev after step {self.global_step}"))
             if entry.get("score", -math.inf) > self.best_score or not (self.run_dir / "best").exists():
                 self.best_score = entry.get("score", self.best_score)
@@ -244,7 +288,13 @@ class Trainer:
     def _save(self, directory: Path, with_training_state: bool) -> None:
         extra = {"options": self.options.to_dict(),
                  "progress": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                              "global_step": self.global_step},
+                              "global_step": self.global_step,
+                              "train_seconds": round(self.train_seconds, 2),
+                              "elapsed_s": round(self.elapsed(), 2),
+                              # the steps since the last training record, which it will average
+                              "window": {"losses": self.window_losses,
+                                         "examples": self.window_examples,
+                                         "seconds": self.window_seconds}},
                  "best_score": None if self.best_score == -math.inf else self.best_score,
                  "history": self.history}
         state = None
@@ -274,5 +324,9 @@ class Trainer:
         self.history = description["history"]
         self.best_score = description["best_score"] if description["best_score"] is not None \
             else -math.inf
-        self.train_seconds = self.history[-1].get("train_seconds", 0.0) if self.history else 0.0
+        self.train_seconds = progress.get("train_seconds", 0.0)
+        self.elapsed_before = progress.get("elapsed_s", 0.0)
+        window = progress.get("window", {"losses": {}, "examples": 0, "seconds": 0.0})
+        self.window_losses = {task: list(total) for task, total in window["losses"].items()}
+        self.window_examples, self.window_seconds = window["examples"], window["seconds"]
         self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")

@@ -37,7 +37,7 @@ def main(workdir: Path) -> None:
     model = MultiTaskModel(encoder, heads)
     run_dir = workdir / f"run-{distributed.world_size}"
     trainer = Trainer(model, tokenizer, tasks, TrainingOptions(**OPTIONS), run_dir,
-                      log=lambda *a: None, show_progress=False, distributed=distributed)
+                      log=lambda *a: None, progress="off", distributed=distributed)
     trainer.train()
     name = f"out-{distributed.world_size}-rank{distributed.rank}"
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}

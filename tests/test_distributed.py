@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from minitransformer.progress import read_metrics
 from minitransformer.safetensors_io import read_safetensors
 from minitransformer.tokenizer import Tokenizer
 from test_trainer import ROWS
@@ -45,5 +46,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     losses_2 = json.loads((tmp_path / "out-2-rank0.json").read_text())["losses"]
     assert len(losses_1) == len(losses_2) == 8
     assert losses_2 == pytest.approx(losses_1, rel=1e-4)
-    # Only rank 0 writes checkpoints.
-    assert sorted(p.name for p in (tmp_path / "run-2").iterdir()) == ["best", "last"]
+    # Only rank 0 writes checkpoints and the metrics log (one evaluation record per epoch).
+    assert sorted(p.name for p in (tmp_path / "run-2").iterdir()) == ["best", "last", "metrics.jsonl"]
+    records = read_metrics(tmp_path / "run-2" / "metrics.jsonl")
+    assert len([r for r in records if r["type"] == "eval"]) == len(
+        [r for r in read_metrics(tmp_path / "run-1" / "metrics.jsonl") if r["type"] == "eval"])

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"__init__", "errors", "distributed"},
     {"config", "metrics", "safetensors_io", "tokenizer", "readers", "pooling", "positional",
-     "attention", "samplers", "weighting", "optim", "freezing", "record", "cli"},
+     "attention", "samplers", "weighting", "optim", "freezing", "record", "cli", "progress"},
     {"encoder", "kinds"},  # the model's body; what differs between task kinds
     {"packed", "data", "options"},
     {"sentence", "heads"},

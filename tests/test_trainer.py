@@ -12,6 +12,7 @@ from minitransformer import trainer as trainer_module
 from minitransformer.checkpoint import load_checkpoint, save_checkpoint
 from minitransformer.data import TaskSpec, load_task
 from minitransformer.heads import MultiTaskModel, build_head
+from minitransformer.progress import read_metrics
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.evaluation import evaluate_task
 from minitransformer.trainer import NonFiniteLoss, Trainer, TrainingOptions
@@ -47,7 +48,7 @@ def make_trainer(tokenizer, specs, run_dir, dropout=0.0, **options):
     defaults = dict(epochs=2, batch_size=4, lr=1e-3, seed=3, warmup=0.0)
     return Trainer(MultiTaskModel(encoder, heads), tokenizer, tasks,
                    TrainingOptions(**{**defaults, **options}), run_dir, log=lambda *a: None,
-                   show_progress=False)
+                   progress="off")
 
 
 def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tmp_path):
@@ -114,7 +115,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tokenizer, task_files, tmp_p
     with pytest.raises(OSError, match="No space"):
         save_checkpoint(tmp_path / "run" / "last", trainer.model, tokenizer, [], {})
     assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last"]  # no leftovers
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "metrics.jsonl"]  # no leftovers
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_path):
@@ -210,3 +211,47 @@ def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenize
     resumed = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
     resumed.train(resume=True)
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+
+
+def metric_records(run_dir):
+    """(type, step, task, loss, lr) of every metrics.jsonl record: what must not depend on time."""
+    return [(r["type"], r["step"], r.get("task"), r.get("loss"), r.get("lr"))
+            for r in read_metrics(run_dir / "metrics.jsonl")]
+
+
+def test_metrics_log_averages_the_step_losses_and_a_resumed_run_continues_it(tokenizer, task_files,
+                                                                             tmp_path):
+    options = dict(dropout=0.1, epochs=3, log_every=3)  # 4 steps per epoch: records at 3, 6, 9, 12
+    uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", **options)
+    uninterrupted.train()
+    records = read_metrics(tmp_path / "a" / "metrics.jsonl")
+    train = [r for r in records if r["type"] == "train"]
+    assert sorted({r["step"] for r in train}) == [3, 6, 9, 12]
+    for step in (3, 6, 9, 12):  # the window's steps, whichever task each trained
+        window = [r for r in train if r["step"] == step]
+        assert sum(r["steps"] for r in window) == 3
+        assert sum(r["loss"] * r["steps"] for r in window) == pytest.approx(
+            sum(uninterrupted.losses[step - 3: step]))
+    evaluations = [r for r in records if r["type"] == "eval"]
+    assert [r["step"] for r in evaluations] == [4, 8, 12]
+    assert evaluations[-1]["metrics"] == uninterrupted.history[-1]["metrics"]
+
+    interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
+    real_step, calls = interrupted._step, []
+
+    def step_then_ctrl_c(name, batch):
+        calls.append(name)
+        if len(calls) == 8:  # step 8 of 12, after the record of step 6 and before that of 9
+            raise KeyboardInterrupt
+        return real_step(name, batch)
+
+    interrupted._step = step_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    make_trainer(tokenizer, task_files, tmp_path / "b", **options).train(resume=True)
+    resumed, expected = metric_records(tmp_path / "b"), metric_records(tmp_path / "a")
+    assert len(resumed) == len(expected)  # nothing logged twice, nothing lost
+    for got, want in zip(resumed, expected):
+        assert got[:3] == want[:3]
+        if got[0] == "train":
+            assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-7)

@@ -1,0 +1,108 @@
+"""Seeing a run while it goes: RUN/metrics.jsonl for later, progress for now.
+
+metrics.jsonl holds one JSON object per line, appended and flushed at once, so that it can be
+read (or plotted, `python -m minitransformer.plot`) while the run goes on:
+
+    {"type": "train", "step": 50, "epoch": 1, "task": "stsb", "loss": 1.93, "steps": 24,
+     "lr": 4.1e-05, "head_lr": 0.00041, "examples_per_s": 41.2, "elapsed_s": 38.5}
+    {"type": "eval", "step": 397, "epoch": 1, "metrics": {"stsb": {"spearman": 0.85, ...}, ...},
+     "score": 0.86, "elapsed_s": 310.2}
+
+A training record per task that trained since the last record (its loss averaged over those
+`steps`), every `log_every` steps; an evaluation record at each dev evaluation. `lr` is the
+rate of the encoder's top layer and `head_lr` the heads' at that step; `elapsed_s` counts wall
+time since the run began, resumed runs included. A resumed run first drops the records after
+the step of its checkpoint, then appends: no step is logged twice.
+
+Progress goes to the person watching: a bar on a terminal; otherwise, as when stdout goes to a
+file, one plain line every `log_every` steps and at least every LINE_SECONDS seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+METRICS_FILE = "metrics.jsonl"
+LINE_SECONDS = 30.0  # a log shows life at least this often, whatever the step time
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
+
+
+class MetricsLog:
+    """Append-only JSON lines, flushed after every record."""
+
+    def __init__(self, path: str | Path, keep_until_step: int | None = None):
+        """keep_until_step: None starts a new log; a step keeps the records up to it (resume)."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if keep_until_step is not None and self.path.is_file():
+            kept = [r for r in read_metrics(self.path) if r["step"] <= keep_until_step]
+        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept),
+                             encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a metrics.jsonl (a half-written last line, from a run still going, is
+    skipped)."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress:
+    """A bar (mode "bar"), plain lines through `log` ("lines"), or nothing ("off"); "auto" is
+    the bar when stderr is a terminal, else lines."""
+
+    def __init__(self, mode: str, total_steps: int, every: int, log=print):
+        if mode not in PROGRESS_MODES:
+            raise ValueError(f"progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "lines"
+        self.mode, self.total, self.every, self.log = mode, total_steps, max(1, every), log
+        self.bar = None
+        self.last_line = time.perf_counter()
+
+    def update(self, step: int, epoch: int, epochs: int, losses: dict[str, float],
+               examples_per_s: float, elapsed_s: float) -> None:
+        """After training step `step` (counted from 1); losses: running loss per task."""
+        shown = "  ".join(f"{name} {value:.3f}" for name, value in losses.items())
+        if self.mode == "bar":
+            if self.bar is None:
+                self.bar = tqdm(total=self.total, initial=step - 1, unit="step", dynamic_ncols=True)
+            self.bar.set_description(f"epoch {epoch}/{epochs}")
+            self.bar.set_postfix_str(f"loss {shown}")
+            self.bar.update(1)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            if step % self.every and now - self.last_line < LINE_SECONDS and step != self.total:
+                return
+            self.last_line = now
+            rate = elapsed_s / max(step, 1)
+            self.log(f"step {step}/{self.total} (epoch {epoch}/{epochs})  loss {shown}  "
+                     f"{examples_per_s:.1f} ex/s  elapsed {format_duration(elapsed_s)}  "
+                     f"ETA {format_duration(rate * (self.total - step))}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
