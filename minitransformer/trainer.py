@@ -261,6 +261,8 @@ class Trainer:
     # ---- evaluation and checkpoints --------------------------------------------------------
     def _evaluate_and_save(self, end_of_epoch: bool) -> None:
         """Rank 0 scores the dev sets and writes the checkpoints while the others wait."""
+        if self.window_losses:  # the loss curve reaches every evaluation
+            self._write_training_records()
         if self.distributed.is_main:
             results = dev_results(self.model, self.tasks)
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,

@@ -17,7 +17,7 @@ LAYERS = [
     {"pretrained", "evaluation"},
     {"checkpoint"},
     {"loading", "trainer"},
-    {"runs", "evaluate"},  # a run; the STS command
+    {"runs", "evaluate", "plot"},  # a run; the commands
 ]
 
 

@@ -221,17 +221,18 @@ def metric_records(run_dir):
 
 def test_metrics_log_averages_the_step_losses_and_a_resumed_run_continues_it(tokenizer, task_files,
                                                                              tmp_path):
-    options = dict(dropout=0.1, epochs=3, log_every=3)  # 4 steps per epoch: records at 3, 6, 9, 12
+    options = dict(dropout=0.1, epochs=3, log_every=3)  # 4 steps per epoch, evaluated at 4, 8, 12
     uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", **options)
     uninterrupted.train()
     records = read_metrics(tmp_path / "a" / "metrics.jsonl")
     train = [r for r in records if r["type"] == "train"]
-    assert sorted({r["step"] for r in train}) == [3, 6, 9, 12]
-    for step in (3, 6, 9, 12):  # the window's steps, whichever task each trained
-        window = [r for r in train if r["step"] == step]
-        assert sum(r["steps"] for r in window) == 3
+    steps = sorted({r["step"] for r in train})
+    assert steps == [3, 4, 6, 8, 9, 12]  # every 3 steps, and before each evaluation
+    for start, end in zip([0] + steps, steps):  # the window's steps, whichever task each trained
+        window = [r for r in train if r["step"] == end]
+        assert sum(r["steps"] for r in window) == end - start
         assert sum(r["loss"] * r["steps"] for r in window) == pytest.approx(
-            sum(uninterrupted.losses[step - 3: step]))
+            sum(uninterrupted.losses[start:end]))
     evaluations = [r for r in records if r["type"] == "eval"]
     assert [r["step"] for r in evaluations] == [4, 8, 12]
     assert evaluations[-1]["metrics"] == uninterrupted.history[-1]["metrics"]
