@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
+from pathlib import Path
 
 from .errors import InputError
 
 BAD_INPUT = 2  # the exit status of every command on bad input, as argparse uses for bad flags
+PLOTS_INSTALL = "pip install 'minitransformer[plots]' (or: pip install matplotlib)"
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -52,3 +55,25 @@ def main_of(command):
             print("interrupted", file=sys.stderr)
             return 130
     return main
+
+
+def pyplot(purpose: str):
+    """matplotlib.pyplot for drawing to files, imported only by the commands that draw (it is an
+    optional extra); without it, an InputError that says how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(f"{purpose} needs matplotlib: {PLOTS_INSTALL}") from None
+    matplotlib.use("Agg")  # files only: no window, works without a display
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def save_figure(figure, out: Path) -> None:
+    """Save a matplotlib figure (the format follows the suffix) through a temporary file:
+    an interrupted save never leaves half a picture."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    figure.savefig(temporary, dpi=110)
+    os.replace(temporary, out)

@@ -9,6 +9,7 @@ exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (p
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -93,13 +94,20 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.pre_norm = config.norm_placement == "pre"
 
-    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, T, d); additive_mask: (B, 1, 1, T) or None. Returns (B, T, d)."""
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor | None = None,
+                return_weights: bool = False):
+        """x: (B, T, d); additive_mask: (B, 1, 1, T) or None. Returns (B, T, d), and the
+        attention weights (B, h, T, T) if return_weights (the hand-written attention path)."""
+        attended = self.attention(self.attention_norm(x) if self.pre_norm else x, additive_mask,
+                                  return_weights=return_weights)
+        attended, weights = attended if return_weights else (attended, None)
         if self.pre_norm:
-            x = x + self.dropout(self.attention(self.attention_norm(x), additive_mask))
-            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
-        x = self.attention_norm(x + self.dropout(self.attention(x, additive_mask)))
-        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
+            x = x + self.dropout(attended)
+            x = x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+        else:
+            x = self.attention_norm(x + self.dropout(attended))
+            x = self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
+        return (x, weights) if return_weights else x
 
 
 class Encoder(nn.Module):
@@ -140,3 +148,24 @@ class Encoder(nn.Module):
         if self.final_norm is not None:
             x = self.final_norm(x)
         return x
+
+    def trace(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> "EncoderTrace":
+        """`forward`, keeping what happens on the way (for inspect.py): the embeddings, every
+        layer's attention weights (B, h, T, T) and output (B, T, d), and the final states."""
+        x = self.embeddings(input_ids)  # (B, T, d)
+        trace = EncoderTrace(embeddings=x)
+        additive_mask = additive_padding_mask(attention_mask, x.dtype)  # (B, 1, 1, T)
+        for layer in self.layers:
+            x, weights = layer(x, additive_mask, return_weights=True)
+            trace.attention.append(weights)
+            trace.layer_outputs.append(x)
+        trace.states = x if self.final_norm is None else self.final_norm(x)
+        return trace
+
+
+@dataclass
+class EncoderTrace:
+    embeddings: torch.Tensor  # (B, T, d), after the embedding LayerNorm
+    attention: list[torch.Tensor] = field(default_factory=list)  # per layer (B, h, T, T)
+    layer_outputs: list[torch.Tensor] = field(default_factory=list)  # per layer (B, T, d)
+    states: torch.Tensor | None = None  # (B, T, d): what forward returns

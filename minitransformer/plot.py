@@ -14,16 +14,14 @@ tests check; drawing needs matplotlib, an optional extra imported only here:
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli import CommandParser, main_of
+from .cli import PLOTS_INSTALL, CommandParser, main_of, pyplot, save_figure
 from .errors import InputError
 from .progress import METRICS_FILE, read_metrics
 
-PLOTS_INSTALL = "pip install 'minitransformer[plots]' (or: pip install matplotlib)"
 FORMATS = (".png", ".svg", ".pdf")
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "v", "D")
@@ -82,12 +80,7 @@ def read_run(directory: Path) -> Series:
 
 def draw(runs: dict[str, Series], out: Path) -> None:
     """One figure of three panels for every run in `runs` ({label: series}), saved to `out`."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise InputError(f"drawing needs matplotlib: {PLOTS_INSTALL}") from None
-    matplotlib.use("Agg")  # files only: no window, works without a display
-    import matplotlib.pyplot as plt
+    plt = pyplot("drawing curves")
 
     figure, (loss_axes, metric_axes, lr_axes) = plt.subplots(1, 3, figsize=(16, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -117,11 +110,8 @@ def draw(runs: dict[str, Series], out: Path) -> None:
         if axes.lines:
             axes.legend(fontsize="small")
     figure.tight_layout()
-    temporary = out.with_name(f".{out.stem}.tmp{out.suffix}")  # the format follows the suffix
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(temporary, dpi=110)
+    save_figure(figure, out)
     plt.close(figure)
-    os.replace(temporary, out)
 
 
 @main_of

@@ -17,7 +17,7 @@ LAYERS = [
     {"pretrained", "evaluation"},
     {"checkpoint"},
     {"loading", "trainer"},
-    {"runs", "evaluate", "plot"},  # a run; the commands
+    {"runs", "evaluate", "plot", "inspect"},  # a run; the commands
 ]
 
 
