@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minitransformer.cli import CommandParser, main_of, positive_int
+from minitransformer.cli import CommandParser, check_writable, main_of, positive_int
 from minitransformer.errors import InputError
 from minitransformer.loading import load_sentence_encoder
 
@@ -56,8 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("give sentences either as arguments or with --file, not both")
     if args.out is not None and args.out.suffix != ".npy":
         parser.error(f"argument --out: must end in .npy, got {args.out}")
-    if args.out is not None and args.out.is_dir():
-        parser.error(f"argument --out: {args.out} is a directory")
+    if args.out is not None:
+        check_writable(args.out, "--out")
     return args
 
 
@@ -110,8 +110,11 @@ def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
     """np.save through a temporary file: an interrupted write never leaves half an array."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp.npy")
-    np.save(temporary, embeddings.astype(np.float32))
-    os.replace(temporary, path)
+    try:
+        np.save(temporary, embeddings.astype(np.float32))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # only still there if the save failed
 
 
 @main_of

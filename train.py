@@ -102,7 +102,7 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     try:
         if record:
             record.write("running")
-        trainer.train(resume=run.config.resume)
+        trainer.train()  # a --resume run was restored by prepare_run
         status, code = "finished", 0
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)

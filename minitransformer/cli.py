@@ -77,3 +77,18 @@ def save_figure(figure, out: Path) -> None:
     temporary = out.with_name(f".{out.stem}.tmp{out.suffix}")
     figure.savefig(temporary, dpi=110)
     os.replace(temporary, out)
+
+
+def check_writable(path: Path, flag: str, directory: bool = False) -> None:
+    """Refuse, before any work, an output path (a file, or a directory if `directory`) that
+    cannot be written: the other kind of thing is there, or its nearest existing ancestor is a
+    file or read-only."""
+    if path.exists() and path.is_dir() != directory:
+        raise InputError(f"{flag} {path}: is {'a directory' if path.is_dir() else 'a file'}")
+    ancestor = path.parent if not path.exists() else path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{flag} {path}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise InputError(f"{flag} {path}: {ancestor} is not writable")

@@ -48,6 +48,12 @@ class EncoderConfig:
     pad_id: int = 0  # token id used for padding (its embedding row is not special otherwise)
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):  # the type of each default: a config is often JSON
+            value, wanted = getattr(self, field.name), type(field.default)
+            allowed = (int, float) if wanted is float else (wanted,)
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                raise InputError(f"EncoderConfig.{field.name} must be {wanted.__name__}, got "
+                                 f"{value!r}")
         positive = ("vocab_size", "hidden_size", "num_heads", "num_layers", "ff_size", "max_length")
         for name in positive:
             value = getattr(self, name)

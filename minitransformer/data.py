@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -26,6 +27,9 @@ from .errors import InputError
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
 from .readers import DataError, Example, TokenExample
 from .tokenizer import Tokenizer
+
+
+TASK_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # ---- what a task is -----------------------------------------------------------------------------
@@ -47,9 +51,10 @@ class TaskSpec:
     second_text_field: str | None = None  # similarity only: the second text
 
     def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise InputError(f"TaskSpec.name must be a non-empty string, got {self.name!r}")
-        if self.kind not in KINDS:
+        if not isinstance(self.name, str) or not TASK_NAME.fullmatch(self.name):
+            raise InputError(f"TaskSpec.name must be letters, digits, _ or - (it names a head, "
+                             f"a --task NAME=FILE and a --freeze head:NAME), got {self.name!r}")
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise InputError(f"TaskSpec {self.name!r}: unknown kind {self.kind!r}; choose one "
                              f"of {', '.join(KINDS)}")
         kind = KINDS[self.kind]
@@ -60,6 +65,10 @@ class TaskSpec:
             if path is not None:
                 kind.check_format(path)  # fail now, not after the tokenizer has run
         for name in ("text_field", "label_field", "second_text_field"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InputError(f"TaskSpec {self.name!r}: {name} must be a field name, got "
+                                 f"{value!r}")
             if name in kind.fields:
                 setattr(self, name, getattr(self, name) or kind.fields[name])
             elif getattr(self, name) is not None:

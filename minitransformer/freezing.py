@@ -67,7 +67,7 @@ def apply_freezing(model, strategy: str) -> list[str]:
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name not in heads]
         if unknown:
-            raise InputError(f"--freeze {strategy}: no head named {', '.join(unknown)}; "
+            raise InputError(f"freeze (--freeze) {strategy}: no head named {', '.join(unknown)}; "
                              f"heads: {', '.join(heads)}")
         return names
 
@@ -82,7 +82,7 @@ def apply_freezing(model, strategy: str) -> list[str]:
         frozen_depths, frozen_heads = [0], []
     elif kind == "layers":
         if not argument.isdigit() or int(argument) > num_layers:
-            raise InputError(f"--freeze layers:K needs 0 <= K <= {num_layers}, got {strategy!r}")
+            raise InputError(f"freeze (--freeze) layers:K needs 0 <= K <= {num_layers}, got {strategy!r}")
         frozen_depths, frozen_heads = list(range(int(argument) + 1)), []
     elif kind == "head" and argument:
         frozen_depths, frozen_heads = [], named_heads(argument)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .cli import CommandParser, main_of, pyplot, save_figure
+from .cli import CommandParser, check_writable, main_of, pyplot, save_figure
 from .encoder import EncoderTrace
 from .errors import InputError
 from .loading import load_sentence_encoder
@@ -186,6 +186,8 @@ def main(argv=None) -> int:
     parser.add_argument("--heads", default="1-4", metavar="1-4",
                         help="heads to draw, or 'all' (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.attention_png is not None:
+        check_writable(args.attention_png, "--attention-png")
     if len(args.sentences) > 2:
         parser.error(f"give one or two sentences, got {len(args.sentences)}")
     if any(not sentence.strip() for sentence in args.sentences):

@@ -28,6 +28,8 @@ def _number(low: float, high: float = math.inf, integer: bool = False, low_open:
     def test(value) -> bool:
         if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
             return False
+        if not math.isfinite(value):
+            return False
         return (low < value if low_open else low <= value) and \
             (value < high if high_open else value <= high)
     kind = "an integer" if integer else "a number"
@@ -81,7 +83,7 @@ OPTION_CHECKS = {
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
     "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
     "log_every": _number(1, integer=True),
-    "seed": _number(0, integer=True),
+    "seed": _number(0, 2**32 - 1, integer=True),  # torch's seeds; derived seeds stay in 64 bits
     "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
     "freeze": (lambda v: isinstance(v, str), "a string"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),

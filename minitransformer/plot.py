@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli import PLOTS_INSTALL, CommandParser, main_of, pyplot, save_figure
+from .cli import PLOTS_INSTALL, CommandParser, check_writable, main_of, pyplot, save_figure
 from .errors import InputError
 from .progress import METRICS_FILE, read_metrics
 
@@ -127,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label", action="append", default=[], metavar="NAME",
                         help="a legend name per run, in order (default: the directory names)")
     args = parser.parse_args(argv)
+    if args.out is not None:
+        check_writable(args.out, "--out")
     if args.out.suffix.lower() not in FORMATS:
         parser.error(f"argument --out: must end in {', '.join(FORMATS)}, got {args.out}")
     if args.label and len(args.label) != len(args.runs):

@@ -43,6 +43,6 @@ POOLINGS = {"mean": mean_pooling, "cls": cls_pooling, "max": max_pooling}
 
 def get_pooling(name: str):
     """The pooling function of that name: 'mean', 'cls' or 'max'."""
-    if name not in POOLINGS:
+    if not isinstance(name, str) or name not in POOLINGS:
         raise InputError(f"unknown pooling {name!r}; choose one of {', '.join(POOLINGS)}")
     return POOLINGS[name]

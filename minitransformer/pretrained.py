@@ -99,10 +99,10 @@ def config_from_bert(bert: dict, num_layers: int | None = None) -> EncoderConfig
     missing = [key for key in BERT_CONFIG_KEYS if key not in bert]
     if missing:
         raise InputError(f"missing BERT config key(s) {', '.join(missing)}")
-    if bert.get("position_embedding_type", "absolute") != "absolute":
+    if bert.get("position_embedding_type", "absolute") != "absolute":  # (also a wrong type)
         raise InputError(f"unsupported position_embedding_type {bert['position_embedding_type']!r}")
     activation = bert.get("hidden_act", "gelu")
-    if activation not in HF_ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in HF_ACTIVATIONS:
         raise InputError(f"unsupported hidden_act {activation!r}")
     return EncoderConfig(
         vocab_size=bert["vocab_size"], hidden_size=bert["hidden_size"],

@@ -41,9 +41,11 @@ class MetricsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = []
         if keep_until_step is not None and self.path.is_file():
-            kept = [r for r in read_metrics(self.path) if r["step"] <= keep_until_step]
-        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept),
+            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= keep_until_step]
+        temporary = self.path.with_name(f".{self.path.name}.tmp")  # all of it, or the old one
+        temporary.write_text("".join(json.dumps(record) + "\n" for record in kept),
                              encoding="utf-8")
+        temporary.replace(self.path)
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:

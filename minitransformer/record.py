@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .errors import write_json
+from .errors import read_json, write_json
 
 RECORD_FILE = "run.json"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +89,19 @@ class RunRecord:
             "versions": library_versions(),
             "git": git_state(),
         }
+        if config.resume and self.path.is_file():  # the commands of the earlier sessions
+            earlier = read_json(self.path)
+            self.content["earlier_commands"] = earlier.get("earlier_commands", []) + \
+                [earlier.get("command")]
+            self.content["started_at"] = earlier.get("started_at", self.content["started_at"])
 
     def write(self, status: str, trainer=None) -> None:
         """Rewrite the record with its status, and, given the trainer, the best evaluation."""
         self.content["status"] = status
-        self.content["wall_seconds"] = round(time.perf_counter() - self.started, 1)
+        self.content["wall_seconds"] = round(time.perf_counter() - self.started, 1)  # this command
         if trainer is not None:
+            self.content["elapsed_s"] = round(trainer.elapsed(), 1)  # all sessions, training
+            # and evaluation (a resumed run's earlier sessions included)
             self.content["train_seconds"] = round(trainer.train_seconds, 1)
             self.content["steps"] = trainer.global_step
             scored = [entry for entry in trainer.history if "score" in entry]

@@ -7,15 +7,18 @@ Precedence, written once (`RunConfig.read`): a flag beats the config file, which
 default. Every value is checked where it enters, and a bad one is reported with its source
 ("--epochs" or "configs/x.json: options.epochs"), before any file is written.
 
-Same seed, same run: the seed fixes the scratch weights, the vocabulary's training text, the
-heads (whatever the start), the training subsample, the data order, the task sampler and the
-dropout masks (trainer.py derives the last three from it per epoch).
+Same seed, same run: the seed fixes the scratch weights, the heads (from any start, each by its
+task's name), the training subsample, the data order, the task sampler and the dropout masks
+(trainer.py derives the last three from it). One exception: a new WordPiece vocabulary (a
+scratch start) may break ties between equally frequent merges differently from one process to
+the next (see scratch_tokenizer).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +29,13 @@ from .config import PRESETS, EncoderConfig
 from .data import TaskData, TaskSpec, encode_examples, load_task
 from .distributed import DistributedContext
 from .encoder import Encoder
+from .cli import check_writable
 from .errors import InputError, about, read_json
 from .evaluation import score_dataset
 from .freezing import count_parameters
 from .heads import MultiTaskModel, build_head
 from .kinds import SENTENCE_CLASSIFICATION, read_examples
-from .loading import load_sentence_encoder, minilm_directory, run_checkpoint
+from .loading import MINILM_NAMES, load_sentence_encoder, minilm_directory, run_checkpoint
 from .tokenizer import Tokenizer
 from .options import TrainingOptions, check_option
 from .trainer import Trainer
@@ -74,7 +78,8 @@ class RunConfig:
         path = args.config
         file = read_config_file(path) if path is not None else {"tasks": DEFAULT_TASKS}
         with about(path):
-            tasks = select_tasks([TaskSpec.from_dict(task) for task in file["tasks"]], args.tasks)
+            specs = [TaskSpec.from_dict(task) for task in file["tasks"]]
+        tasks = select_tasks(specs, args.tasks)
 
         def pick(name: str, default):  # flag > config file > default
             flag = getattr(args, name)
@@ -86,7 +91,10 @@ class RunConfig:
         options = dict(file.get("options", {}))
         if init == "scratch":
             options.setdefault("lr", SCRATCH_LR)
-        options.update(flag_options(args))
+        flags = flag_options(args)
+        if "loss_weights" in flags:  # per task: a flag replaces that task's weight only
+            flags["loss_weights"] = {**options.get("loss_weights", {}), **flags["loss_weights"]}
+        options.update(flags)
         config = cls(tasks=tasks, options=TrainingOptions(**options), init=init,
                      run_dir=args.run_dir or Path("runs") / (path.stem if path else "default"),
                      preset=args.preset, max_length=pick("max_length", 128),
@@ -106,11 +114,11 @@ class RunConfig:
                 self.max_length < 4:
             raise InputError(f"max length (--max-length, or max_length in the config) must be "
                              f"an integer >= 4, got {self.max_length!r}")
-        if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 1):
+        if self.max_train is not None and (isinstance(self.max_train, bool) or
+                                           not isinstance(self.max_train, int) or self.max_train < 1):
             raise InputError(f"max_train in the config must be an integer >= 1, got "
                              f"{self.max_train!r}")
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise InputError(f"--run-dir {self.run_dir}: a file, not a directory")
+        check_writable(self.run_dir, "--run-dir", directory=True)
         if self.resume and not (self.run_dir / "last" / TRAINING_STATE).is_file():
             raise InputError(f"--resume: nothing to resume in {self.run_dir} (no last/"
                              f"{TRAINING_STATE}); start without --resume")
@@ -130,6 +138,9 @@ def read_config_file(path: Path) -> dict:
         for split in ("train", "dev"):
             if isinstance(task.get(split), str):
                 task[split] = str((path.parent / task[split]).resolve())
+    init = config.get("init")
+    if isinstance(init, str) and init not in ("auto", "scratch") and init.lower() not in MINILM_NAMES:
+        config["init"] = str((path.parent / init).resolve())  # a model directory
     options = config.get("options", {})
     if not isinstance(options, dict):
         raise InputError(f"{path}: 'options' must be an object")
@@ -299,15 +310,21 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
              for spec in config.tasks]
-    # Seeded here, after the start, so that the heads are the same whatever the start consumed
-    # of the random stream (a pretrained start builds, then overwrites, random weights).
-    torch.manual_seed(config.options.seed)
-    heads = {t.spec.name: build_head(t.spec.kind, start.encoder.config.hidden_size,
-                                     len(t.label_map) if t.label_map else None) for t in tasks}
+    heads = {t.spec.name: new_head(t, start.encoder.config.hidden_size, config.options.seed)
+             for t in tasks}
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed)
+    if config.resume:  # before anything is written: a checkpoint that does not fit is refused
+        trainer.restore(config.run_dir / "last")
     return Run(config, start, tasks, model, trainer)
+
+
+def new_head(task: TaskData, hidden_size: int, seed: int):
+    """A task's head, its initial weights fixed by (seed, task name): the same whatever the
+    start consumed of the random stream, and whichever other tasks train beside it."""
+    torch.manual_seed(seed * 100_003 + zlib.crc32(task.spec.name.encode("utf-8")))
+    return build_head(task.spec.kind, hidden_size, len(task.label_map) if task.label_map else None)
 
 
 def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:

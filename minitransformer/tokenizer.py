@@ -71,7 +71,7 @@ class Tokenizer:
         for token in ("[PAD]", "[CLS]", "[SEP]", "[UNK]"):
             if backend.token_to_id(token) is None:
                 raise InputError(f"the vocabulary has no {token} token")
-        if max_length < 2:
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
             raise InputError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
         self.backend = backend
         self.pad_id = backend.token_to_id("[PAD]")

@@ -13,10 +13,11 @@ torchrun (distributed.py). At the end of every epoch (and every
 `eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
 mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
 
-Exact resumption: all randomness of epoch e is derived from (seed, e) — the order of each
-task's examples, the task sampler, and the dropout generator, whose state is also saved. Resuming
-from a checkpoint taken after k steps of an epoch rebuilds that epoch's streams and skips their
-first k draws, so the losses equal those of an uninterrupted run.
+Exact resumption: all randomness is derived from the seed. The order of each task's examples
+and the task sampler come from (seed, epoch); the dropout masks of step s from (seed, s, rank),
+seeded afresh before every step, so no random-number state has to be saved, on any rank or
+device. Resuming from a checkpoint taken after k steps of an epoch rebuilds that epoch's
+streams and skips their first k draws, so the losses equal those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .heads import MultiTaskModel
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
-from .safetensors_io import read_safetensors
+from .safetensors_io import load_weights
 from .samplers import make_sampler
 from .tokenizer import Tokenizer
 from .weighting import make_weighting
@@ -65,8 +66,9 @@ class Trainer:
             raise InputError(f"task(s) {', '.join(too_small)} have fewer training examples than "
                              f"the {distributed.world_size} processes")
         if options.batch_size % distributed.world_size:
-            raise InputError(f"--batch-size {options.batch_size} (the global batch) must be a "
-                             f"multiple of the number of processes, {distributed.world_size}")
+            raise InputError(f"batch_size (--batch-size) {options.batch_size}, the global batch, "
+                             f"must be a multiple of the number of processes, "
+                             f"{distributed.world_size}")
         self.local_batch_size = options.batch_size // distributed.world_size
         self.steps_per_epoch = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
         self.total_steps = self.steps_per_epoch * options.epochs
@@ -97,7 +99,8 @@ class Trainer:
             self.group_infos.append(GroupInfo("loss weights", None, self.head_lr, 0.0,
                                               len(weighting_parameters), len(weighting_parameters)))
         if count_parameters(model) == 0:
-            raise InputError(f"--freeze {options.freeze} leaves nothing of the model to train")
+            raise InputError(f"freeze (--freeze) {options.freeze} leaves nothing of the model "
+                             f"to train")
         self.optimizer = make_adamw(groups, options.lr)
         self.training_model = self._wrap_for_distributed()
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
@@ -106,6 +109,7 @@ class Trainer:
         self.best_score = -math.inf
         self.train_seconds = 0.0  # time spent in training steps (not evaluation), all epochs
         self.elapsed_before = 0.0  # wall seconds of the earlier sessions of a resumed run
+        self.resumed = False  # continued from RUN/last (restore)
         self.started = time.perf_counter()
         self.metrics_log: MetricsLog | None = None
         self.progress: Progress | None = None
@@ -135,12 +139,13 @@ class Trainer:
         return sampler, streams
 
     def train(self, resume: bool = False) -> dict:
-        if resume:
-            self._restore(self.run_dir / "last")
+        """Train to the last epoch; resume: first restore RUN/last (unless `restore` was called)."""
+        if resume and not self.resumed:
+            self.restore(self.run_dir / "last")
         self.started = time.perf_counter()
         if self.distributed.is_main:
             self.metrics_log = MetricsLog(self.run_dir / METRICS_FILE,
-                                          keep_until_step=self.global_step if resume else None)
+                                          keep_until_step=self.global_step if self.resumed else None)
         self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
                                  self.log)
         self._unfreeze_due()
@@ -164,9 +169,6 @@ class Trainer:
 
     def _train_epoch(self) -> None:
         sampler, streams = self._epoch_streams(self.epoch)
-        if self.step_in_epoch == 0:
-            # Dropout of this epoch; each rank its own masks, as its own examples.
-            torch.manual_seed(self.options.seed * 100_003 + self.epoch + 7919 * self.distributed.rank)
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
             next(streams[next(sampler)])
         self.model.train()
@@ -214,6 +216,10 @@ class Trainer:
         self.window_losses, self.window_examples, self.window_seconds = {}, 0, 0.0
 
     def _step(self, name: str, batch: dict) -> float:
+        # The dropout masks of this step: each rank its own, as its own examples; on every
+        # device, since manual_seed seeds CUDA too.
+        torch.manual_seed((self.options.seed * 100_003 + self.global_step) * 7919 +
+                          self.distributed.rank)
         set_learning_rates(self.optimizer, warmup_linear_factor(
             self.global_step, self.warmup_steps, self.total_steps))
         output = self.training_model(name, to_device(batch, self.device))
@@ -302,33 +308,43 @@ class Trainer:
         state = None
         if with_training_state:
             state = {"optimizer": self.optimizer.state_dict(),
-                     "weighting": self.weighting.state_dict(),
-                     "torch_rng": torch.get_rng_state(), "losses": self.losses}
-            if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on the GPU
-                state["cuda_rng"] = torch.cuda.get_rng_state_all()
+                     "weighting": self.weighting.state_dict(), "losses": self.losses}
         save_checkpoint(directory, self.model, self.tokenizer, self._task_descriptions(), extra,
                         state)
 
-    def _restore(self, directory: Path) -> None:
+    def restore(self, directory: Path) -> None:
+        """Continue from a checkpoint with training state (RUN/last) of the same run: weights,
+        optimizer, loss weights, progress and history. A checkpoint of another run (other
+        tasks, model or options) is refused with an InputError."""
         description = read_checkpoint_description(directory)
+        saved = [task["spec"]["name"] for task in description["tasks"]]
+        if saved != [t.spec.name for t in self.tasks]:
+            raise InputError(f"{directory}: saved with tasks {', '.join(saved)}, not "
+                             f"{', '.join(t.spec.name for t in self.tasks)}; resume with the "
+                             f"command that started the run")
         state = load_training_state(directory)
         progress = description["progress"]
         self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]
         self.global_step = progress["global_step"]
         self._unfreeze_due()  # the optimizer must have the groups it had when it was saved
-        self.model.load_state_dict(read_safetensors(directory / "model.safetensors"))
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.weighting.load_state_dict(state["weighting"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        load_weights(self.model, directory / "model.safetensors")
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.weighting.load_state_dict(state["weighting"])
+        except (ValueError, KeyError, RuntimeError) as error:
+            raise InputError(f"{directory}: the saved optimizer does not fit this run's options "
+                             f"({str(error).splitlines()[0]}); resume with the command that "
+                             f"started the run") from None
         self.losses = list(state["losses"])
         self.history = description["history"]
         self.best_score = description["best_score"] if description["best_score"] is not None \
             else -math.inf
-        self.train_seconds = progress.get("train_seconds", 0.0)
+        # (checkpoints written before progress held the times kept them in the history)
+        self.train_seconds = progress.get("train_seconds",
+                                          self.history[-1].get("train_seconds", 0.0) if self.history else 0.0)
         self.elapsed_before = progress.get("elapsed_s", 0.0)
         window = progress.get("window", {"losses": {}, "examples": 0, "seconds": 0.0})
         self.window_losses = {task: list(total) for task, total in window["losses"].items()}
         self.window_examples, self.window_seconds = window["examples"], window["seconds"]
+        self.resumed = True
         self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")

@@ -96,6 +96,7 @@ def place(tmp_path_factory, tokenizer):
     config("missing_field.json", task={"train": "no_label.jsonl"})
     config("unknown_label.json", task={"dev": "new_label.jsonl"})
     config("unknown_kind.json", task={"kind": "regression"})
+    config("dotted_name.json", task={"name": "sst.2"})
     write(d / "broken.json", '{"tasks": [\n  {"name": "t",\n}')
 
     run = d / "run"  # a real, tiny run for `train.py evaluate`
@@ -141,6 +142,8 @@ CASES = {
     # embed.py: flags
     "embed, batch size 0": (EMBED + ["--batch-size", "0", "x"], ["--batch-size", "at least 1"]),
     "embed, --out not .npy": (EMBED + ["--out", "{d}/out.txt", "x"], ["--out", ".npy"]),
+    "embed, --out inside a file": (EMBED + ["--model", "{d}/model", "--out", "{d}/train.jsonl/x.npy",
+                                            "x"], ["--out", "train.jsonl is a file"]),
     # train.py: config files and flags
     "train, malformed config": (TRAIN_SCRATCH + ["--config", "{d}/broken.json"],
                                 ["broken.json, line 3", "not valid JSON"]),
@@ -154,6 +157,16 @@ CASES = {
                                         ["bad_option.json", "options.batch_size", "integer"]),
     "train, unknown task kind": (TRAIN_SCRATCH + ["--config", "{d}/unknown_kind.json"],
                                  ["unknown_kind.json", "unknown kind 'regression'"]),
+    "train, task name a head cannot have": (TRAIN_SCRATCH + ["--config", "{d}/dotted_name.json"],
+                                            ["dotted_name.json", "'sst.2'"]),
+    "train, seed beyond torch's seeds": (TRAIN_SCRATCH + ["--seed", str(2**40)],
+                                         ["--seed", "<= 4.29497e+09"]),
+    "train, --run-dir inside a file": (
+        TRAIN + ["--init", "scratch", "--run-dir", "{d}/train.jsonl/run"],
+        ["--run-dir", "train.jsonl is a file"]),
+    "train, resume a run of other tasks": (
+        TRAIN + ["--init", "scratch", "--preset", "tiny", "--run-dir", "{d}/run", "--resume"],
+        ["run/last", "saved with tasks t, not topic, sentiment"]),
     "train, unknown task name": (TRAIN_SCRATCH + ["--config", "{d}/good.json", "--tasks", "tx"],
                                  ["--tasks", "no task tx"]),
     "train, missing data file": (TRAIN_SCRATCH + ["--config", "{d}/missing_file.json"],
@@ -218,6 +231,8 @@ def test_bad_input_is_one_clear_line(case, outcomes, place):
 
 def test_bad_input_writes_nothing(outcomes, place):
     assert not (place / "out").exists()  # no run directory from any failed train.py
+    record = json.loads((place / "run" / "run.json").read_text())  # the refused --resume
+    assert record["status"] == "finished" and "earlier_commands" not in record
     assert not (place / "out.txt").exists()
     assert not (place / "MARKER").exists()  # the pickle's code never ran
     assert not list(place.glob("**/*.tmp*"))

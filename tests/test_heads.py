@@ -47,3 +47,13 @@ def test_unknown_task_is_named(tokenizer):
     model = MultiTaskModel(make_encoder(tokenizer.vocab_size), {"topic": SentenceClassificationHead(32, 3)})
     with pytest.raises(KeyError, match="no head for task 'ner'"):
         model("ner", {})
+
+
+def test_every_task_kind_has_a_head_and_metrics_that_exist():
+    from minitransformer import metrics
+    from minitransformer.heads import HEADS
+    from minitransformer.kinds import KINDS
+
+    assert set(HEADS) == set(KINDS)
+    for kind in KINDS.values():
+        assert kind.metrics and all(callable(getattr(metrics, name)) for name in kind.metrics)

@@ -10,14 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"__init__", "errors", "distributed"},
     {"config", "metrics", "safetensors_io", "tokenizer", "readers", "pooling", "positional",
-     "attention", "samplers", "weighting", "optim", "freezing", "record", "cli", "progress"},
-    {"encoder", "kinds"},  # the model's body; what differs between task kinds
-    {"packed", "data", "options"},
+     "attention", "samplers", "weighting", "optim", "freezing", "cli", "progress"},
+    {"encoder", "kinds", "options"},  # the model's body; task kinds; training options
+    {"packed", "data"},
     {"sentence", "heads"},
     {"pretrained", "evaluation"},
     {"checkpoint"},
     {"loading", "trainer"},
-    {"runs", "evaluate", "plot", "inspect"},  # a run; the commands
+    {"runs", "record", "evaluate", "plot", "inspect"},  # a run and its record; the commands
 ]
 
 
