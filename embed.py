@@ -74,6 +74,8 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
         except UnicodeDecodeError as error:
             raise InputError(f"{args.file}: not UTF-8 text ({error.reason} at byte "
                              f"{error.start})") from None
+        except OSError as error:
+            raise InputError(f"{args.file}: cannot be read ({error.strerror})") from None
     else:
         if sys.stdin.isatty():
             print("Reading sentences from standard input, one per line; end with Ctrl-D.",

@@ -45,10 +45,11 @@ def training_parser() -> CommandParser:
     run.add_argument("--tasks", metavar="NAME[,NAME]", help="train only these tasks of the config")
     run.add_argument("--run-dir", type=Path, metavar="DIR",
                      help="where the run is written (default: runs/<config name> or runs/default)")
-    run.add_argument("--init", metavar="minilm|scratch|DIR",
+    run.add_argument("--init", metavar="minilm|scratch|auto|DIR",
                      help="start from the pretrained MiniLM, from scratch (new WordPiece "
                           "vocabulary, random weights), or from a model directory (BERT format, "
-                          "a saved model or a run); default: minilm if installed, else scratch")
+                          "a saved model or a run); auto (the default): minilm if installed, "
+                          "else scratch")
     run.add_argument("--preset", default="small", help="encoder preset for --init scratch "
                                                        "(default %(default)s)")
     run.add_argument("--max-length", type=int, metavar="N", help="truncate inputs to N tokens "

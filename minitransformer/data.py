@@ -266,6 +266,10 @@ def iterate_batches(dataset: EncodedDataset, batch_size: int,
         yield dataset.collate([dataset[index] for index in order[start: start + batch_size]])
 
 
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
 def endless_batches(dataset: EncodedDataset, batch_size: int,
                     generator: torch.Generator | int | None = 0, rank: int = 0,
                     world_size: int = 1) -> Iterator[dict[str, torch.Tensor]]:

@@ -12,14 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import EncodedDataset, TaskData, iterate_batches
+from .data import EncodedDataset, TaskData, iterate_batches, to_device
 from .heads import MultiTaskModel
 from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
 from .metrics import bio_spans
-
-
-def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {key: value.to(device) for key, value in batch.items()}
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,

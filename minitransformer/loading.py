@@ -16,6 +16,7 @@ from pathlib import Path
 from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import sentence_encoder_from_checkpoint
 from .errors import InputError, read_json
+from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -77,9 +78,9 @@ def load_sentence_encoder(name: str) -> SentenceEncoder:
         return SentenceEncoder.load(directory)
     if config.get("format") == CHECKPOINT_FORMAT:
         return sentence_encoder_from_checkpoint(directory)
-    if config.get("model_type") == "bert":
-        from .pretrained import load_bert_sentence_encoder  # only needed for BERT checkpoints
-
+    # HF writes model_type; an older or hand-written BERT config.json may only have the sizes.
+    if config.get("model_type") == "bert" or (
+            "format" not in config and all(key in config for key in BERT_CONFIG_KEYS)):
         return load_bert_sentence_encoder(directory)
     raise ModelNotFound(f"{directory / CONFIG_FILE} is neither a minitransformer model nor a "
                         f"BERT checkpoint (no 'format' or 'model_type': 'bert')")

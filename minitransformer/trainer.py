@@ -30,10 +30,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
-from .data import TaskData, endless_batches
+from .data import TaskData, endless_batches, to_device
 from .distributed import DistributedContext
 from .errors import InputError
-from .evaluation import dev_results, format_results, main_score, to_device
+from .evaluation import dev_results, format_results, main_score
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .heads import MultiTaskModel
 from .options import TrainingOptions
