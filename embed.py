@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="sentences per forward pass (default: %(default)s)")
     parser.add_argument("--no-normalize", action="store_true",
                         help="keep the raw pooled vectors instead of scaling each to unit length")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="a progress bar while embedding (default: on a terminal, for 8 "
+                             "batches or more; --quiet turns it off)")
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing but errors (useful with --out)")
     parser.add_argument("--reference-path", action="store_true",
@@ -130,7 +133,7 @@ def main(argv=None) -> int:
               f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens)")
     embeddings = model.encode(sentences, batch_size=args.batch_size,
                               normalize=not args.no_normalize, fast=not args.reference_path,
-                              show_progress=False if args.quiet else None)
+                              show_progress=False if args.quiet else args.progress)
     if not args.quiet:
         print_report(sentences, embeddings)
     if args.out is not None:

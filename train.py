@@ -9,6 +9,7 @@ Arguments in, library calls, results out: the run itself is minitransformer/runs
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -139,12 +140,14 @@ def evaluate(argv) -> int:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object: {task: {metric: value}}")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="a progress bar per file (default: on a terminal, for long files)")
     args = parser.parse_args(argv)
     files = [item.partition("=")[::2] for item in args.task]
     for item, (name, path) in zip(args.task, files):
         if not name or not path:
             parser.error(f"argument --task: takes NAME=FILE, got {item!r}")
-    results = evaluate_saved_run(args.run, files, args.batch_size)
+    results = evaluate_saved_run(args.run, files, args.batch_size, args.progress)
     print(json.dumps(results, indent=2) if args.json else format_results(results, "results"))
     return 0
 

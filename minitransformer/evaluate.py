@@ -9,6 +9,7 @@ ties; the usual STS figure) and Pearson's linear correlation.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -22,11 +23,13 @@ from .readers import PairExample
 from .sentence import SentenceEncoder
 
 
-def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample],
-                        batch_size: int = 64) -> dict[str, float]:
+def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_size: int = 64,
+                        progress: bool | None = None) -> dict[str, float]:
     """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores."""
-    first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size)  # (n, d), unit
-    second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size)
+    first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size,
+                         show_progress=progress)  # (n, d), unit length
+    second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size,
+                          show_progress=progress)
     cosines = np.sum(first * second, axis=1)  # unit vectors: the dot product is the cosine
     gold = [pair.score for pair in pairs]
     return {"spearman": spearman(cosines, gold), "pearson": pearson(cosines, gold),
@@ -45,9 +48,12 @@ def main(argv=None) -> int:
     parser.add_argument("--sts", required=True, metavar="FILE", help="the pairs to score")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="progress bars while embedding (default: on a terminal, long files)")
     args = parser.parse_args(argv)
     pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
-    result = evaluate_similarity(load_sentence_encoder(args.model), pairs, args.batch_size)
+    result = evaluate_similarity(load_sentence_encoder(args.model), pairs, args.batch_size,
+                                 args.progress)
     if args.json:
         print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))
     else:

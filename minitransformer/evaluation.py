@@ -9,31 +9,42 @@ a cosine), is said by its kind (kinds.py); this file only runs the model and col
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .data import EncodedDataset, TaskData, iterate_batches, to_device
 from .heads import MultiTaskModel
 from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
 from .metrics import bio_spans
+from .sentence import PROGRESS_MIN_BATCHES
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
-                  split: str = "dev") -> dict[str, float]:
+                  split: str = "dev", progress: bool | None = False) -> dict[str, float]:
     """The metrics of one task on its dev set (or on its training set with split='train')."""
     dataset = task.dev if split == "dev" else task.train
-    return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size)
+    return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size, progress)
 
 
 def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
-                  label_map: list[str] | None, batch_size: int = 64) -> dict[str, float]:
-    """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients."""
+                  label_map: list[str] | None, batch_size: int = 64,
+                  progress: bool | None = None) -> dict[str, float]:
+    """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients.
+    progress: a bar over the batches; None shows it on a terminal for PROGRESS_MIN_BATCHES or more."""
     device = next(model.parameters()).device
     kind = dataset.kind
     model.eval()
     predictions, gold = [], []
+    batches = math.ceil(len(dataset) / batch_size)
+    if progress is None:
+        progress = batches >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
     with torch.inference_mode():
-        for batch in iterate_batches(dataset, batch_size):  # file order
+        for batch in tqdm(iterate_batches(dataset, batch_size), total=batches, unit="batch",
+                          desc=f"scoring {task}", disable=not progress, leave=False):  # file order
             predicted = model(task, to_device(batch, device)).predictions.cpu()
             batch_predictions, batch_gold = kind.gather(predicted, batch, label_map)
             predictions.extend(batch_predictions)
@@ -41,9 +52,11 @@ def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
     return kind.score(predictions, gold)
 
 
-def dev_results(model: MultiTaskModel, tasks: list[TaskData]) -> dict[str, dict[str, float]]:
+def dev_results(model: MultiTaskModel, tasks: list[TaskData],
+                progress: bool | None = False) -> dict[str, dict[str, float]]:
     """{task: {metric: value}} for every task that has a dev set."""
-    return {t.spec.name: evaluate_task(model, t) for t in tasks if t.dev is not None}
+    return {t.spec.name: evaluate_task(model, t, progress=progress) for t in tasks
+            if t.dev is not None}
 
 
 def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:

@@ -341,8 +341,8 @@ def pick_device(name: str | None, distributed: DistributedContext) -> torch.devi
 
 
 # ---- a saved run, scored on labelled files ------------------------------------------------------
-def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]],
-                       batch_size: int = 64) -> dict[str, dict[str, float]]:
+def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_size: int = 64,
+                       progress: bool | None = None) -> dict[str, dict[str, float]]:
     """{task: {metric: value}} of a run's heads (RUN/best, or a checkpoint directory) on files
     in each task's format, with the label maps the heads were trained with."""
     model, tokenizer, description = load_checkpoint(run_checkpoint(path))
@@ -356,6 +356,6 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]],
         examples = read_examples(file, spec.kind, spec.text_field, spec.label_field,
                                  spec.second_text_field)
         data = encode_examples(examples, spec.kind, tokenizer, labels, file)
-        results[name] = score_dataset(model, name, data, labels, batch_size)
+        results[name] = score_dataset(model, name, data, labels, batch_size, progress)
     return results
 

@@ -270,7 +270,7 @@ class Trainer:
         if self.window_losses:  # the loss curve reaches every evaluation
             self._write_training_records()
         if self.distributed.is_main:
-            results = dev_results(self.model, self.tasks)
+            results = dev_results(self.model, self.tasks, progress=self.progress.mode == "bar")
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
                      "loss_weights": self.weighting.current_weights(),
                      "train_seconds": round(self.train_seconds, 2),

@@ -199,10 +199,10 @@ def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenize
     interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
     real_evaluate = trainer_module.dev_results
 
-    def evaluate_then_ctrl_c(model, tasks):
+    def evaluate_then_ctrl_c(model, tasks, **options):
         if interrupted.global_step == 6:
             raise KeyboardInterrupt
-        return real_evaluate(model, tasks)
+        return real_evaluate(model, tasks, **options)
 
     monkeypatch.setattr(trainer_module, "dev_results", evaluate_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
