@@ -71,12 +71,14 @@ def pyplot(purpose: str):
 
 
 def save_figure(figure, out: Path) -> None:
-    """Save a matplotlib figure (the format follows the suffix) through a temporary file:
-    an interrupted save never leaves half a picture."""
+    """Lay out, save (the format follows the suffix) and close a figure of `pyplot()`, through
+    a temporary file: an interrupted save never leaves half a picture."""
+    figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.stem}.tmp{out.suffix}")
     figure.savefig(temporary, dpi=110)
     os.replace(temporary, out)
+    pyplot("saving").close(figure)
 
 
 def check_writable(path: Path, flag: str, directory: bool = False) -> None:

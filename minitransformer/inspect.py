@@ -164,9 +164,7 @@ def draw_attention(trace: SentenceTrace, layers: list[int], heads: list[int], ou
             axes.set_yticks(range(length), pieces, fontsize=7)
     figure.supxlabel("key (attended to)")
     figure.supylabel("query (attending)")
-    figure.tight_layout()
     save_figure(figure, out)
-    plt.close(figure)
 
 
 @main_of

@@ -109,9 +109,7 @@ def draw(runs: dict[str, Series], out: Path) -> None:
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize="small")
-    figure.tight_layout()
     save_figure(figure, out)
-    plt.close(figure)
 
 
 @main_of
