@@ -25,19 +25,19 @@ from pathlib import Path
 import torch
 
 from .checkpoint import TRAINING_STATE, load_checkpoint
+from .cli import check_writable
 from .config import PRESETS, EncoderConfig
 from .data import TaskData, TaskSpec, encode_examples, load_task
 from .distributed import DistributedContext
 from .encoder import Encoder
-from .cli import check_writable
 from .errors import InputError, about, read_json
 from .evaluation import score_dataset
 from .freezing import count_parameters
 from .heads import MultiTaskModel, build_head
 from .kinds import SENTENCE_CLASSIFICATION, read_examples
 from .loading import MINILM_NAMES, load_sentence_encoder, minilm_directory, run_checkpoint
-from .tokenizer import Tokenizer
 from .options import TrainingOptions, check_option
+from .tokenizer import Tokenizer
 from .trainer import Trainer
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "default_data"
@@ -304,8 +304,9 @@ class Run:
 
 def prepare_run(config: RunConfig, distributed: DistributedContext = DistributedContext(),
                 log=print) -> Run:
-    """Read the data, build the model (start encoder + a new head per task) and its trainer.
-    Writes nothing: the first file of the run is written when training starts."""
+    """Read the data, build the model (start encoder + a new head per task) and its trainer,
+    and restore RUN/last for --resume. Writes nothing (but the shared vocabulary of a scratch
+    start under torchrun): the first file of the run is written when training starts."""
     device = pick_device(config.device, distributed)
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
