@@ -1,8 +1,9 @@
 """Bad input through the real commands, as a user meets it: one line `error: ...` on stderr that
 names the place and the problem, exit status 2, no traceback, and nothing written.
 
-Each case is a command line run in a fresh Python process. The processes are started together
-(a few at a time), since most of their time is importing torch.
+Each case is a command line run in a process of its own. tests/command_runner.py imports the
+commands once and forks a child per case (most of a fresh process's time is importing torch);
+the fixture's tiny training run and tests/test_embed_cli.py run commands from a fresh interpreter.
 """
 
 import json
@@ -10,7 +11,6 @@ import os
 import pickle
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -207,24 +207,23 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def outcomes(place):
-    """Every case run once, in parallel: {case: CompletedProcess}."""
-    def run(command):
-        argv = [word.format(d=place) for word in command]
-        return subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=300)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = pool.map(run, [command for command, _ in CASES.values()])
-        return dict(zip(CASES, results))
+    """Every case run once: {case: {"returncode", "stderr"}}."""
+    argvs = [[word.format(d=place) for word in command] for command, _ in CASES.values()]
+    runner = subprocess.run([sys.executable, str(ROOT / "tests" / "command_runner.py")],
+                            input=json.dumps(argvs), cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert runner.returncode == 0, runner.stderr
+    return dict(zip(CASES, json.loads(runner.stdout)))
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_clear_line(case, outcomes, place):
     result = outcomes[case]
     words = [word.format(d=place) for word in CASES[case][1]]
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result["stderr"], result["stderr"]
+    assert result["returncode"] == 2, (result["returncode"], result["stderr"])
+    lines = result["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result["stderr"]
     for word in words:
         assert word in lines[0], (word, lines[0])
 

@@ -17,14 +17,20 @@ from test_trainer import ROWS
 WORKER = Path(__file__).parent / "ddp_worker.py"
 
 
-def run_worker(workdir: Path, processes: int) -> None:
-    launcher = [] if processes == 1 else [
-        "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+def run_workers(workdir: Path, process_counts: list[int]) -> None:
+    """One training per count, all at once (one thread each; they write different files)."""
     environment = {**os.environ, "OMP_NUM_THREADS": "1",
                    "PYTHONPATH": os.pathsep.join([str(WORKER.parent), str(WORKER.parent.parent)])}
-    result = subprocess.run([sys.executable, *launcher, str(WORKER), str(workdir)],
-                            capture_output=True, text=True, timeout=240, env=environment)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    started = []
+    for processes in process_counts:
+        launcher = [] if processes == 1 else [
+            "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        started.append(subprocess.Popen([sys.executable, *launcher, str(WORKER), str(workdir)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=environment))
+    for process in started:
+        stdout, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stdout[-2000:] + stderr[-4000:]
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built in")
@@ -33,8 +39,7 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
                     min_frequency=1).save(tmp_path / "tokenizer")
     (tmp_path / "data.jsonl").write_text("".join(
         json.dumps({"text": t, "topic": a, "sentiment": b}) + "\n" for t, a, b in ROWS))
-    run_worker(tmp_path, 1)
-    run_worker(tmp_path, 2)
+    run_workers(tmp_path, [1, 2])
 
     single = read_safetensors(tmp_path / "out-1-rank0.safetensors")
     rank0 = read_safetensors(tmp_path / "out-2-rank0.safetensors")

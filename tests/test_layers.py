@@ -17,15 +17,26 @@ LAYERS = [
     {"pretrained", "evaluation"},
     {"checkpoint"},
     {"loading", "trainer"},
-    {"runs", "record", "evaluate", "plot", "inspect"},  # a run and its record; the commands
+    {"checks"},  # the subpackage of component checks (one layer for all its files)
+    {"runs", "record", "evaluate", "plot", "inspect", "check"},  # a run and its record; the commands
 ]
+SUBPACKAGES = {"checks"}  # their files import the package's modules with `from ..module import`
+
+
+def package_files() -> list[tuple[str, Path]]:
+    """(layer name, file) for every module: a subpackage's files all carry its name."""
+    files = [(path.stem, path) for path in sorted(PACKAGE.glob("*.py"))]
+    return files + [(name, path) for name in sorted(SUBPACKAGES)
+                    for path in sorted((PACKAGE / name).glob("*.py"))]
 
 
 def imported_modules(path: Path) -> set[str]:
-    """The package modules a file imports (relative imports, also those inside functions)."""
+    """The package modules a file imports (relative imports, also those inside functions);
+    for a subpackage's file, its imports from the package above (`from ..module import`)."""
+    level = 2 if path.parent != PACKAGE else 1
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level == level:
             names.update([node.module.split(".")[0]] if node.module else
                          [alias.name for alias in node.names])
     return names
@@ -33,14 +44,14 @@ def imported_modules(path: Path) -> set[str]:
 
 def test_every_module_has_a_layer():
     placed = set().union(*LAYERS)
-    modules = {path.stem for path in PACKAGE.glob("*.py")}
+    modules = {name for name, _ in package_files()}
     assert modules - placed == set(), "give these modules a layer"
     assert placed - modules == set(), "these modules no longer exist"
 
 
 def test_modules_import_only_from_lower_layers():
     layer_of = {name: index for index, layer in enumerate(LAYERS) for name in layer}
-    upward = [f"{path.stem} (layer {layer_of[path.stem]}) imports {name} (layer {layer_of[name]})"
-              for path in sorted(PACKAGE.glob("*.py")) for name in sorted(imported_modules(path))
-              if layer_of[name] >= layer_of[path.stem]]
+    upward = [f"{path.name} (layer {layer_of[module]}) imports {name} (layer {layer_of[name]})"
+              for module, path in package_files() for name in sorted(imported_modules(path))
+              if layer_of[name] >= layer_of[module]]
     assert upward == []

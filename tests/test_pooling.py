@@ -1,17 +1,14 @@
+"""Max and CLS pooling, and the choice by name; mean pooling is checked by tests/test_checks.py
+(the pooling component: hand-computed cases, padding, MiniLM's embeddings)."""
+
 import pytest
 import torch
 
-from minitransformer.pooling import cls_pooling, get_pooling, max_pooling, mean_pooling
+from minitransformer.pooling import cls_pooling, get_pooling, max_pooling
 
 STATES = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, -100.0]],
                        [[-1.0, 5.0], [7.0, -3.0], [2.0, 0.0]]])  # (B=2, T=3, d=2)
 MASK = torch.tensor([[1, 1, 0], [1, 1, 1]])
-
-
-def test_mean_pooling_hand_computed():
-    # row 0: mean of the first two tokens only = ((1+3)/2, (2+4)/2); row 1: all three.
-    expected = torch.tensor([[2.0, 3.0], [(-1 + 7 + 2) / 3, (5 - 3 + 0) / 3]])
-    torch.testing.assert_close(mean_pooling(STATES, MASK), expected)
 
 
 def test_max_and_cls_pooling_hand_computed():

@@ -6,6 +6,7 @@ heads' initialisation, the subsample, the data order, the task sampler and the d
 all have to repeat.
 """
 
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,9 @@ def runs(tmp_path_factory, tokenizer):
         command = [sys.executable, "train.py", "--init", str(place / "bert"), "--seed", str(seed),
                    "--epochs", "2", "--batch-size", "8", "--max-train", "48",
                    "--sampler", "temperature", "--run-dir", str(place / name)]
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        # One thread each: three processes share the cores instead of fighting over them.
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert result.returncode == 0, result.stderr
         return name, place / name
 

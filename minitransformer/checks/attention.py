@@ -1,0 +1,253 @@
+"""Checks for multi-head self-attention: the learner's class against torch.nn.MultiheadAttention.
+
+The learner writes a class like minitransformer.attention.MultiHeadAttention:
+    MultiHeadAttention(hidden_size, num_heads, attention_dropout=0.0)
+with four nn.Linear(d, d) named query, key, value and output, and
+    forward(hidden (B, T, d), additive_mask (B, 1, 1, T) or None, return_weights=False)
+returning (B, T, d), and also the weights (B, h, T, T) when return_weights is true.
+
+Mistakes are named from the weights themselves: log-softmax weights are the scores up to a
+constant per row, so comparing the learner's centred log-weights with the reference's gives
+the factor by which the scores are off (8.0 = "not divided by sqrt(d_k)" when d_k = 64).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..attention import MultiHeadAttention, additive_padding_mask
+from .core import (Check, CheckFailed, Component, close, expect_shape, fit_factor,
+                   load_same_weights, max_difference)
+from .minilm import swapped_minilm_check
+
+WIDTH, HEADS = 256, 4  # d_k = 64, so a missing 1/sqrt(d_k) shows as a factor 8
+HEAD_SIZE = WIDTH // HEADS
+TOLERANCE = 1e-5
+LENGTHS = [7, 4, 2]  # real tokens per sequence of the padded batch (B=3, T=7)
+
+
+def build(candidate, num_heads: int = HEADS, seed: int = 0):
+    """The learner's attention and torch's, holding the same (seeded, large enough to give
+    peaked attention) weights, both in eval mode."""
+    torch.manual_seed(seed)
+    learner = candidate(WIDTH, num_heads).eval()
+    linears = {}
+    for name in ("query", "key", "value", "output"):
+        linear = getattr(learner, name, None)
+        if not isinstance(linear, nn.Linear) or linear.weight.shape != (WIDTH, WIDTH) or linear.bias is None:
+            raise CheckFailed(f"{type(learner).__name__}({WIDTH}, {num_heads}) needs an "
+                              f"nn.Linear({WIDTH}, {WIDTH}) with a bias named {name!r} (the checks copy "
+                              f"known weights into query, key, value and output); found {linear!r}")
+        linears[name] = linear
+    reference = nn.MultiheadAttention(WIDTH, num_heads, batch_first=True).eval()
+    with torch.no_grad():
+        for linear in linears.values():
+            # Scores of std ~0.5: peaked attention, and still no weight underflows to 0 when
+            # a mistake makes them 8x larger (the diagnosis reads the log of the weights).
+            nn.init.normal_(linear.weight, std=0.7 / math.sqrt(WIDTH))
+            nn.init.normal_(linear.bias, std=0.1)
+        q, k, v, o = (linears[name] for name in ("query", "key", "value", "output"))
+        reference.in_proj_weight.copy_(torch.cat([q.weight, k.weight, v.weight]))
+        reference.in_proj_bias.copy_(torch.cat([q.bias, k.bias, v.bias]))
+        reference.out_proj.weight.copy_(o.weight)
+        reference.out_proj.bias.copy_(o.bias)
+    return learner, reference
+
+
+def inputs(seed: int = 1):
+    """A (3, 7, d) batch and its (3, 7) mask of 1 = token, 0 = padding."""
+    generator = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(len(LENGTHS), max(LENGTHS), WIDTH, generator=generator)
+    mask = torch.tensor([[1] * n + [0] * (max(LENGTHS) - n) for n in LENGTHS])
+    return hidden, mask
+
+
+def call(learner, hidden, additive_mask, heads: int = HEADS):
+    """The learner's (output, weights), checked to be a pair of the right shapes."""
+    with torch.no_grad():
+        result = learner(hidden, additive_mask, return_weights=True)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise CheckFailed("forward(..., return_weights=True) must return a pair (output, weights), "
+                          f"got {type(result).__name__}")
+    batch, length, _ = hidden.shape
+    output = expect_shape(result[0], (batch, length, WIDTH), "the output (B, T, d)")
+    weights = expect_shape(result[1], (batch, heads, length, length), "the weights (B, h, T, T)")
+    return output, weights
+
+
+def reference_call(reference, hidden, mask=None):
+    padding = None if mask is None else mask == 0
+    with torch.no_grad():
+        return reference(hidden, hidden, hidden, key_padding_mask=padding, need_weights=True,
+                         average_attn_weights=False)
+
+
+# ---- the checks ------------------------------------------------------------------------------
+
+def check_shapes(candidate) -> str:
+    learner, _ = build(candidate)
+    hidden, _ = inputs()
+    call(learner, hidden, None)
+    with torch.no_grad():
+        alone = learner(hidden, None)
+    expect_shape(alone, hidden.shape, "forward(hidden, None) without return_weights")
+    return f"output {tuple(hidden.shape)}, weights ({len(LENGTHS)}, {HEADS}, 7, 7)"
+
+
+def check_softmax_rows(candidate) -> str:
+    learner, _ = build(candidate)
+    hidden, _ = inputs()
+    _, weights = call(learner, hidden, None)
+    if weights.min() < -1e-6:
+        raise CheckFailed(f"attention weights go down to {weights.min():.3g}: weights come out of a "
+                          "softmax and are never negative")
+    rows, columns = weights.sum(-1), weights.sum(-2)
+    ones = torch.ones_like(rows)
+    if not close(rows, ones, 1e-4):
+        if close(columns, ones, 1e-4):
+            raise CheckFailed("each column of the weights sums to 1, not each row: take the softmax "
+                              "over the keys, the last dimension (softmax(dim=-1))")
+        raise CheckFailed(f"rows of the weights sum to between {rows.min():.3f} and {rows.max():.3f}, "
+                          "not 1: each query's weights over the keys must be a softmax")
+    return "every query's weights over the keys sum to 1"
+
+
+def diagnose_scores(weights, expected_weights) -> str:
+    """Why the learner's weights differ from the reference's, as far as the weights tell."""
+    centred = lambda w: (w.clamp(min=1e-30).log() - w.clamp(min=1e-30).log().mean(-1, keepdim=True))
+    factor, misfit = fit_factor(centred(weights), centred(expected_weights))
+    if misfit < 0.01:  # the learner's scores are a multiple of the right ones
+        root = math.sqrt(HEAD_SIZE)
+        if abs(factor / root - 1) < 0.02:
+            return (f"scores are not divided by sqrt(d_k) = {root:g}: the attention is {factor:.1f}x "
+                    "too peaked")
+        if abs(factor * root - 1) < 0.02:
+            return (f"scores are divided by d_k = {HEAD_SIZE} instead of sqrt(d_k) = {root:g}: the "
+                    f"attention is {1 / factor:.1f}x too flat")
+        if abs(factor * math.sqrt(HEADS) - 1) < 0.02:
+            return (f"scores are divided by sqrt(d) = {math.sqrt(WIDTH):g}, the whole width, instead "
+                    f"of sqrt(d_k) = {root:g}, one head's width")
+        return f"scores are {factor:.2f}x the right ones: divide Q K^T by sqrt(d_k) = {root:g}, nothing else"
+    return ""
+
+
+def check_against_torch(candidate) -> str:
+    learner, reference = build(candidate)
+    hidden, _ = inputs()
+    output, weights = call(learner, hidden, None)
+    expected, expected_weights = reference_call(reference, hidden)
+    if not close(weights, expected_weights, TOLERANCE):
+        reason = diagnose_scores(weights, expected_weights)
+        if reason:
+            raise CheckFailed(reason)
+        if heads_wrong(candidate):
+            raise CheckFailed(f"with one head the attention is right, with {HEADS} it is not: the heads "
+                              f"are split or merged wrongly; view (B, T, d) as (B, T, h, d_k), transpose "
+                              "to (B, h, T, d_k), and undo exactly that before the output projection")
+        if keys_and_queries_swapped(learner, hidden, weights):
+            raise CheckFailed("the scores are K Q^T: row i holds how key i matches every query; "
+                              "compute Q K^T so that each query's row is softmaxed over the keys")
+        raise CheckFailed(f"attention weights differ from torch.nn.MultiheadAttention's by up to "
+                          f"{max_difference(weights, expected_weights):.3g}")
+    if not close(output, expected, TOLERANCE):
+        if heads_wrong(candidate):
+            raise CheckFailed(f"the weights are right but the output is not, and only with {HEADS} "
+                              "heads: the heads are merged back wrongly; transpose (B, h, T, d_k) to "
+                              "(B, T, h, d_k) before reshaping to (B, T, d)")
+        raise CheckFailed(f"the weights are right but the output differs by up to "
+                          f"{max_difference(output, expected):.3g}: the output is weights @ V per head, "
+                          "heads merged back to (B, T, d), then the output projection")
+    return f"outputs and weights within {TOLERANCE:g}"
+
+
+def heads_wrong(candidate) -> bool:
+    """True when one head matches torch and several do not: the split or merge is wrong."""
+    hidden, _ = inputs()
+    one, reference = build(candidate, num_heads=1)
+    output, _ = call(one, hidden, None, heads=1)
+    return close(output, reference_call(reference, hidden)[0], TOLERANCE)
+
+
+def keys_and_queries_swapped(learner, hidden, weights) -> bool:
+    with torch.no_grad():
+        q = learner.query(hidden).view(*hidden.shape[:2], -1, HEAD_SIZE).transpose(1, 2)
+        k = learner.key(hidden).view(*hidden.shape[:2], -1, HEAD_SIZE).transpose(1, 2)
+        swapped = (k @ q.transpose(-2, -1) / math.sqrt(HEAD_SIZE)).softmax(-1)
+    return close(weights, swapped, 1e-4)
+
+
+def check_padding(candidate) -> str:
+    learner, reference = build(candidate)
+    hidden, mask = inputs()
+    output, weights = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
+    expected, _ = reference_call(reference, hidden, mask)
+    padded_keys = (mask == 0)[:, None, None, :].expand_as(weights)  # (B, h, T, T)
+    on_padding = weights[padded_keys]
+    rows = weights.sum(-1)
+    if not torch.isfinite(weights).all() or on_padding.min() < -1e-6 or not close(rows, torch.ones_like(rows), 1e-4):
+        if on_padding.abs().max() < 1e-6:
+            raise CheckFailed(f"padded keys are zeroed after the softmax, so rows sum to "
+                              f"{rows.min():.2f}, not 1: add the mask to the scores before the softmax")
+        raise CheckFailed(f"with padding the weights are no softmax (padded keys get "
+                          f"{on_padding.min():.3g}): the mask is added after the softmax; add it to "
+                          "the scores before")
+    if on_padding.max() > 1e-6:
+        raise CheckFailed(f"padded keys receive weight {on_padding.max():.2f}: the mask is not applied "
+                          "before the softmax (add additive_mask to the scores)")
+    if not close(output, expected, TOLERANCE):
+        raise CheckFailed(f"with padding the output differs from torch.nn.MultiheadAttention with "
+                          f"key_padding_mask by up to {max_difference(output, expected):.3g}")
+    return "padded keys get weight 0; outputs match torch with key_padding_mask"
+
+
+def check_padding_invariance(candidate) -> str:
+    learner, _ = build(candidate)
+    hidden, mask = inputs()
+    hidden[mask == 0] = 1000.0  # whatever sits in the padding must not matter
+    length = LENGTHS[1]
+    padded, _ = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
+    alone, _ = call(learner, hidden[1:2, :length], None)
+    worst = max_difference(padded[1, :length], alone[0])
+    if worst > TOLERANCE:
+        raise CheckFailed(f"a sequence's real tokens change by {worst:.3g} when it is padded: "
+                          "whatever is in the padding must not leak into them")
+    return "a padded sequence's tokens equal the same sequence unpadded"
+
+
+def check_all_padding(candidate) -> str:
+    learner, _ = build(candidate)
+    hidden, _ = inputs()
+    mask = torch.zeros(len(LENGTHS), max(LENGTHS), dtype=torch.long)
+    output, _ = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
+    if not torch.isfinite(output).all():
+        raise CheckFailed("a sequence that is all padding gives NaN or inf: keep the mask finite "
+                          "(the most negative float, as additive_padding_mask makes it, not -inf)")
+    return "a sequence with no real token stays finite"
+
+
+def swap_attention(model, candidate) -> None:
+    """Replace every layer's attention of the model's encoder by the learner's, same weights."""
+    config = model.encoder.config
+    for layer in model.encoder.layers:
+        learner = candidate(config.hidden_size, config.num_heads)
+        load_same_weights(learner, layer.attention)
+        layer.attention = learner.eval()
+
+
+COMPONENT = Component(
+    name="attention",
+    writes="a class like minitransformer.attention.MultiHeadAttention",
+    ours="minitransformer/attention.py:MultiHeadAttention",
+    checks=[
+        Check("query, key, value, output and shapes", check_shapes),
+        Check("the weights are a softmax over the keys", check_softmax_rows),
+        Check("against torch.nn.MultiheadAttention, no padding", check_against_torch),
+        Check("against torch.nn.MultiheadAttention, with padding", check_padding),
+        Check("padding invariance", check_padding_invariance),
+        Check("a sequence that is all padding", check_all_padding),
+        swapped_minilm_check(swap_attention, "this attention in every layer"),
+    ],
+)

@@ -1,0 +1,223 @@
+"""Checks for one encoder layer, post-norm (BERT) and pre-norm, against
+torch.nn.TransformerEncoderLayer, PyTorch's own implementation of the same layer:
+
+    post-norm:  x = LN1(x + attention(x));   x = LN2(x + feed_forward(x))
+    pre-norm:   x = x + attention(LN1(x));   x = x + feed_forward(LN2(x))
+
+The learner writes a class like minitransformer.encoder.EncoderLayer: EncoderLayer(config) with
+its parameters named like ours (attention.{query,key,value,output}, attention_norm,
+feed_forward.{inner,outer}, feed_forward_norm), and forward(x (B, T, d), additive_mask
+(B, 1, 1, T) or None) -> (B, T, d). It may use our MultiHeadAttention or its own.
+Known mistakes are named by computing the layer with that mistake and finding a match.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..attention import additive_padding_mask
+from ..config import EncoderConfig
+from ..encoder import ACTIVATION_FUNCTIONS, EncoderLayer
+from .core import (Check, CheckFailed, Component, close, expect_shape, load_same_weights,
+                   max_difference)
+from .minilm import swapped_minilm_check
+
+TOLERANCE = 1e-5
+LENGTHS = [6, 3]  # real tokens of each sequence of the padded batch (B=2, T=6)
+
+
+def small_config(norm_placement: str, dropout: float = 0.0) -> EncoderConfig:
+    return EncoderConfig(vocab_size=50, hidden_size=64, num_heads=4, num_layers=2, ff_size=128,
+                         max_length=16, dropout=dropout, attention_dropout=0.0,
+                         norm_placement=norm_placement, layer_norm_eps=1e-5)
+
+
+def randomise(module: nn.Module, seed: int) -> None:
+    """Weights of a visible size everywhere, LayerNorm gains and biases included, so that a
+    LayerNorm or bias left out changes the output."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator)
+            if "norm" in name and name.endswith("weight"):
+                parameter.copy_(1 + 0.2 * noise)
+            else:
+                parameter.copy_(noise * (0.15 if parameter.dim() >= 2 else 0.1))
+
+
+def torch_layer(ours: EncoderLayer, config: EncoderConfig, norm_first: bool | None = None,
+                activation: str | None = None) -> nn.TransformerEncoderLayer:
+    """torch.nn.TransformerEncoderLayer holding our layer's weights (by default the same
+    placement and activation; other values build the layer of a mistake)."""
+    reference = nn.TransformerEncoderLayer(
+        config.hidden_size, config.num_heads, config.ff_size, dropout=0.0,
+        activation=ACTIVATION_FUNCTIONS[activation or config.activation],
+        layer_norm_eps=config.layer_norm_eps, batch_first=True,
+        norm_first=(config.norm_placement == "pre") if norm_first is None else norm_first).eval()
+    attention = ours.attention
+    with torch.no_grad():
+        reference.self_attn.in_proj_weight.copy_(torch.cat([attention.query.weight, attention.key.weight,
+                                                            attention.value.weight]))
+        reference.self_attn.in_proj_bias.copy_(torch.cat([attention.query.bias, attention.key.bias,
+                                                          attention.value.bias]))
+        reference.self_attn.out_proj.load_state_dict(attention.output.state_dict())
+        reference.linear1.load_state_dict(ours.feed_forward.inner.state_dict())
+        reference.linear2.load_state_dict(ours.feed_forward.outer.state_dict())
+        reference.norm1.load_state_dict(ours.attention_norm.state_dict())
+        reference.norm2.load_state_dict(ours.feed_forward_norm.state_dict())
+    return reference
+
+
+def run_torch(reference: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    # With autograd on, torch takes its plain path (its inference fast path is another kernel).
+    with torch.enable_grad():
+        return reference(x, src_key_padding_mask=mask == 0).detach()
+
+
+def sketch(reference: nn.TransformerEncoderLayer, x, mask, pre_norm: bool, attention_residual=True,
+           feed_forward_residual=True, norms_swapped=False) -> torch.Tensor:
+    """The layer written out from torch's parts, with switches for typical mistakes."""
+    norm1, norm2 = reference.norm1, reference.norm2
+    if norms_swapped:
+        norm1, norm2 = norm2, norm1
+    attend = lambda h: reference.self_attn(h, h, h, key_padding_mask=mask == 0, need_weights=False)[0]
+    feed = lambda h: reference.linear2(reference.activation(reference.linear1(h)))
+    keep_a, keep_f = float(attention_residual), float(feed_forward_residual)
+    with torch.no_grad():
+        if pre_norm:
+            x = keep_a * x + attend(norm1(x))
+            return keep_f * x + feed(norm2(x))
+        x = norm1(keep_a * x + attend(x))
+        return norm2(keep_f * x + feed(x))
+
+
+def build(candidate, config: EncoderConfig, seed: int = 0):
+    """Our layer with random weights, and the learner's with the same weights."""
+    torch.manual_seed(seed)
+    ours = EncoderLayer(config).eval()
+    randomise(ours, seed)
+    learner = candidate(config)
+    load_same_weights(learner, ours)
+    return ours, learner.eval()
+
+
+def inputs(config: EncoderConfig, seed: int = 1):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(LENGTHS), max(LENGTHS), config.hidden_size, generator=generator)
+    mask = torch.tensor([[1] * n + [0] * (max(LENGTHS) - n) for n in LENGTHS])
+    return x, mask
+
+
+def learner_output(learner, x, mask):
+    with torch.no_grad():
+        output = learner(x, additive_padding_mask(mask, x.dtype))
+    return expect_shape(output, x.shape, "the layer's output (B, T, d)")
+
+
+def real_tokens(tensor, mask):
+    return tensor[mask.bool()]  # (real tokens, d): padded positions' outputs are never used
+
+
+def check_names(candidate) -> str:
+    build(candidate, small_config("post"))
+    return "our weights load into it"
+
+
+def check_shape(candidate) -> str:
+    config = small_config("post")
+    _, learner = build(candidate, config)
+    x, mask = inputs(config)
+    learner_output(learner, x, mask)
+    return f"{tuple(x.shape)} in, {tuple(x.shape)} out"
+
+
+def against_torch(candidate, placement: str) -> str:
+    config = small_config(placement)
+    ours, learner = build(candidate, config)
+    x, mask = inputs(config)
+    output = real_tokens(learner_output(learner, x, mask), mask)
+    reference = torch_layer(ours, config)
+    expected = real_tokens(run_torch(reference, x, mask), mask)
+    if close(output, expected, TOLERANCE):
+        return f"within {max_difference(output, expected):.1e}"
+    pre = placement == "pre"
+    other = "post" if pre else "pre"
+    if close(output, real_tokens(run_torch(torch_layer(ours, config, norm_first=not pre), x, mask), mask), 1e-4):
+        raise CheckFailed(f"this is a {other}-norm layer, but config.norm_placement is {placement!r}: "
+                          + ("x = x + sublayer(LN(x))" if pre else "x = LN(x + sublayer(x))"))
+    for name in ACTIVATION_FUNCTIONS:
+        if name != config.activation and close(
+                output, real_tokens(run_torch(torch_layer(ours, config, activation=name), x, mask), mask), 1e-4):
+            raise CheckFailed(f"the feed-forward uses {name}, but config.activation is "
+                              f"{config.activation!r}: take the function that config.activation names")
+    mistakes = {
+        "the attention sub-layer has no residual connection: add its input back": dict(attention_residual=False),
+        "the feed-forward sub-layer has no residual connection: add its input back": dict(feed_forward_residual=False),
+        "the two LayerNorms are swapped: attention_norm belongs to the attention sub-layer, "
+        "feed_forward_norm to the feed-forward": dict(norms_swapped=True),
+    }
+    for message, switches in mistakes.items():
+        if close(output, real_tokens(sketch(reference, x, mask, pre, **switches), mask), 1e-4):
+            raise CheckFailed(message)
+    raise CheckFailed(f"the {placement}-norm layer's outputs differ from torch.nn.TransformerEncoderLayer"
+                      f"(norm_first={pre}) by up to {max_difference(output, expected):.3g}")
+
+
+def check_padding_invariance(candidate) -> str:
+    config = small_config("post")
+    _, learner = build(candidate, config)
+    x, mask = inputs(config)
+    x[mask == 0] = 1000.0  # whatever sits in the padding must not matter
+    length = LENGTHS[1]
+    padded = learner_output(learner, x, mask)[1, :length]
+    alone = learner_output(learner, x[1:2, :length], torch.ones(1, length, dtype=torch.long))[0]
+    worst = max_difference(padded, alone)
+    if worst > TOLERANCE:
+        raise CheckFailed(f"a sequence's real tokens change by {worst:.3g} when it is padded: pass the "
+                          "mask on to the attention")
+    return "a padded sequence's tokens equal the same sequence unpadded"
+
+
+def check_dropout(candidate) -> str:
+    config = small_config("post", dropout=0.3)
+    ours, learner = build(candidate, config)
+    x, mask = inputs(config)
+    expected = real_tokens(run_torch(torch_layer(ours, config), x, mask), mask)
+    if not close(real_tokens(learner_output(learner, x, mask), mask), expected, TOLERANCE):
+        raise CheckFailed("with config.dropout = 0.3 the layer in eval mode is not the plain layer: "
+                          "dropout must act only in training (nn.Dropout does that by itself)")
+    learner.train()
+    torch.manual_seed(0)
+    first = learner_output(learner, x, mask)
+    second = learner_output(learner, x, mask)
+    if torch.equal(first, second):
+        raise CheckFailed("with config.dropout = 0.3 the layer in train mode gives the same output "
+                          "twice: apply dropout to each sub-layer's output before the residual add")
+    return "dropout in train mode only"
+
+
+def swap_layers(model, candidate) -> None:
+    encoder = model.encoder
+    for index, layer in enumerate(encoder.layers):
+        learner = candidate(encoder.config)
+        load_same_weights(learner, layer)
+        encoder.layers[index] = learner.eval()
+
+
+COMPONENT = Component(
+    name="encoder_layer",
+    writes="a class like minitransformer.encoder.EncoderLayer(config)",
+    ours="minitransformer/encoder.py:EncoderLayer",
+    checks=[
+        Check("parameters named like ours", check_names),
+        Check("shape", check_shape),
+        Check("post-norm against torch.nn.TransformerEncoderLayer, with padding",
+              lambda candidate: against_torch(candidate, "post")),
+        Check("pre-norm against torch.nn.TransformerEncoderLayer(norm_first=True), with padding",
+              lambda candidate: against_torch(candidate, "pre")),
+        Check("padding invariance", check_padding_invariance),
+        Check("dropout", check_dropout),
+        swapped_minilm_check(swap_layers, "these layers"),
+    ],
+)

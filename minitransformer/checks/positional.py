@@ -1,0 +1,138 @@
+"""Checks for the sinusoidal positional encoding (Vaswani et al. 2017, section 3.5):
+
+    PE[pos, 2i]   = sin(pos / 10000^(2i / d))
+    PE[pos, 2i+1] = cos(pos / 10000^(2i / d))
+
+The learner writes either a function like minitransformer.positional.sinusoidal_table,
+    sinusoidal_table(max_length, hidden_size) -> (max_length, d),
+or a module like SinusoidalPositionalEncoding(max_length, hidden_size) whose forward(input_shape)
+takes the (B, T) shape of a batch of ids and returns (1, T, d). The reference is the formula
+above, computed entry by entry in float64; known mistakes are recognised by building their
+tables and finding the learner's among them. (No MiniLM check: MiniLM learns its positions.)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import torch
+from .core import Check, CheckFailed, Component, close, expect_shape, max_difference
+
+SMALL = (50, 16)  # (max_length, d) where mistakes are named
+LARGE = (512, 384)  # MiniLM's sizes: float32 rounding must stay small even at position 511
+TOLERANCE_SMALL, TOLERANCE_LARGE = 1e-5, 1e-4  # sin of an angle ~500 rad keeps ~3e-5 in float32
+
+
+def formula(max_length: int, d: int, *, exponent=lambda dim: 2 * (dim // 2), sin_at_even=True,
+            halves=False) -> torch.Tensor:
+    """The (max_length, d) table of the paper, written entry by entry; the keywords build the
+    tables of typical mistakes (the default arguments give the right one)."""
+    table = torch.empty(max_length, d, dtype=torch.float64)
+    for dim in range(d):
+        if halves:  # sin for the first d/2 dimensions, cos for the rest, frequency by dim % (d/2)
+            pair, use_sin = dim % (d // 2), dim < d // 2
+            frequency = 1 / 10000 ** (2 * pair / d)
+        else:
+            frequency = 1 / 10000 ** (exponent(dim) / d)
+            use_sin = (dim % 2 == 0) == sin_at_even
+        for pos in range(max_length):
+            table[pos, dim] = math.sin(pos * frequency) if use_sin else math.cos(pos * frequency)
+    return table
+
+
+MISTAKES = {  # the message for each mistake, and the keywords that build its table
+    "positions use cos where the formula has sin at even dimensions (PE[pos, 2i] = sin, "
+    "PE[pos, 2i+1] = cos)": dict(sin_at_even=False),
+    "the sines fill the first half of the dimensions and the cosines the second; the paper "
+    "interleaves them: sin at each even dimension 2i, cos at the odd 2i+1 next to it": dict(halves=True),
+    "each dimension has its own frequency, 1 / 10000^(dim / d); the two dimensions of a pair, 2i "
+    "and 2i+1, share one frequency, 1 / 10000^(2i / d)": dict(exponent=lambda dim: dim),
+    "the exponent is i / d where the formula has 2i / d: the frequencies fall too slowly across "
+    "the dimensions": dict(exponent=lambda dim: dim // 2),
+}
+
+
+def table_of(candidate, max_length: int, d: int) -> torch.Tensor:
+    """The learner's (max_length, d) table, from a function or a module."""
+    if inspect.isclass(candidate):
+        module = candidate(max_length, d)
+        with torch.no_grad():
+            positions = module(torch.Size([2, max_length]))
+        return expect_shape(positions, (1, max_length, d),
+                            f"{candidate.__name__}({max_length}, {d})(input_shape=(2, {max_length}))"
+                            " (the (1, T, d) positions of a (B, T) batch)")[0]
+    with torch.no_grad():
+        table = candidate(max_length, d)
+    return expect_shape(table, (max_length, d), f"{candidate.__name__}({max_length}, {d})")
+
+
+def check_shape(candidate) -> str:
+    table_of(candidate, *SMALL)
+    return f"({SMALL[0]}, {SMALL[1]}) table" if not inspect.isclass(candidate) else \
+        f"(1, {SMALL[0]}, {SMALL[1]}) for a batch of {SMALL[0]} tokens"
+
+
+def check_formula(candidate) -> str:
+    table = table_of(candidate, *SMALL)
+    expected = formula(*SMALL)
+    if close(table, expected, TOLERANCE_SMALL):
+        return f"every entry within {TOLERANCE_SMALL:g} (d = {SMALL[1]})"
+    for message, keywords in MISTAKES.items():
+        if close(table, formula(*SMALL, **keywords), 1e-4):
+            raise CheckFailed(message)
+    wrong = ((table.double() - expected).abs() > TOLERANCE_SMALL).nonzero()
+    pos, dim = wrong[0].tolist()
+    function = "sin" if dim % 2 == 0 else "cos"
+    raise CheckFailed(f"{len(wrong)} of {table.numel()} entries differ from the formula; the first: "
+                      f"PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula gives "
+                      f"{function}({pos} / 10000^({2 * (dim // 2)}/{SMALL[1]})) = {expected[pos, dim]:.6f}")
+
+
+def check_large(candidate) -> str:
+    table = table_of(candidate, *LARGE)
+    worst = max_difference(table, formula_fast(*LARGE))
+    if worst > TOLERANCE_LARGE:
+        raise CheckFailed(f"at MiniLM's sizes (512 positions, d = 384) entries differ from the formula "
+                          f"by up to {worst:.3g}: compute the angles in float64, or as pos * "
+                          f"exp(-ln(10000) * 2i / d), and round to float32 at the end")
+    return f"within {worst:.1e} at 512 positions, d = 384"
+
+
+def formula_fast(max_length: int, d: int) -> torch.Tensor:
+    """The same formula as `formula`, vectorised in float64 (the entry loop is slow at 512 x 384);
+    tests/test_checks.py checks that the two agree."""
+    positions = torch.arange(max_length, dtype=torch.float64)[:, None]  # (L, 1)
+    pair_dims = 2 * (torch.arange(d) // 2)  # (d,): 0, 0, 2, 2, 4, 4, ...
+    angles = positions / 10000 ** (pair_dims.double() / d)  # (L, d)
+    return torch.where(torch.arange(d) % 2 == 0, angles.sin(), angles.cos())
+
+
+def check_module(candidate) -> str:
+    if not inspect.isclass(candidate):
+        return "a function: no module to check"
+    module = candidate(*SMALL)
+    learned = [name for name, _ in module.named_parameters()]
+    if learned:
+        raise CheckFailed(f"the table is an nn.Parameter ({', '.join(learned)}): it is fixed by the "
+                          "formula; register it as a buffer, or the optimizer will change it")
+    with torch.no_grad():
+        short = expect_shape(module(torch.Size([3, 7])), (1, 7, SMALL[1]),
+                             "the positions of a (3, 7) batch")
+    if not close(short[0], formula(7, SMALL[1]), TOLERANCE_SMALL):
+        raise CheckFailed("for a batch of 7 tokens the positions are not the table's first 7 rows")
+    return "no trainable parameters; a (B, T) batch gets the first T rows"
+
+
+COMPONENT = Component(
+    name="positional",
+    writes="a function like minitransformer.positional.sinusoidal_table, or a module like "
+           "SinusoidalPositionalEncoding",
+    ours="minitransformer/positional.py:SinusoidalPositionalEncoding",
+    checks=[
+        Check("shape", check_shape),
+        Check("the paper's formula, entry by entry", check_formula),
+        Check("precision at 512 positions and d = 384", check_large),
+        Check("a fixed table, the first T rows for T tokens", check_module),
+    ],
+)

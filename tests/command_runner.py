@@ -1,0 +1,86 @@
+"""Run many command lines of the project's commands, each in its own process, quickly.
+
+    python tests/command_runner.py < argvs.json > results.json
+
+Most of a command's start is importing torch. This process imports the commands once, then
+forks one child per command line: the child runs `sys.exit(main(argv))` exactly as the script
+would, with its own stderr, exit status and memory, and an uncaught exception prints its
+traceback as in a fresh interpreter. Input: a JSON list of argv lists (["embed.py", ...] or
+["-m", "minitransformer.evaluate", ...]); output: a JSON list of {"returncode", "stderr"}.
+Without os.fork (Windows) each command line runs in a fresh interpreter instead.
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_main(argv: list[str]):
+    """(the command's main function, its arguments) for a command line."""
+    if argv[0] == "-m":
+        return importlib.import_module(argv[1]).main, argv[2:]
+    spec = importlib.util.spec_from_file_location(f"command_{Path(argv[0]).stem}", ROOT / argv[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main, argv[1:]
+
+
+def run_forked(main, arguments: list[str]) -> dict:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: stdin and stdout empty, stderr into the pipe
+        os.close(read_end)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(write_end, 2)
+        try:
+            code = main(arguments)
+        except SystemExit as exit_:
+            code = exit_.code
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        stderr = pipe.read().decode("utf-8", "replace")
+    _, status = os.waitpid(pid, 0)
+    return {"returncode": os.waitstatus_to_exitcode(status), "stderr": stderr}
+
+
+def run_fresh(argv: list[str]) -> dict:
+    result = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=300)
+    return {"returncode": result.returncode, "stderr": result.stderr}
+
+
+def main() -> None:
+    argvs = json.load(sys.stdin)
+    os.chdir(ROOT)
+    if not hasattr(os, "fork"):
+        results = [run_fresh(argv) for argv in argvs]
+    else:
+        mains = {}
+        for argv in argvs:  # every import before the first fork: children start ready
+            key = tuple(argv[:2]) if argv[0] == "-m" else argv[0]
+            if key not in mains:
+                mains[key] = command_main(argv)[0]
+        results = []
+        for argv in argvs:
+            key = tuple(argv[:2]) if argv[0] == "-m" else argv[0]
+            results.append(run_forked(mains[key], argv[2:] if argv[0] == "-m" else argv[1:]))
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
