@@ -11,7 +11,7 @@ Check it:  python -m minitransformer.check encoder exercises/encoder.py:Encoder
 import torch
 from torch import nn
 
-from minitransformer.attention import additive_padding_mask
+from minitransformer.attention import additive_padding_mask  # (mask (B, T), dtype) -> (B, 1, 1, T)
 from minitransformer.config import EncoderConfig
 from minitransformer.encoder import Embeddings  # token + position (+ segment) embeddings, given
 
@@ -22,7 +22,7 @@ class Encoder(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = config
-        # Name the parts: embeddings (Embeddings(config)), layers (an nn.ModuleList of
+        # Name the parts: embeddings (Embeddings(config)), layers (an nn.ModuleList, not a list, of
         # config.num_layers EncoderLayer), and final_norm (an nn.LayerNorm) only for pre-norm.
         raise NotImplementedError("Encoder.__init__")
 

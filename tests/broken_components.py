@@ -7,6 +7,7 @@ import dataclasses
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from minitransformer.encoder import Encoder, EncoderLayer
@@ -20,6 +21,7 @@ class Attention(nn.Module):
     def __init__(self, hidden_size, num_heads, attention_dropout=0.0):
         super().__init__()
         self.num_heads, self.head_size = num_heads, hidden_size // num_heads
+        self.attention_dropout = attention_dropout
         self.query, self.key, self.value, self.output = (nn.Linear(hidden_size, hidden_size)
                                                          for _ in range(4))
 
@@ -39,6 +41,8 @@ class Attention(nn.Module):
         weights = (scores + additive_mask if masked else scores).softmax(dim=-1)
         if self.mistake == "mask after softmax" and additive_mask is not None:
             weights = weights + additive_mask
+        if self.mistake != "no dropout":
+            weights = F.dropout(weights, self.attention_dropout, training=self.training)
         context = (weights @ v).transpose(1, 2).reshape(batch, length, width)
         output = self.output(context)
         return (output, weights) if return_weights else output

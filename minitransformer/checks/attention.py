@@ -228,6 +228,25 @@ def check_all_padding(candidate) -> str:
     return "a sequence with no real token stays finite"
 
 
+def check_dropout(candidate) -> str:
+    torch.manual_seed(0)
+    learner = candidate(WIDTH, HEADS, 0.5)
+    hidden, _ = inputs()
+    with torch.no_grad():
+        plain = learner.eval()(hidden, None)
+        learner.train()
+        first, second = learner(hidden, None), learner(hidden, None)
+        learner.eval()
+        again = learner(hidden, None)
+    if not close(plain, again, 0.0):
+        raise CheckFailed("with attention_dropout = 0.5 the output in eval mode changes between calls: "
+                          "dropout must act only in training (F.dropout(..., training=self.training))")
+    if torch.equal(first, second):
+        raise CheckFailed("with attention_dropout = 0.5 the output in train mode is the same twice: "
+                          "apply dropout to the attention weights in training")
+    return "on the weights in training only"
+
+
 def swap_attention(model, candidate) -> None:
     """Replace every layer's attention of the model's encoder by the learner's, same weights."""
     config = model.encoder.config
@@ -248,6 +267,7 @@ COMPONENT = Component(
         Check("against torch.nn.MultiheadAttention, with padding", check_padding),
         Check("padding invariance", check_padding_invariance),
         Check("a sequence that is all padding", check_all_padding),
+        Check("attention dropout", check_dropout),
         swapped_minilm_check(swap_attention, "this attention in every layer"),
     ],
 )

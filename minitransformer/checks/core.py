@@ -17,6 +17,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..errors import InputError
+
 CHECKS_DIRECTORY = Path(__file__).resolve().parent
 TORCH_DIRECTORY = Path(torch.__file__).resolve().parent
 
@@ -85,6 +87,8 @@ def learner_error(error: Exception) -> str | None:
               and not is_within(frame.filename, CHECKS_DIRECTORY)]
     if not frames:
         return None
+    if isinstance(error, InputError):  # the library refused a file or setting: not the learner's code
+        return f"the check could not run (not a mistake in your code): {error}"
     frame = frames[-1]  # the deepest: where it went wrong
     where = f"{Path(frame.filename).name}, line {frame.lineno} (in {frame.name})"
     if isinstance(error, NotImplementedError):

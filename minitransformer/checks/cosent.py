@@ -87,7 +87,8 @@ def check_by_hand(candidate) -> str:
         if math.isclose(loss, wrong, rel_tol=1e-5):
             raise CheckFailed(message)
     raise CheckFailed(f"for cosines {COSINES}, gold scores {SCORES} and scale {SCALE} the loss is "
-                      f"{loss:.6f}; by hand it is {expected:.6f}")
+                      f"{loss:.6f}; by hand it is {expected:.6f} (only ordered pairs count: i above j "
+                      "when gold_i > gold_j, strictly; ties and the pair (i, i) add nothing)")
 
 
 def tied_loss() -> float:

@@ -29,6 +29,9 @@ def build(candidate, placement: str, seed: int = 0):
     ours = Encoder(config).eval()
     randomise(ours, seed)
     learner = candidate(config)
+    if isinstance(getattr(learner, "layers", None), (list, tuple)):
+        raise CheckFailed("layers is a plain Python list: PyTorch does not see modules inside one (no "
+                          "parameters, no .to(), no state_dict); use nn.ModuleList")
     lacks, extra = parameter_names(learner, ours)
     if placement == "pre" and any(name.startswith("final_norm.") for name in lacks):
         raise CheckFailed("a pre-norm stack needs a final LayerNorm, final_norm, after the last layer: "

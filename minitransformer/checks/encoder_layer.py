@@ -120,8 +120,15 @@ def real_tokens(tensor, mask):
 
 
 def check_names(candidate) -> str:
-    build(candidate, small_config("post"))
-    return "our weights load into it"
+    config = small_config("post")
+    _, learner = build(candidate, config)
+    for name in ("attention_norm", "feed_forward_norm"):
+        norm = getattr(learner, name)
+        if getattr(norm, "eps", config.layer_norm_eps) != config.layer_norm_eps:
+            raise CheckFailed(f"{name} has eps {norm.eps:g}, config.layer_norm_eps is "
+                              f"{config.layer_norm_eps:g}: pass eps=config.layer_norm_eps (BERT's "
+                              "1e-12 makes a measurable difference)")
+    return "our weights load into it; LayerNorm eps from the config"
 
 
 def check_shape(candidate) -> str:
@@ -151,6 +158,8 @@ def against_torch(candidate, placement: str) -> str:
                 output, real_tokens(run_torch(torch_layer(ours, config, activation=name), x, mask), mask), 1e-4):
             raise CheckFailed(f"the feed-forward uses {name}, but config.activation is "
                               f"{config.activation!r}: take the function that config.activation names")
+    if close(output, real_tokens(run_torch(reference, x, torch.ones_like(mask)), mask), 1e-4):
+        raise CheckFailed("the layer ignores the padding: pass additive_mask on to the attention")
     mistakes = {
         "the attention sub-layer has no residual connection: add its input back": dict(attention_residual=False),
         "the feed-forward sub-layer has no residual connection: add its input back": dict(feed_forward_residual=False),
@@ -161,7 +170,9 @@ def against_torch(candidate, placement: str) -> str:
         if close(output, real_tokens(sketch(reference, x, mask, pre, **switches), mask), 1e-4):
             raise CheckFailed(message)
     raise CheckFailed(f"the {placement}-norm layer's outputs differ from torch.nn.TransformerEncoderLayer"
-                      f"(norm_first={pre}) by up to {max_difference(output, expected):.3g}")
+                      f"(norm_first={pre}) by up to {max_difference(output, expected):.3g} (if it uses "
+                      "your own attention, check that first: python -m minitransformer.check "
+                      "attention ...)")
 
 
 def check_padding_invariance(candidate) -> str:

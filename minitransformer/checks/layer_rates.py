@@ -8,7 +8,7 @@
 The learner writes a function like minitransformer.optim.parameter_groups:
     parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> list of dicts
 with "params", "lr" and "weight_decay", as torch.optim.AdamW takes them (ours returns that list
-and a table for printing: a (groups, table) pair is accepted). The model is a 6-layer
+and a table for printing: a (groups, table) pair is accepted). The model is a 12-layer
 MultiTaskModel with two heads, parameters named encoder.embeddings.*, encoder.layers.{i}.*,
 encoder.final_norm.* and heads.{task}.*; the expected rates are derived from those names.
 """
@@ -24,7 +24,8 @@ from ..encoder import Encoder
 from ..heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
 from .core import Check, CheckFailed, Component
 
-LR, DECAY, WEIGHT_DECAY, LAYERS = 1e-3, 0.8, 0.01, 6
+LR, DECAY, WEIGHT_DECAY = 1e-3, 0.8, 0.01
+LAYERS = 12  # two-digit layer numbers: "layers.10" must not be read as layer 1
 
 
 def model(norm_placement: str = "post") -> MultiTaskModel:
@@ -67,7 +68,11 @@ def settings(candidate, net) -> dict[str, tuple[float, float]]:
     found: dict[str, tuple[float, float]] = {}
     for group in groups_of(candidate, net):
         for parameter in group["params"]:
-            name = names.get(id(parameter), "a tensor that is not the model's")
+            if not isinstance(parameter, torch.nn.Parameter):
+                raise CheckFailed(f"a group's params hold a {type(parameter).__name__}: they must be "
+                                  "the model's parameters themselves (model.named_parameters() gives "
+                                  "(name, parameter) pairs)")
+            name = names.get(id(parameter), "a parameter that is not the model's")
             if name in found:
                 raise CheckFailed(f"{name} is in two groups: each parameter must be in exactly one")
             found[name] = (group["lr"], group["weight_decay"])
@@ -91,7 +96,8 @@ def rate_table(found: dict) -> str:
     """'embeddings 0.000262, layer 1 0.000328, ..., heads 0.001': the first rate seen per depth."""
     by_depth = {}
     for name, (rate, _) in found.items():
-        by_depth.setdefault(depth(name), rate)
+        if not name.startswith("encoder.final_norm."):  # at depth N too: the table shows layer N's
+            by_depth.setdefault(depth(name), rate)
     label = lambda k: "heads" if k is None else "embeddings" if k == 0 else f"layer {k}"
     ordered = sorted(by_depth.items(), key=lambda item: LAYERS + 1 if item[0] is None else item[0])
     return ", ".join(f"{label(k)} {rate:.3g}" for k, rate in ordered)

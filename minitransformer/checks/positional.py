@@ -67,8 +67,14 @@ def table_of(candidate, max_length: int, d: int) -> torch.Tensor:
     return expect_shape(table, (max_length, d), f"{candidate.__name__}({max_length}, {d})")
 
 
+def check_dtype(table: torch.Tensor) -> None:
+    if table.dtype != torch.float32:
+        raise CheckFailed(f"the table is {table.dtype}: the model adds it to float32 embeddings, so "
+                          "return float32 (compute in float64 if you like, then .float())")
+
+
 def check_shape(candidate) -> str:
-    table_of(candidate, *SMALL)
+    check_dtype(table_of(candidate, *SMALL))
     return f"({SMALL[0]}, {SMALL[1]}) table" if not inspect.isclass(candidate) else \
         f"(1, {SMALL[0]}, {SMALL[1]}) for a batch of {SMALL[0]} tokens"
 
