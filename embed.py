@@ -3,6 +3,7 @@
     python embed.py "A cat sleeps." "A kitten naps." "Stocks fell today."
     python embed.py --file sentences.txt --out embeddings.npy
     cat sentences.txt | python embed.py --model runs/default
+    python embed.py --query "How do cats sleep?" --corpus sentences.txt --top-k 5
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from minitransformer.cli import CommandParser, check_writable, main_of, positive_int
-from minitransformer.errors import InputError
+from minitransformer.cli import CommandParser, add_device_flag, check_writable, main_of, positive_int
+from minitransformer.devices import pick_device
+from minitransformer.errors import InputError, read_text
 from minitransformer.loading import load_sentence_encoder
+from minitransformer.similarity import semantic_search
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
 PREVIEW_DIMS = 4
@@ -29,7 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "come from the command line, from --file, or else from standard input (one "
                     "per line; blank lines are skipped).",
         epilog="Without --out the embeddings are only previewed. Sentences longer than the "
-               "model's maximum length are truncated to their first tokens.",
+               "model's maximum length are truncated to their first tokens. Semantic search: "
+               "--query (repeatable) with --corpus FILE prints the --top-k corpus sentences "
+               "closest to each query by cosine; --out then saves the corpus embeddings, and "
+               "--corpus-embeddings reuses them.",
     )
     parser.add_argument("sentences", nargs="*", help="sentences to embed (quote each one)")
     parser.add_argument("--model", default="minilm",
@@ -44,12 +50,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
                         help="sentences per forward pass (default: %(default)s)")
     parser.add_argument("--no-normalize", action="store_true",
-                        help="keep the raw pooled vectors instead of scaling each to unit length")
+                        help="keep the raw pooled vectors, before the model's own scaling to unit "
+                             "length")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="a progress bar while embedding (default: on a terminal, for 8 "
                              "batches or more; --quiet turns it off)")
     parser.add_argument("--quiet", action="store_true",
-                        help="print nothing but errors (useful with --out)")
+                        help="print nothing but errors (useful with --out); with --query, only "
+                             "the results")
+    search = parser.add_argument_group("semantic search")
+    search.add_argument("--query", action="append", metavar="TEXT",
+                        help="find the corpus sentences closest to this one; repeatable")
+    search.add_argument("--corpus", type=Path, metavar="PATH",
+                        help="the sentences to search: a UTF-8 text file, one per line")
+    search.add_argument("--corpus-embeddings", type=Path, metavar="PATH.npy",
+                        help="the corpus's embeddings saved earlier (embed.py --file CORPUS --out "
+                             "PATH.npy, same model), instead of embedding the corpus again")
+    search.add_argument("--top-k", type=positive_int, default=5, metavar="K",
+                        help="how many sentences to show per query (default: %(default)s)")
+    add_device_flag(parser)
     parser.add_argument("--reference-path", action="store_true",
                         help="run the readable reference encoder (padded batches, hand-written "
                              "attention) instead of the packed fast path of packed.py; same "
@@ -57,6 +76,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.sentences and args.file:
         parser.error("give sentences either as arguments or with --file, not both")
+    if args.query is not None:
+        if args.sentences or args.file:
+            parser.error("--query searches --corpus; give no other sentences or --file with it")
+        if args.corpus is None:
+            parser.error("--query needs --corpus FILE: the sentences to search")
+        if any(not query.strip() for query in args.query):
+            parser.error("argument --query: a query is empty")
+    elif args.corpus is not None or args.corpus_embeddings is not None:
+        parser.error("--corpus and --corpus-embeddings go with --query TEXT")
     if args.out is not None and args.out.suffix != ".npy":
         parser.error(f"argument --out: must end in .npy, got {args.out}")
     if args.out is not None:
@@ -65,20 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def read_sentences(args: argparse.Namespace) -> list[str]:
+    """The sentences to embed: the arguments, --file (or --corpus), or standard input."""
+    path = args.corpus if args.query is not None else args.file
     if args.sentences:
         lines = args.sentences
-    elif args.file is not None:
-        try:
-            lines = args.file.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise InputError(f"{args.file}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{args.file}: is a directory, not a text file") from None
-        except UnicodeDecodeError as error:
-            raise InputError(f"{args.file}: not UTF-8 text ({error.reason} at byte "
-                             f"{error.start})") from None
-        except OSError as error:
-            raise InputError(f"{args.file}: cannot be read ({error.strerror})") from None
+    elif path is not None:
+        lines = read_text(path).splitlines()
     else:
         if sys.stdin.isatty():
             print("Reading sentences from standard input, one per line; end with Ctrl-D.",
@@ -86,8 +106,23 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
         lines = sys.stdin.read().splitlines()
     sentences = [line.strip() for line in lines if line.strip()]
     if not sentences:
-        raise InputError(f"{args.file or 'input'}: no sentences to embed (all input was empty)")
+        raise InputError(f"{path or 'input'}: no sentences to embed (all input was empty)")
     return sentences
+
+
+def read_corpus_embeddings(path: Path, rows: int, width: int) -> np.ndarray:
+    """Saved corpus embeddings, checked to fit the corpus file and the model."""
+    try:
+        embeddings = np.load(path, allow_pickle=False)  # never unpickle a downloaded file
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (ValueError, OSError) as error:
+        raise InputError(f"{path}: not a .npy array ({error})") from None
+    if embeddings.shape != (rows, width):
+        raise InputError(f"{path}: holds an array of shape {embeddings.shape}, but the corpus has "
+                         f"{rows} sentences and the model {width} dimensions; embed the corpus "
+                         f"again with this model (embed.py --file CORPUS --out {path})")
+    return embeddings
 
 
 def shorten(text: str, width: int) -> str:
@@ -122,21 +157,39 @@ def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
         temporary.unlink(missing_ok=True)  # only still there if the save failed
 
 
+def print_hits(queries: list[str], corpus: list[str], hits: list[list[tuple[int, float]]]) -> None:
+    for query, found in zip(queries, hits):
+        print(f"\nquery: {query}")
+        for rank, (index, score) in enumerate(found, start=1):
+            print(f"  {rank:>3}. {score:7.4f}  [{index}] {shorten(corpus[index], 90)}")
+
+
 @main_of
 def main(argv=None) -> int:
     args = parse_args(argv)
-    sentences = read_sentences(args)
-    model = load_sentence_encoder(args.model)
+    device = pick_device(args.device, "--device")
+    sentences = read_sentences(args)  # bad input fails before the model loads
+    model = load_sentence_encoder(args.model, device)
+    if args.no_normalize:
+        model.normalize = False  # the pooled vectors, before the model's own normalisation
     if not args.quiet:
         config = model.encoder.config
         print(f"model: {args.model} ({config.num_layers} layers, width {config.hidden_size}, "
-              f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens)")
-    embeddings = model.encode(sentences, batch_size=args.batch_size,
-                              normalize=not args.no_normalize, fast=not args.reference_path,
-                              show_progress=False if args.quiet else args.progress)
-    if not args.quiet:
+              f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens, "
+              f"{model.device.type})")
+    encode = dict(batch_size=args.batch_size, fast=not args.reference_path,
+                  show_progress_bar=False if args.quiet else args.progress)
+    if args.query is not None and args.corpus_embeddings is not None:
+        embeddings = read_corpus_embeddings(args.corpus_embeddings, len(sentences),
+                                            model.embedding_size)
+    else:
+        embeddings = model.encode(sentences, **encode)
+    if args.query is not None:
+        queries = model.encode(args.query, **encode)
+        print_hits(args.query, sentences, semantic_search(queries, embeddings, args.top_k))
+    elif not args.quiet:
         print_report(sentences, embeddings)
-    if args.out is not None:
+    if args.out is not None and not (args.query is not None and args.corpus_embeddings is not None):
         save_embeddings(args.out, embeddings)
         if not args.quiet:
             print(f"\nsaved {embeddings.shape[0]} x {embeddings.shape[1]} float32 to {args.out}")

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from minitransformer.checkpoint import load_checkpoint
-from minitransformer.cli import CommandParser, main_of, positive_int
+from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
+from minitransformer.devices import pick_device
 from minitransformer.distributed import init_distributed, shutdown_distributed
 from minitransformer.evaluation import example_predictions, format_results
 from minitransformer.freezing import STRATEGY_HELP
@@ -53,13 +54,18 @@ def training_parser() -> CommandParser:
                           "else scratch")
     run.add_argument("--preset", default="small", help="encoder preset for --init scratch "
                                                        "(default %(default)s)")
+    run.add_argument("--norm-placement", choices=("pre", "post"), default="pre",
+                     help="LayerNorm placement of a scratch encoder: pre (the default; trains more "
+                          "stably) or post (BERT's, so python -m minitransformer.export can write "
+                          "it as a BERT)")
     run.add_argument("--max-length", type=int, metavar="N", help="truncate inputs to N tokens "
                                                                   "(default 128)")
     run.add_argument("--max-train", type=positive_int, metavar="N",
                      help="use a random subsample of at most N training examples per task")
     run.add_argument("--pooling", choices=tuple(POOLINGS), help="sentence pooling (default: the "
                                                                 "starting model's own, else mean)")
-    run.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    run.add_argument("--device", metavar="NAME",
+                     help="cpu, cuda, cuda:N or mps (default: the best here: cuda, then mps, then cpu)")
     run.add_argument("--resume", action="store_true",
                      help="continue from RUN_DIR/last where an earlier run stopped")
     run.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
@@ -142,12 +148,14 @@ def evaluate(argv) -> int:
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="a progress bar per file (default: on a terminal, for long files)")
+    add_device_flag(parser)
     args = parser.parse_args(argv)
+    device = pick_device(args.device, "--device")
     files = [item.partition("=")[::2] for item in args.task]
     for item, (name, path) in zip(args.task, files):
         if not name or not path:
             parser.error(f"argument --task: takes NAME=FILE, got {item!r}")
-    results = evaluate_saved_run(args.run, files, args.batch_size, args.progress)
+    results = evaluate_saved_run(args.run, files, args.batch_size, args.progress, device)
     print(json.dumps(results, indent=2) if args.json else format_results(results, "results"))
     return 0
 

@@ -101,7 +101,7 @@ def load_ours(fused: bool = False, packed: bool = False) -> Callable[[Path], Emb
         model = load_bert_sentence_encoder(directory)
         model.encoder.set_fused_attention(fused)
         return lambda sentences, batch_size: model.encode(sentences, batch_size=batch_size,
-                                                          show_progress=False, fast=packed)
+                                                          show_progress_bar=False, fast=packed)
     return load
 
 

@@ -15,6 +15,10 @@ It loads back without the arguments of the script that trained it: config.json i
 and only here (`read_checkpoint_description`), its format version checked. Writing goes to a
 temporary directory that replaces the old checkpoint only once complete, so a crash or a full
 disk leaves the previous checkpoint intact.
+
+An exported run (python -m minitransformer.export) is a BERT directory with the trained heads
+beside it, in HEADS_DIRECTORY: config.json (task specs, label maps, pooling) and
+model.safetensors (the heads' tensors, named TASK.*); `load_checkpoint` reads that too.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .data import TaskSpec
 from .encoder import Encoder
 from .errors import InputError, about, read_format_file, write_json
 from .heads import MultiTaskModel, build_head
+from .pretrained import load_bert_sentence_encoder
 from .safetensors_io import load_weights, read_safetensors, write_safetensors
 from .sentence import SentenceEncoder
 from .tokenizer import Tokenizer
@@ -38,6 +43,8 @@ from .tokenizer import Tokenizer
 FORMAT_NAME = "minitransformer.Checkpoint"
 FORMAT_VERSION = 1
 TRAINING_STATE = "training_state.pt"
+HEADS_DIRECTORY = "heads"
+HEADS_FORMAT = "minitransformer.Heads"
 
 
 def save_checkpoint(directory: str | Path, model: MultiTaskModel, tokenizer: Tokenizer,
@@ -79,8 +86,11 @@ def read_checkpoint_description(directory: str | Path) -> dict:
 
 
 def load_checkpoint(directory: str | Path):
-    """(MultiTaskModel, Tokenizer, description) from a checkpoint directory."""
+    """(MultiTaskModel, Tokenizer, description) from a checkpoint directory, or from an exported
+    run (a BERT directory with its heads in HEADS_DIRECTORY)."""
     directory = Path(directory)
+    if (directory / HEADS_DIRECTORY / "config.json").is_file():
+        return load_exported_run(directory)
     description = read_checkpoint_description(directory)
     with about(directory / "config.json"):
         config = EncoderConfig.from_dict(description["encoder"])
@@ -94,6 +104,40 @@ def load_checkpoint(directory: str | Path):
     load_weights(model, directory / "model.safetensors")
     tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     return model.eval(), tokenizer, description
+
+
+def save_heads(directory: str | Path, model: MultiTaskModel, description: dict) -> None:
+    """The heads of a trained model, with the task specs and label maps of its checkpoint's
+    `description`, into `directory` (beside an exported encoder)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    heads = {name: tensor.detach().cpu() for name, tensor in model.heads.state_dict().items()}
+    write_safetensors(directory / "model.safetensors", heads)  # named TASK.*, as in model.heads
+    write_json(directory / "config.json", {
+        "format": HEADS_FORMAT, "format_version": FORMAT_VERSION, "pooling": model.pooling_name,
+        "tasks": description["tasks"]})
+
+
+def load_exported_run(directory: Path):
+    """(MultiTaskModel, Tokenizer, description) of an exported run: the encoder from the BERT
+    files, the heads from HEADS_DIRECTORY."""
+    heads_directory = directory / HEADS_DIRECTORY
+    heads_description = read_format_file(heads_directory / "config.json", HEADS_FORMAT,
+                                         FORMAT_VERSION, ("pooling", "tasks"), "exported heads")
+    sentence_encoder = load_bert_sentence_encoder(directory)
+    config = sentence_encoder.encoder.config
+    with about(heads_directory / "config.json"):
+        heads = {}
+        for task in heads_description["tasks"]:
+            spec = TaskSpec.from_dict(task["spec"])
+            labels = task.get("label_map")
+            heads[spec.name] = build_head(spec.kind, config.hidden_size,
+                                          len(labels) if labels else None)
+    model = MultiTaskModel(sentence_encoder.encoder, heads, pooling=heads_description["pooling"])
+    load_weights(model.heads, heads_directory / "model.safetensors")
+    description = {**heads_description, "encoder": config.to_dict(),
+                   "max_length": sentence_encoder.tokenizer.max_length}
+    return model.eval(), sentence_encoder.tokenizer, description
 
 
 def load_training_state(directory: str | Path, device: torch.device | str = "cpu") -> dict:

@@ -30,6 +30,13 @@ class CommandParser(argparse.ArgumentParser):
         sys.exit(BAD_INPUT)
 
 
+def add_device_flag(parser: argparse.ArgumentParser) -> None:
+    """--device, the same on every command (checked by devices.pick_device)."""
+    parser.add_argument("--device", metavar="NAME",
+                        help="cpu, cuda, cuda:N or mps (default: the best here: cuda, then mps, "
+                             "then cpu)")
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1 (batch sizes, counts)."""
     try:

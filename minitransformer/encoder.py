@@ -169,3 +169,8 @@ class EncoderTrace:
     attention: list[torch.Tensor] = field(default_factory=list)  # per layer (B, h, T, T)
     layer_outputs: list[torch.Tensor] = field(default_factory=list)  # per layer (B, T, d)
     states: torch.Tensor | None = None  # (B, T, d): what forward returns
+
+    def to(self, device) -> "EncoderTrace":
+        """The same trace with every tensor on `device` (e.g. the CPU, to print or draw it)."""
+        return EncoderTrace(self.embeddings.to(device), [w.to(device) for w in self.attention],
+                            [x.to(device) for x in self.layer_outputs], self.states.to(device))

@@ -38,27 +38,35 @@ def about(path: str | Path | None):
         raise InputError(f"{path}: {error}") from None
 
 
-def read_json(path: str | Path) -> dict:
-    """A JSON object from a file, or an InputError that says why not (missing, not UTF-8,
-    not JSON, with line and column, or JSON but not an object)."""
+def read_text(path: str | Path, what: str = "a text file") -> str:
+    """A UTF-8 text file's contents, or an InputError that says why not (missing, a directory,
+    not UTF-8 with the byte, unreadable)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a JSON file") from None
+        raise InputError(f"{path}: is a directory, not {what}") from None
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def read_json(path: str | Path, kind: type = dict):
+    """A JSON object (or, with kind=list, array) from a file, or an InputError that says why
+    not (missing, not UTF-8, not JSON, with line and column, or JSON of another kind)."""
+    path = Path(path)
+    text = read_text(path, "a JSON file")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"{path}, line {error.lineno}: not valid JSON ({error.msg} at column "
                          f"{error.colno})") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: expected a JSON object, got a JSON {type(value).__name__}")
+    if not isinstance(value, kind):
+        wanted = "object" if kind is dict else "list"
+        raise InputError(f"{path}: expected a JSON {wanted}, got a JSON {type(value).__name__}")
     return value
 
 
@@ -80,7 +88,7 @@ def read_format_file(path: Path, format_name: str, max_version: int, keys: tuple
     return description
 
 
-def write_json(path: str | Path, value: dict) -> None:
+def write_json(path: str | Path, value: dict | list) -> None:
     """Write a JSON object (indented, UTF-8) through a temporary file, so that a reader never
     sees half of it."""
     path = Path(path)

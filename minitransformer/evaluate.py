@@ -15,7 +15,8 @@ import sys
 
 import numpy as np
 
-from .cli import CommandParser, main_of, positive_int
+from .cli import CommandParser, add_device_flag, main_of, positive_int
+from .devices import pick_device
 from .kinds import SENTENCE_SIMILARITY, read_examples
 from .loading import load_sentence_encoder
 from .metrics import pearson, spearman
@@ -27,9 +28,9 @@ def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_
                         progress: bool | None = None) -> dict[str, float]:
     """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores."""
     first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size,
-                         show_progress=progress)  # (n, d), unit length
+                         show_progress_bar=progress, normalize_embeddings=True)  # (n, d), unit length
     second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size,
-                          show_progress=progress)
+                          show_progress_bar=progress, normalize_embeddings=True)
     cosines = np.sum(first * second, axis=1)  # unit vectors: the dot product is the cosine
     gold = [pair.score for pair in pairs]
     return {"spearman": spearman(cosines, gold), "pearson": pearson(cosines, gold),
@@ -50,9 +51,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="progress bars while embedding (default: on a terminal, long files)")
+    add_device_flag(parser)
     args = parser.parse_args(argv)
+    device = pick_device(args.device, "--device")
     pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
-    result = evaluate_similarity(load_sentence_encoder(args.model), pairs, args.batch_size,
+    result = evaluate_similarity(load_sentence_encoder(args.model, device), pairs, args.batch_size,
                                  args.progress)
     if args.json:
         print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))

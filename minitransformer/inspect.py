@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .cli import CommandParser, check_writable, main_of, pyplot, save_figure
+from .cli import CommandParser, add_device_flag, check_writable, main_of, pyplot, save_figure
+from .devices import pick_device
 from .encoder import EncoderTrace
 from .errors import InputError
 from .loading import load_sentence_encoder
@@ -45,7 +46,9 @@ def trace_sentences(model: SentenceEncoder, sentences: list[str]) -> SentenceTra
     batch = model.tokenizer.pad(ids)
     model.eval()
     with torch.inference_mode():
-        encoder_trace = model.encoder.trace(batch["input_ids"], batch["attention_mask"])
+        device = next(model.parameters()).device
+        encoder_trace = model.encoder.trace(batch["input_ids"].to(device),
+                                            batch["attention_mask"].to(device)).to("cpu")
         pooled = model.pool(encoder_trace.states, batch["attention_mask"])  # (B, d)
     pieces = [[model.tokenizer.backend.id_to_token(i) for i in row] for row in ids]
     return SentenceTrace(pieces, batch["input_ids"], batch["attention_mask"], encoder_trace,
@@ -183,6 +186,7 @@ def main(argv=None) -> int:
                         help="layers to draw (default: the first and the last)")
     parser.add_argument("--heads", default="1-4", metavar="1-4",
                         help="heads to draw, or 'all' (default: %(default)s)")
+    add_device_flag(parser)
     args = parser.parse_args(argv)
     if args.attention_png is not None:
         check_writable(args.attention_png, "--attention-png")
@@ -192,7 +196,7 @@ def main(argv=None) -> int:
         parser.error("a sentence is empty")
     if args.attention_png is not None and args.attention_png.suffix.lower() not in PICTURE_FORMATS:
         parser.error(f"argument --attention-png: must end in {', '.join(PICTURE_FORMATS)}")
-    model = load_sentence_encoder(args.model)
+    model = load_sentence_encoder(args.model, pick_device(args.device, "--device"))
     config = model.encoder.config
     layers = parse_numbers(args.layers or f"1,{config.num_layers}", config.num_layers, "layers")
     heads = parse_numbers(args.heads, config.num_heads, "heads")

@@ -13,8 +13,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import torch
+
 from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import sentence_encoder_from_checkpoint
+from .devices import pick_device
 from .errors import InputError, read_json
 from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
@@ -67,8 +70,16 @@ def run_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_sentence_encoder(name: str) -> SentenceEncoder:
-    """Load a model named as in the module docstring."""
+def load_sentence_encoder(name: str, device: str | torch.device | None = None) -> SentenceEncoder:
+    """Load a model named as in the module docstring, onto `device` (None: the best here,
+    cuda, then mps, then cpu; devices.py)."""
+    device = pick_device(device)
+    model = read_sentence_encoder(name)
+    return model.to(device)
+
+
+def read_sentence_encoder(name: str) -> SentenceEncoder:
+    """The model, on the CPU."""
     if (Path(name) / "best" / CONFIG_FILE).is_file():
         name = str(run_checkpoint(name))
     directory = resolve_model(name)

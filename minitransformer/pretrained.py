@@ -12,6 +12,7 @@ every shape must match; missing and unexpected keys are reported by name.
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 import re
 import warnings
@@ -214,7 +215,8 @@ def load_bert_sentence_encoder(directory: str | Path, layers: Sequence[int] | No
     else:
         lowercase = read_optional_json(directory / "tokenizer_config.json").get("do_lower_case", True)
         tokenizer = Tokenizer.from_vocab(directory / "vocab.txt", lowercase, max_length)
-    return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"))
+    return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"),
+                           normalize=settings["normalize"])
 
 
 def read_optional_json(path: Path) -> dict:
@@ -223,8 +225,13 @@ def read_optional_json(path: Path) -> dict:
 
 
 def read_sentence_settings(directory: Path) -> dict:
-    """{'pooling': ..., 'max_length': ...} from the sentence-transformers files, if any."""
-    settings = {}
+    """{'pooling': ..., 'max_length': ..., 'normalize': ...} from the sentence-transformers
+    files, if any. normalize: modules.json lists a Normalize module (without modules.json,
+    sentence-transformers itself builds plain pooling, unnormalised, and so do we)."""
+    path = directory / "modules.json"
+    modules = read_json(path, kind=list) if path.exists() else []
+    settings = {"normalize": any(isinstance(module, dict) and
+                                 str(module.get("type", "")).endswith("Normalize") for module in modules)}
     pooling = read_optional_json(directory / "1_Pooling" / "config.json")
     modes = [name for name, key in (("mean", "pooling_mode_mean_tokens"),
                                     ("cls", "pooling_mode_cls_token"),
@@ -240,23 +247,35 @@ def read_sentence_settings(directory: Path) -> dict:
 
 
 def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
-    """Write `model` as a BERT-format directory that HF `BertModel.from_pretrained` loads.
+    """Write `model` as a directory that HF `BertModel.from_pretrained` and sentence-transformers'
+    `SentenceTransformer` load as they are: BERT's config.json, model.safetensors and tokenizer
+    files, plus modules.json (Transformer, Pooling and, if the model normalises, Normalize),
+    1_Pooling/config.json and sentence_bert_config.json.
 
-    The pooler is not written (we have none): HF initialises one and warns; it does not touch
-    `last_hidden_state`. The sentence-transformers files keep our pooling and max length.
+    A BERT is post-norm with learned positions and segment embeddings. Two of our variants are
+    the same function in BERT's shape, and are written so:
+    - sinusoidal positions: the fixed table becomes the learned position table, and the sqrt(d)
+      by which our Embeddings scales the tokens is multiplied into the token table;
+    - no segment embeddings: one segment embedding of zeros (BERT adds segment 0's row).
+    A pre-norm encoder is not: refused (InputError). The pooler is not written (we have none):
+    HF initialises one and warns; it does not touch `last_hidden_state`.
     """
     config = model.encoder.config
-    if config.positional != "learned" or config.norm_placement != "post" or \
-            config.segment_vocab_size == 0:
-        raise ValueError("only BERT-shaped encoders export to BERT format (learned positions, "
-                         "post-norm, segment embeddings); this one has "
-                         f"positional={config.positional!r}, norm_placement="
-                         f"{config.norm_placement!r}, segment_vocab_size={config.segment_vocab_size}")
+    if config.norm_placement != "post":
+        raise InputError("a pre-norm encoder (norm_placement 'pre') cannot be exported as a BERT: "
+                         "BERT normalises after each residual add (post-norm), and no renaming of "
+                         "weights turns one into the other; train with norm_placement 'post' to export")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     layers = list(range(config.num_layers))
-    tensors = {bert_name_for(name, layers): tensor.detach().cpu()
-               for name, tensor in model.encoder.state_dict().items()}
+    state = {name: tensor.detach().cpu() for name, tensor in model.encoder.state_dict().items()}
+    embeddings = model.encoder.embeddings
+    if config.positional == "sinusoidal":
+        state["embeddings.token.weight"] = state["embeddings.token.weight"] * embeddings.scale
+        state["embeddings.position.weight"] = embeddings.position.table.detach().cpu().clone()
+    if config.segment_vocab_size == 0:
+        state["embeddings.segment.weight"] = torch.zeros(1, config.hidden_size)
+    tensors = {bert_name_for(name, layers): tensor for name, tensor in state.items()}
     write_safetensors(directory / "model.safetensors", tensors, metadata={"format": "pt"})
     bert_config = {
         "architectures": ["BertModel"], "model_type": "bert",
@@ -266,16 +285,44 @@ def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
         "hidden_dropout_prob": config.dropout,
         "attention_probs_dropout_prob": config.attention_dropout,
         "hidden_act": OUR_ACTIVATIONS[config.activation], "layer_norm_eps": config.layer_norm_eps,
-        "type_vocab_size": config.segment_vocab_size, "pad_token_id": config.pad_id,
+        "type_vocab_size": max(config.segment_vocab_size, 1), "pad_token_id": config.pad_id,
         "position_embedding_type": "absolute", "initializer_range": 0.02,
     }
     write_json(directory / "config.json", bert_config)
+    write_tokenizer_files(model, directory)
+    write_sentence_transformers_files(model, directory)
+
+
+def write_tokenizer_files(model: SentenceEncoder, directory: Path) -> None:
+    """tokenizer.json and vocab.txt, and the tokenizer_config.json from which HF's AutoTokenizer
+    takes the class and lower-casing (without it, BertTokenizerFast assumes lower-casing and
+    would rebuild a cased tokenizer's normaliser)."""
     model.tokenizer.save(directory)
+    normalizer = json.loads(model.tokenizer.backend.to_str()).get("normalizer") or {}
+    write_json(directory / "tokenizer_config.json", {
+        "tokenizer_class": "BertTokenizer", "do_lower_case": bool(normalizer.get("lowercase")),
+        "model_max_length": model.tokenizer.max_length, "unk_token": "[UNK]", "sep_token": "[SEP]",
+        "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]",
+    })
+
+
+def write_sentence_transformers_files(model: SentenceEncoder, directory: Path) -> None:
+    """The module list and settings with which sentence-transformers rebuilds our pipeline:
+    the encoder (Transformer), our pooling (Pooling), and Normalize if the model normalises."""
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"}]
+    if model.normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+        (directory / "2_Normalize").mkdir(exist_ok=True)  # Normalize has no settings
+    write_json(directory / "modules.json", modules)
     write_json(directory / "sentence_bert_config.json",
                {"max_seq_length": model.tokenizer.max_length, "do_lower_case": False})
     write_json(directory / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": config.hidden_size,
+        "word_embedding_dimension": model.encoder.config.hidden_size,
         "pooling_mode_cls_token": model.pooling_name == "cls",
         "pooling_mode_mean_tokens": model.pooling_name == "mean",
         "pooling_mode_max_tokens": model.pooling_name == "max",
+        "pooling_mode_mean_sqrt_len_tokens": False,
     })

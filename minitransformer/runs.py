@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from . import devices
 from .checkpoint import TRAINING_STATE, load_checkpoint
 from .cli import check_writable
 from .config import PRESETS, EncoderConfig
@@ -60,10 +61,11 @@ class RunConfig:
     init: str  # "minilm", "scratch", or a model directory (never "auto": resolved on reading)
     run_dir: Path
     preset: str = "small"  # encoder preset when init is "scratch"
+    norm_placement: str = "pre"  # of a scratch encoder: pre-norm trains more stably; post is a BERT
     max_length: int = 128  # tokens per input, [CLS] and [SEP] included
     max_train: int | None = None  # random subsample of at most this many examples per task
     pooling: str | None = None  # None: the starting model's own pooling
-    device: str | None = None  # None: cuda if available, else cpu
+    device: str | None = None  # None: the best here (devices.py)
     resume: bool = False
     progress: str = "auto"  # auto | bar | lines | off (progress.Progress)
     config_file: Path | None = None
@@ -97,7 +99,8 @@ class RunConfig:
         options.update(flags)
         config = cls(tasks=tasks, options=TrainingOptions(**options), init=init,
                      run_dir=args.run_dir or Path("runs") / (path.stem if path else "default"),
-                     preset=args.preset, max_length=pick("max_length", 128),
+                     preset=args.preset, norm_placement=args.norm_placement,
+                     max_length=pick("max_length", 128),
                      max_train=pick("max_train", None), pooling=args.pooling,
                      device=args.device, resume=args.resume, progress=args.progress,
                      config_file=path)
@@ -238,14 +241,15 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
         tokenizer = scratch_tokenizer(config, distributed)
         torch.manual_seed(config.options.seed)  # the random weights
         encoder_config = EncoderConfig.preset(
-            config.preset, vocab_size=tokenizer.vocab_size, norm_placement="pre",
+            config.preset, vocab_size=tokenizer.vocab_size, norm_placement=config.norm_placement,
             max_length=max(config.max_length, 128))
         return Start(Encoder(encoder_config), tokenizer, "mean", (
             f"from scratch: {config.preset} preset ({encoder_config.num_layers} x "
-            f"{encoder_config.hidden_size}, pre-norm, sinusoidal positions), WordPiece "
+            f"{encoder_config.hidden_size}, {config.norm_placement}-norm, "
+            f"{encoder_config.positional} positions), WordPiece "
             f"vocabulary of {tokenizer.vocab_size} trained on the training text"))
     with about(f"--init {config.init}"):
-        model = load_sentence_encoder(config.init)
+        model = load_sentence_encoder(config.init, "cpu")  # prepare_run moves it to --device
     model.tokenizer.set_max_length(min(config.max_length, model.tokenizer.max_length))
     name = "the pretrained all-MiniLM-L6-v2" if config.init == "minilm" else config.init
     return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}")
@@ -329,13 +333,8 @@ def new_head(task: TaskData, hidden_size: int, seed: int):
 
 
 def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:
-    """--device, or cuda when there is one; under torchrun with CUDA, this rank's GPU."""
-    try:
-        device = torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
-    except RuntimeError as error:
-        raise InputError(f"--device {name}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: this machine has no CUDA device")
+    """--device, or the best device here (devices.py); under torchrun with CUDA, this rank's GPU."""
+    device = devices.pick_device(name, "--device")
     if device.type == "cuda" and distributed.enabled:
         device = torch.device("cuda", torch.cuda.current_device())
     return device
@@ -343,10 +342,13 @@ def pick_device(name: str | None, distributed: DistributedContext) -> torch.devi
 
 # ---- a saved run, scored on labelled files ------------------------------------------------------
 def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_size: int = 64,
-                       progress: bool | None = None) -> dict[str, dict[str, float]]:
+                       progress: bool | None = None,
+                       device: torch.device | None = None) -> dict[str, dict[str, float]]:
     """{task: {metric: value}} of a run's heads (RUN/best, or a checkpoint directory) on files
-    in each task's format, with the label maps the heads were trained with."""
+    in each task's format, with the label maps the heads were trained with; on `device`
+    (None: the best here)."""
     model, tokenizer, description = load_checkpoint(run_checkpoint(path))
+    model.to(device or devices.best_device())
     saved = {task["spec"]["name"]: task for task in description["tasks"]}
     results = {}
     for name, file in files:

@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import EncoderConfig
+from .devices import pick_device
 from .encoder import Encoder
 from .errors import InputError, about, read_format_file, write_json
 from .packed import packed_forward
@@ -36,7 +37,11 @@ PROGRESS_MIN_BATCHES = 8
 class SentenceEncoder(nn.Module):
     """Maps sentences to fixed-length vectors. `forward` takes tensors, `encode` takes text."""
 
-    def __init__(self, tokenizer: Tokenizer, encoder: Encoder, pooling: str = "mean"):
+    def __init__(self, tokenizer: Tokenizer, encoder: Encoder, pooling: str = "mean",
+                 normalize: bool = True, device: str | torch.device | None = None):
+        """normalize: whether the model's output ends with scaling each vector to unit length
+        (sentence-transformers' Normalize module); so that a dot product is a cosine.
+        device: move the model there; None leaves the encoder where it is."""
         super().__init__()
         config = encoder.config
         if tokenizer.vocab_size > config.vocab_size:
@@ -48,47 +53,62 @@ class SentenceEncoder(nn.Module):
         self.encoder = encoder
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
+        self.normalize = normalize
+        if device is not None:
+            self.to(pick_device(device))
 
     @property
     def embedding_size(self) -> int:
         return self.encoder.config.hidden_size
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 segment_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """input_ids, attention_mask (1 = token, 0 = padding): (B, T). Returns (B, d), not normalised."""
+        """input_ids, attention_mask (1 = token, 0 = padding): (B, T). Returns (B, d): the pooled
+        vectors, before any normalisation."""
         states = self.encoder(input_ids, attention_mask, segment_ids)  # (B, T, d)
         return self.pool(states, attention_mask)  # (B, d)
 
-    def encode(self, sentences: str | list[str], batch_size: int = 32, normalize: bool = True,
-               convert_to_tensor: bool = False, show_progress: bool | None = None,
-               fast: bool = True):
-        """Embed sentences.
+    def encode(self, sentences: str | list[str], batch_size: int = 32,
+               show_progress_bar: bool | None = None, convert_to_numpy: bool = True,
+               convert_to_tensor: bool = False, normalize_embeddings: bool = False,
+               device: str | torch.device | None = None, fast: bool = True):
+        """Embed sentences; the arguments are sentence-transformers' `encode`'s, with its meanings.
 
-        Returns a float32 numpy array (n, d) in input order (a torch tensor if
-        convert_to_tensor), or a 1-D (d,) vector when given a single string. An empty list gives
-        an (0, d) array. Each row has unit L2 norm if normalize, so dot product = cosine.
-        show_progress: None shows a bar for long inputs when stderr is a terminal.
+        Returns, in input order: a float32 numpy array (n, d) on the CPU; with convert_to_tensor,
+        a tensor (n, d) on the model's device; with convert_to_numpy=False (and no tensor), a
+        list of n tensors (d,). A single string gives one (d,) vector; an empty list (0, d).
+        normalize_embeddings: scale each vector to unit length. A model whose output is already
+            normalised (self.normalize, as all-MiniLM-L6-v2's Normalize module does) stays so.
+        show_progress_bar: None shows a bar for long inputs when stderr is a terminal.
+        device: compute there; the model moves to it and stays (as in sentence-transformers).
         fast: run the packed, padding-free path of packed.py (same result); False runs the
-        readable reference Encoder.forward.
+            readable reference Encoder.forward.
         """
         single = isinstance(sentences, str)
         sentences = check_texts([sentences] if single else sentences)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        device = next(self.parameters()).device
+        if device is not None:
+            self.to(pick_device(device))
+        device = self.device
+        normalize = self.normalize or normalize_embeddings
         embeddings = torch.empty(len(sentences), self.embedding_size)
         token_ids = self.tokenizer.tokenize(sentences)  # tokenized once, for sorting and batching
         # Longest first: if a batch does not fit in memory, we learn it on the first batch.
         order = sorted(range(len(sentences)), key=lambda i: len(token_ids[i]), reverse=True)
         starts = range(0, len(order), batch_size)
-        if show_progress is None:
-            show_progress = len(starts) >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
+        if show_progress_bar is None:
+            show_progress_bar = len(starts) >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
 
         was_training = self.training
         self.eval()  # no dropout
         try:
             with torch.inference_mode():  # no autograd bookkeeping at all
-                for start in tqdm(starts, desc="embedding", unit="batch", disable=not show_progress):
+                for start in tqdm(starts, desc="embedding", unit="batch", disable=not show_progress_bar):
                     rows = order[start : start + batch_size]
                     batch = self.tokenizer.pad([token_ids[i] for i in rows])
                     ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
@@ -102,7 +122,11 @@ class SentenceEncoder(nn.Module):
 
         if single:
             embeddings = embeddings[0]
-        return embeddings if convert_to_tensor else embeddings.numpy()
+        if convert_to_tensor:
+            return embeddings.to(device)
+        if not convert_to_numpy:
+            return embeddings if single else list(embeddings)
+        return embeddings.numpy()
 
     # ---- saving and loading -----------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
@@ -114,6 +138,7 @@ class SentenceEncoder(nn.Module):
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder.config.to_dict(),
             "pooling": self.pooling_name,
+            "normalize": self.normalize,
             "max_length": self.tokenizer.max_length,
         }
         state = {name: tensor.detach().cpu() for name, tensor in self.encoder.state_dict().items()}
@@ -131,7 +156,9 @@ class SentenceEncoder(nn.Module):
         load_weights(encoder, directory / WEIGHTS_FILE)
         tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
         with about(directory):
-            return cls(tokenizer, encoder, pooling=description["pooling"])
+            # Models saved before "normalize" was recorded were always used normalised.
+            return cls(tokenizer, encoder, pooling=description["pooling"],
+                       normalize=description.get("normalize", True))
 
 
 def read_description(directory: Path) -> dict:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import CORPUS, make_encoder
@@ -20,7 +21,10 @@ from minitransformer.pretrained import export_bert
 from minitransformer.sentence import SentenceEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import train  # noqa: E402
 TRAIN, EMBED, EVALUATE = ["train.py"], ["embed.py"], ["-m", "minitransformer.evaluate"]
+EXPORT, CHECK = ["-m", "minitransformer.export"], ["-m", "minitransformer.check"]
 
 
 class RunsCode:
@@ -71,6 +75,11 @@ def place(tmp_path_factory, tokenizer):
     description = json.loads((d / "model_keys" / "config.json").read_text())
     description["encoder"]["segment_vocab_size"] = 2  # a tensor the weights do not have
     write(d / "model_keys" / "config.json", description)
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, norm_placement="pre")).save(d / "pre")
+    np.save(d / "corpus.npy", np.zeros((3, 32), dtype=np.float32))  # 3 rows; the corpus has 8
+    write(d / "corpus.txt", "\n".join(CORPUS))
+    write(d / "mine.py", "def pooling(states, mask):\n    return states.mean(1)\n")
+    write(d / "broken.py", "def pooling(states, mask):\n    return states.mean(1))\n")
     write(d / "not_a_model" / "config.json", {})
     (d / "empty_dir").mkdir()
 
@@ -100,10 +109,8 @@ def place(tmp_path_factory, tokenizer):
     write(d / "broken.json", '{"tasks": [\n  {"name": "t",\n}')
 
     run = d / "run"  # a real, tiny run for `train.py evaluate`
-    result = subprocess.run([sys.executable, "train.py", "--config", str(d / "good.json"),
-                             "--init", "scratch", "--preset", "tiny", "--epochs", "1",
-                             "--run-dir", str(run)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert train.main(["--config", str(d / "good.json"), "--init", "scratch", "--preset", "tiny",
+                       "--epochs", "1", "--run-dir", str(run), "--progress", "off"]) == 0
     return d
 
 
@@ -195,6 +202,25 @@ CASES = {
     "evaluate a file with an unknown label": (
         TRAIN + ["evaluate", "{d}/run", "--task", "t={d}/new_label.jsonl"],
         ["new_label.jsonl, line 3", "not in the label map"]),
+    # embed.py --query: semantic search
+    "search without a corpus": (EMBED + ["--query", "cats"], ["--query needs --corpus"]),
+    "search with embeddings of another corpus": (
+        EMBED + ["--model", "{d}/model", "--query", "cats", "--corpus", "{d}/corpus.txt",
+                 "--corpus-embeddings", "{d}/corpus.npy"],
+        ["corpus.npy", "shape (3, 32)", "8 sentences"]),
+    "a device that is not there": (EMBED + ["--device", "cuda:7", "x"], ["--device cuda:7"]),
+    # python -m minitransformer.export
+    "export a pre-norm model": (EXPORT + ["{d}/pre", "{d}/exported"],
+                                ["pre-norm", "cannot be exported as a BERT"]),
+    "export over a directory": (EXPORT + ["{d}/model", "{d}/bert"], ["bert", "already exists"]),
+    "export a missing model": (EXPORT + ["{d}/nothing", "{d}/exported"],
+                               ["nothing", "no such model directory"]),
+    # python -m minitransformer.check
+    "check a missing file": (CHECK + ["attention", "{d}/yours.py:Attention"], ["yours.py", "no such file"]),
+    "check a name the file lacks": (CHECK + ["pooling", "{d}/mine.py:mean_pooling"],
+                                    ["mine.py", "defines no 'mean_pooling'", "it has: pooling"]),
+    "check a file that does not import": (CHECK + ["pooling", "{d}/broken.py:pooling"],
+                                          ["broken.py, line 2", "unmatched"]),
     # python -m minitransformer.evaluate
     "sts, missing file": (EVALUATE + ["--model", "{d}/model", "--sts", "{d}/nope.jsonl"],
                           ["nope.jsonl", "no such file"]),
@@ -233,5 +259,6 @@ def test_bad_input_writes_nothing(outcomes, place):
     record = json.loads((place / "run" / "run.json").read_text())  # the refused --resume
     assert record["status"] == "finished" and "earlier_commands" not in record
     assert not (place / "out.txt").exists()
+    assert not (place / "exported").exists()
     assert not (place / "MARKER").exists()  # the pickle's code never ran
     assert not list(place.glob("**/*.tmp*"))

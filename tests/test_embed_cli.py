@@ -36,7 +36,8 @@ def test_file_skips_blank_lines_and_keeps_order(model_dir, tmp_path, sentence_en
     out = tmp_path / "emb.npy"
     assert embed.main(["--model", str(model_dir), "--file", str(source), "--out", str(out),
                        "--batch-size", "2", "--quiet", "--no-normalize"]) == 0
-    expected = sentence_encoder.encode([CORPUS[4], CORPUS[0], CORPUS[2]], normalize=False)
+    sentence_encoder.normalize = False  # what --no-normalize does
+    expected = sentence_encoder.encode([CORPUS[4], CORPUS[0], CORPUS[2]])
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
 
 
@@ -52,3 +53,30 @@ def test_stdin_in_a_real_process(model_dir, tmp_path):
 
 # Bad input (missing model, bad flags, bad files) is covered through the real commands in
 # test_bad_input.py.
+
+
+def test_search_prints_the_nearest_sentences_like_brute_force(model_dir, tmp_path, capsys,
+                                                                sentence_encoder):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    saved = tmp_path / "corpus.npy"
+    queries = ["A cat on a mat.", "Numbers are tokens."]
+    arguments = ["--model", str(model_dir), "--corpus", str(corpus), "--top-k", "3"]
+    for query in queries:
+        arguments += ["--query", query]
+    assert embed.main(arguments + ["--out", str(saved)]) == 0
+    printed = capsys.readouterr().out
+    # Reusing the saved corpus embeddings prints the same.
+    assert embed.main(arguments + ["--corpus-embeddings", str(saved)]) == 0
+    again = capsys.readouterr().out
+    assert again.split("query:", 1)[1] == printed.split("query:", 1)[1].split("\nsaved ")[0]
+
+    vectors = sentence_encoder.encode(CORPUS)  # unit rows: the dot product is the cosine
+    for query, block in zip(queries, printed.split("query: ")[1:]):
+        lines = [line.split() for line in block.strip().splitlines()[1:4]]
+        got = [(int(words[2].strip("[]")), float(words[1])) for words in lines]
+        scores = vectors @ sentence_encoder.encode(query)
+        expected = sorted(range(len(CORPUS)), key=lambda j: (-scores[j], j))[:3]
+        assert [index for index, _ in got] == expected
+        np.testing.assert_allclose([score for _, score in got], scores[expected], atol=1e-4)
+        assert all(CORPUS[index][:40] in block for index in expected)

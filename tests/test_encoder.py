@@ -15,7 +15,8 @@ def test_padding_does_not_change_a_sentence(tokenizer, norm_placement, positiona
     model = SentenceEncoder(tokenizer, encoder, pooling=pooling).eval()
     short = "A cat."
     long_ones = ["The quick brown fox jumps over the lazy dog and the small cat sleeps on the mat."] * 3
-    alone = model.encode([short], normalize=False)
+    model.normalize = False  # the pooled vectors themselves
+    alone = model.encode([short])
     batch = tokenizer([short] + long_ones)
     assert batch["attention_mask"][0].sum() < batch["attention_mask"].shape[1] / 2  # really padded
     with torch.no_grad():

@@ -10,7 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"__init__", "errors", "distributed"},
     {"config", "metrics", "safetensors_io", "tokenizer", "readers", "pooling", "positional",
-     "attention", "samplers", "weighting", "optim", "freezing", "cli", "progress"},
+     "attention", "samplers", "weighting", "optim", "freezing", "cli", "progress", "devices",
+     "similarity"},
     {"encoder", "kinds", "options"},  # the model's body; task kinds; training options
     {"packed", "data"},
     {"sentence", "heads"},
@@ -18,7 +19,7 @@ LAYERS = [
     {"checkpoint"},
     {"loading", "trainer"},
     {"checks"},  # the subpackage of component checks (one layer for all its files)
-    {"runs", "record", "evaluate", "plot", "inspect", "check"},  # a run and its record; the commands
+    {"runs", "record", "evaluate", "plot", "inspect", "check", "export"},  # a run and its record; the commands
 ]
 SUBPACKAGES = {"checks"}  # their files import the package's modules with `from ..module import`
 

@@ -91,19 +91,24 @@ def test_embeddings_match(model, reference, fast):
 
 
 def test_settings_come_from_the_package_files(model, tmp_path):
-    assert read_sentence_settings(MODEL_DIR) == {"pooling": "mean", "max_length": 256}
-    assert model.pooling_name == "mean" and model.tokenizer.max_length == 256
+    assert read_sentence_settings(MODEL_DIR) == {"pooling": "mean", "max_length": 256,
+                                                 "normalize": True}
+    assert model.pooling_name == "mean" and model.tokenizer.max_length == 256 and model.normalize
     # Not defaults that happen to agree: change the two files and the loaded model follows.
     # (The other files are linked, not copied: the weights are 90 MB.)
     for path in MODEL_DIR.iterdir():
-        if path.is_file() and path.name != "sentence_bert_config.json":
+        if path.is_file() and path.name not in ("sentence_bert_config.json", "modules.json"):
             (tmp_path / path.name).symlink_to(path)
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(
         {"word_embedding_dimension": 384, "pooling_mode_cls_token": True}))
     (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    (tmp_path / "modules.json").write_text(json.dumps([  # no Normalize module
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
     changed = load_bert_sentence_encoder(tmp_path)
     assert changed.pooling_name == "cls" and changed.tokenizer.max_length == 128
+    assert not changed.normalize
 
 
 def test_export_round_trip_is_exact(model, reference, tmp_path):

@@ -161,21 +161,3 @@ def test_export_then_load_round_trips_bit_exactly(tokenizer, tmp_path):
     sentences = ["The quick brown fox.", "A small cat sleeps on the warm mat."]
     np.testing.assert_array_equal(loaded.encode(sentences), model.encode(sentences))
     assert loaded.tokenizer.max_length == model.tokenizer.max_length
-
-
-def test_export_refuses_non_bert_shapes(tokenizer, tmp_path):
-    model = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size))  # sinusoidal, no segments
-    with pytest.raises(ValueError, match="positional='sinusoidal'"):
-        export_bert(model, tmp_path / "nope")
-
-
-def test_hf_transformers_loads_the_export(tokenizer, tmp_path):
-    transformers = pytest.importorskip("transformers", reason="HF transformers is only in the [reference] extra")
-    model = bert_shaped_model(tokenizer)
-    export_bert(model, tmp_path / "exported")
-    hf = transformers.BertModel.from_pretrained(str(tmp_path / "exported")).eval()
-    batch = tokenizer(["The quick brown fox.", "A cat."])
-    with torch.no_grad():
-        expected = model.encoder(batch["input_ids"], batch["attention_mask"])
-        actual = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=0)

@@ -15,12 +15,38 @@ def test_rows_come_back_in_input_order(sentence_encoder, batch_size):
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
-def test_normalize_and_tensor_output(sentence_encoder):
-    normalized = sentence_encoder.encode(CORPUS[:3], convert_to_tensor=True)
-    raw = sentence_encoder.encode(CORPUS[:3], normalize=False, convert_to_tensor=True)
-    assert isinstance(normalized, torch.Tensor)
-    torch.testing.assert_close(normalized.norm(dim=1), torch.ones(3))
-    torch.testing.assert_close(normalized, raw / raw.norm(dim=1, keepdim=True))
+def test_normalisation_is_the_models_unless_asked_for(sentence_encoder):
+    """As in sentence-transformers: a model that ends with normalisation (its Normalize module;
+    here `normalize`) always gives unit vectors; normalize_embeddings=True adds it to any model."""
+    batch = sentence_encoder.tokenizer(CORPUS[:3])
+    with torch.no_grad():
+        raw = sentence_encoder(batch["input_ids"], batch["attention_mask"])  # (3, d), pooled
+    unit = raw / raw.norm(dim=1, keepdim=True)
+    assert sentence_encoder.normalize  # our own models end with it
+    for asked in (False, True):
+        got = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=asked, convert_to_tensor=True)
+        torch.testing.assert_close(got, unit, atol=1e-6, rtol=0)
+    sentence_encoder.normalize = False  # like a model without a Normalize module
+    plain = sentence_encoder.encode(CORPUS[:3], convert_to_tensor=True)
+    torch.testing.assert_close(plain, raw, atol=1e-6, rtol=0)
+    asked = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=True, convert_to_tensor=True)
+    torch.testing.assert_close(asked, unit, atol=1e-6, rtol=0)
+
+
+def test_sentence_transformers_arguments_and_return_types(sentence_encoder):
+    tensor = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=False, show_progress_bar=False,
+                                     convert_to_tensor=True, device="cpu", batch_size=2)
+    assert isinstance(tensor, torch.Tensor) and tensor.shape == (3, 32) and tensor.device.type == "cpu"
+    vectors = sentence_encoder.encode(CORPUS[:3], convert_to_numpy=False)
+    assert isinstance(vectors, list) and len(vectors) == 3 and vectors[0].shape == (32,)
+    torch.testing.assert_close(torch.stack(vectors), tensor)
+    single = sentence_encoder.encode(CORPUS[0], convert_to_numpy=False)
+    assert isinstance(single, torch.Tensor) and single.shape == (32,)
+    array = sentence_encoder.encode(CORPUS[:3])
+    assert isinstance(array, np.ndarray) and array.dtype == np.float32
+    np.testing.assert_allclose(array, tensor.numpy(), atol=1e-6)
+    with pytest.raises(InputError, match="--device|device nowhere: not a device"):
+        sentence_encoder.encode(CORPUS[:1], device="nowhere")
 
 
 def test_encode_restores_training_mode_and_records_no_graph(sentence_encoder):

@@ -1,0 +1,90 @@
+"""Export a model as a directory that sentence-transformers and HF transformers load as they are.
+
+    python -m minitransformer.export runs/default exported/
+    python -m minitransformer.export minilm exported-minilm/
+
+Any model embed.py loads: a training run (its best checkpoint) or checkpoint, a model saved by
+this project, a BERT directory, `minilm`. Then, in an environment with those packages:
+
+    SentenceTransformer("exported/").encode(sentences)    # our embeddings, within 1e-5
+    BertModel.from_pretrained("exported/")                # our hidden states
+    python train.py evaluate exported/ --task NAME=FILE   # a run's heads, kept in exported/heads/
+
+What is written, and which of our encoders are BERTs: pretrained.export_bert.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
+from .checkpoint import HEADS_DIRECTORY, load_checkpoint, save_heads
+from .cli import CommandParser, check_writable, main_of
+from .errors import InputError, read_json
+from .loading import load_sentence_encoder, resolve_model, run_checkpoint
+from .pretrained import export_bert
+from .sentence import CONFIG_FILE, SentenceEncoder
+
+
+def is_run(name: str) -> bool:
+    """A training run, one of its checkpoints, or an exported run: a model with heads."""
+    path = Path(name)
+    if (path / "best" / CONFIG_FILE).is_file() or (path / HEADS_DIRECTORY / CONFIG_FILE).is_file():
+        return True
+    return (path / CONFIG_FILE).is_file() and read_json(path / CONFIG_FILE).get("format") == CHECKPOINT_FORMAT
+
+
+def export(name: str, out: Path) -> list[str]:
+    """Write the model `name` to `out` (which must not hold anything yet), through a temporary
+    directory renamed at the end: an error leaves nothing behind. Returns the task names of the
+    heads written beside the encoder."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out}: already exists and is not an empty directory; choose a new one")
+    check_writable(out, "OUT_DIR")
+    if is_run(name):
+        model, tokenizer, description = load_checkpoint(run_checkpoint(name))
+        encoder = SentenceEncoder(tokenizer, model.encoder, pooling=model.pooling_name)
+    else:
+        resolve_model(name)  # a clear error for a name that is no model
+        model, description = None, None
+        encoder = load_sentence_encoder(name, "cpu")
+    temporary = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        export_bert(encoder, temporary)
+        if model is not None:
+            save_heads(temporary / HEADS_DIRECTORY, model, description)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        temporary.rename(out)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return [] if model is None else list(model.heads)
+
+
+@main_of
+def main(argv=None) -> int:
+    parser = CommandParser(prog="python -m minitransformer.export",
+                           description=__doc__.split("\n\n")[0],
+                           epilog="OUT_DIR gets config.json, model.safetensors, vocab.txt, "
+                                  "tokenizer.json, modules.json, 1_Pooling/, "
+                                  "sentence_bert_config.json, and for a run heads/.")
+    parser.add_argument("model", metavar="MODEL_OR_RUN",
+                        help="a run directory, a checkpoint, a saved model, a BERT directory or "
+                             "'minilm'")
+    parser.add_argument("out", type=Path, metavar="OUT_DIR", help="a new directory to write")
+    args = parser.parse_args(argv)
+    tasks = export(args.model, args.out)
+    print(f"exported {args.model} to {args.out}"
+          + (f" with the heads of {', '.join(tasks)} in {args.out / HEADS_DIRECTORY}" if tasks else ""))
+    print(f"  sentence-transformers: SentenceTransformer({str(args.out)!r}).encode(sentences)\n"
+          f"  transformers:          BertModel.from_pretrained({str(args.out)!r})")
+    if tasks:
+        print(f"  heads:                 python train.py evaluate {args.out} --task {tasks[0]}=FILE")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
