@@ -68,10 +68,12 @@ def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> f
 def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
     """A small table: one row per task, one column per metric."""
     names = sorted({metric for task in results.values() for metric in task})
-    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>11}" for name in names)]
+    widths = [max(11, len(name) + 2) for name in names]
+    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths))]
     for task, values in results.items():
         lines.append(f"  {task:<16}" + "".join(
-            f"{values[name]:>11.4f}" if name in values else f"{'':>11}" for name in names))
+            f"{values[name]:>{w}.4f}" if name in values else f"{'':>{w}}"
+            for name, w in zip(names, widths)))
     return "\n".join(lines)
 
 

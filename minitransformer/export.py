@@ -24,6 +24,7 @@ from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import HEADS_DIRECTORY, load_checkpoint, save_heads
 from .cli import CommandParser, check_writable, main_of
 from .errors import InputError, read_json
+from .heads import MaskedLanguageModelHead
 from .loading import load_sentence_encoder, resolve_model, run_checkpoint
 from .pretrained import export_bert
 from .sentence import CONFIG_FILE, SentenceEncoder
@@ -53,7 +54,11 @@ def export(name: str, out: Path) -> list[str]:
         encoder = load_sentence_encoder(name, "cpu")
     temporary = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        export_bert(encoder, temporary)
+        mlm_heads = [] if model is None else [head for head in model.heads.values()
+                                              if isinstance(head, MaskedLanguageModelHead)]
+        # A run's masked-LM head is also written as BERT's own (cls.predictions): then
+        # BertForMaskedLM loads the export as it is.
+        export_bert(encoder, temporary, mlm_heads[0] if len(mlm_heads) == 1 else None)
         if model is not None:
             save_heads(temporary / HEADS_DIRECTORY, model, description)
         if out.exists():

@@ -3,7 +3,7 @@
     text -> Encoder -> token states (B, T, d) --pool--> sentence embedding (B, d)
                             |                                   |
              TokenClassificationHead (NER)        SentenceClassificationHead (topic, sentiment)
-                                                  SimilarityObjective (cosine of two sentences)
+             MaskedLanguageModelHead (BERT's MLM) SimilarityObjective (cosine of two sentences)
 
 Each batch belongs to one task; the encoder runs once for it and only that task's head is used.
 Each head says what it reads (`task_output`): the pooled embedding, the token states, or the
@@ -18,17 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoder import Encoder
+from .config import EncoderConfig
+from .encoder import ACTIVATION_FUNCTIONS, Encoder
 from .freezing import depth_blocks
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
-from .kinds import IGNORE_INDEX, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY, TOKEN_CLASSIFICATION
+from .kinds import (IGNORE_INDEX, MASKED_LM, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY,
+                    TOKEN_CLASSIFICATION)
+from .masking import generator_for, mask_tokens
 from .pooling import get_pooling
 
 
 @dataclass
 class TaskOutput:
     loss: torch.Tensor  # scalar, the task's unweighted loss
-    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), or cosines (B,)
+    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), cosines (B,), or per masked
+    # piece (N, 3): predicted id, gold id, log-probability of the gold id
 
 
 class LinearHead(nn.Module):
@@ -41,8 +45,8 @@ class LinearHead(nn.Module):
         self.classifier = nn.Linear(hidden_size, num_labels)
 
     @classmethod
-    def build(cls, hidden_size: int, num_labels: int, dropout: float = 0.1) -> "LinearHead":
-        return cls(hidden_size, num_labels, dropout)
+    def build(cls, config: EncoderConfig, label_map: list[str], dropout: float = 0.1) -> "LinearHead":
+        return cls(config.hidden_size, len(label_map), dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(features))
@@ -97,7 +101,7 @@ class SimilarityObjective(nn.Module):
         self.scale = scale
 
     @classmethod
-    def build(cls, hidden_size: int, num_labels: None, dropout: float = 0.1) -> "SimilarityObjective":
+    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1) -> "SimilarityObjective":
         return cls()  # no parameters: nothing depends on the width, labels or dropout
 
     def forward(self, pooled_a: torch.Tensor, pooled_b: torch.Tensor) -> torch.Tensor:
@@ -117,17 +121,66 @@ class SimilarityObjective(nn.Module):
         return TaskOutput(self.loss(cosines, batch["scores"]), cosines.detach())
 
 
+class MaskedLanguageModelHead(nn.Module):
+    """BERT's masked-language-model head: token states (N, d) -> logits over the vocabulary (N, V).
+
+        dense (d -> d) -> activation -> LayerNorm -> decoder (d -> V, + bias)
+
+    The decoder's weight *is* the encoder's token-embedding table (tied, Press & Wolf 2017):
+    the piece a state is closest to in embedding space is the piece it predicts. So the head
+    holds only the transform and the bias; the table comes from the model at each call.
+    """
+
+    kind = MASKED_LM
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = ACTIVATION_FUNCTIONS[config.activation]
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    @classmethod
+    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1) -> "MaskedLanguageModelHead":
+        return cls(config)
+
+    def forward(self, states: torch.Tensor, embedding_table: torch.Tensor) -> torch.Tensor:
+        """states (..., d), embedding_table (V, d) -> logits (..., V)."""
+        return F.linear(self.norm(self.activation(self.dense(states))), embedding_table, self.bias)
+
+    def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
+        # Training: fresh masks from the global generator, which the trainer seeds every step.
+        # Evaluation: masks fixed by the text, so every evaluation scores the same positions.
+        generator = None if self.training else generator_for(batch["input_ids"])
+        corrupted, labels = mask_tokens(batch["input_ids"], batch["maskable"],
+                                        int(batch["mask_token_id"]), int(batch["vocab_size"]),
+                                        generator)  # (B, T) each
+        states = model.encoder(corrupted, batch["attention_mask"])  # (B, T, d)
+        chosen = labels != IGNORE_INDEX  # (B, T)
+        # Logits only where there is a loss: V = 30522 logits for every piece would cost more
+        # than the rest of the model.
+        logits = self(states[chosen], model.encoder.embeddings.token.weight)  # (N, V)
+        gold = labels[chosen]  # (N,)
+        gold_log_probabilities = logits.log_softmax(dim=-1).gather(1, gold[:, None])[:, 0]  # (N,)
+        # No piece chosen (a batch of very short texts): a zero loss that still has a graph.
+        loss = -gold_log_probabilities.mean() if len(gold) else states.sum() * 0.0
+        predictions = torch.stack([logits.argmax(dim=-1).to(logits.dtype), gold.to(logits.dtype),
+                                   gold_log_probabilities], dim=1).detach()  # (N, 3)
+        return TaskOutput(loss, predictions)
+
+
 # The head of each task kind: a new kind adds its head class here.
 HEADS = {head.kind: head for head in (SentenceClassificationHead, TokenClassificationHead,
-                                      SimilarityObjective)}
+                                      SimilarityObjective, MaskedLanguageModelHead)}
 
 
-def build_head(kind: str, hidden_size: int, num_labels: int | None, dropout: float = 0.1) -> nn.Module:
-    """A new head for a task of `kind` on `hidden_size`-wide features (num_labels: classes or
-    tags; None for similarity, which has no parameters)."""
+def build_head(kind: str, config: EncoderConfig, label_map: list[str] | None,
+               dropout: float = 0.1) -> nn.Module:
+    """A new head for a task of `kind` on an encoder of `config` (label_map: the task's classes
+    or tags; None for kinds without labels)."""
     if kind not in HEADS:
         raise ValueError(f"no head for task kind {kind!r}; heads exist for {', '.join(HEADS)}")
-    return HEADS[kind].build(hidden_size, num_labels, dropout)
+    return HEADS[kind].build(config, label_map, dropout)
 
 
 class MultiTaskModel(nn.Module):

@@ -14,6 +14,10 @@ The batches each kind makes (B = batch size, T = longest sequence in the batch; 
                              -100 everywhere except the first sub-word of each word
     sentence_similarity      input_ids_a, attention_mask_a (B, Ta); input_ids_b,
                              attention_mask_b (B, Tb) long; scores (B,) float32
+    masked_lm                input_ids, attention_mask (B, T) long; maskable (B, T) bool
+                             (real pieces that are not [CLS]/[SEP]/...); mask_token_id and
+                             vocab_size () long. The masking itself is random and happens in
+                             the head (heads.py), where the trainer's per-step seed reaches it.
 """
 
 from __future__ import annotations
@@ -25,16 +29,16 @@ import torch
 
 from . import metrics
 from .errors import InputError
-from .readers import (RECORD_FORMATS, DataError, PairExample, SentenceExample, TokenExample,
-                      get_label, get_score, get_text, read_conll, read_records)
-from .tokenizer import Tokenizer
+from .masking import IGNORE_INDEX  # the label of positions without loss
+from .readers import (RECORD_FORMATS, DataError, PairExample, SentenceExample, TextExample,
+                      TokenExample, get_label, get_score, get_text, read_conll, read_records,
+                      read_text_lines)
+from .tokenizer import SPECIAL_TOKENS, Tokenizer
 
 SENTENCE_CLASSIFICATION = "sentence_classification"
 TOKEN_CLASSIFICATION = "token_classification"
 SENTENCE_SIMILARITY = "sentence_similarity"
-
-# The position label that torch.nn.functional.cross_entropy skips (its default ignore_index).
-IGNORE_INDEX = -100
+MASKED_LM = "masked_lm"
 
 
 class TaskKind:
@@ -193,8 +197,50 @@ class SentenceSimilarity(TaskKind):
         return predicted.tolist(), batch["scores"].tolist()  # cosines against gold scores
 
 
+class MaskedLanguageModeling(TaskKind):
+    """Predict masked word pieces of plain text (BERT's pretraining objective): a .txt file, one
+    text per line, or the text field of any record file. No labels: the text is the target."""
+
+    name = MASKED_LM
+    formats = (".txt", *RECORD_FORMATS)
+    fields = {"text_field": "text"}
+    metrics = ("masked_accuracy", "perplexity", "masked_lm_loss")
+    has_label_map = False
+
+    def read(self, path, fields):
+        if Path(path).suffix.lower() == ".txt":
+            return read_text_lines(path)
+        return [TextExample(get_text(path, n, record, fields["text_field"]), n)
+                for n, record in read_records(path)]
+
+    def texts(self, example):
+        return [example.text]
+
+    def encode(self, examples, tokenizer, label_id):
+        return [{"input_ids": row} for row in tokenizer.tokenize([e.text for e in examples])]
+
+    def collate(self, items, tokenizer):
+        batch = tokenizer.pad([item["input_ids"] for item in items])
+        special = torch.tensor([tokenizer.backend.token_to_id(token) for token in SPECIAL_TOKENS
+                                if tokenizer.backend.token_to_id(token) is not None])
+        batch["maskable"] = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], special)
+        mask_id = tokenizer.backend.token_to_id("[MASK]")
+        if mask_id is None:
+            raise InputError("masked-language modelling needs a [MASK] token, and this vocabulary "
+                             "has none")
+        batch["mask_token_id"] = torch.tensor(mask_id)
+        batch["vocab_size"] = torch.tensor(tokenizer.vocab_size)
+        return batch
+
+    def gather(self, predicted, batch, label_map):
+        # predicted: (N, 3) per masked piece: predicted id, gold id, log-probability of the gold.
+        rows = predicted.tolist()
+        return [(int(p), logp) for p, _, logp in rows], [int(g) for _, g, _ in rows]
+
+
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in
-                              (SentenceClassification(), TokenClassification(), SentenceSimilarity())}
+                              (SentenceClassification(), TokenClassification(), SentenceSimilarity(),
+                               MaskedLanguageModeling())}
 
 
 def get_kind(name: str) -> TaskKind:

@@ -19,7 +19,7 @@ from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import sentence_encoder_from_checkpoint
 from .devices import pick_device
 from .errors import InputError, read_json
-from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder
+from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder, read_mlm_head_weights
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -76,6 +76,17 @@ def load_sentence_encoder(name: str, device: str | torch.device | None = None) -
     device = pick_device(device)
     model = read_sentence_encoder(name)
     return model.to(device)
+
+
+def bert_mlm_head(name: str) -> dict[str, torch.Tensor] | None:
+    """The masked-LM head weights of the BERT checkpoint `name` names, if it is one and has
+    them (BertForMaskedLM and pretraining checkpoints do; sentence-transformers models do not)."""
+    path = Path(name)
+    if name.lower() in MINILM_NAMES or not (path / CONFIG_FILE).is_file():
+        return None
+    if read_json(path / CONFIG_FILE).get("format") is not None:  # one of our own formats
+        return None
+    return read_mlm_head_weights(path)
 
 
 def read_sentence_encoder(name: str) -> SentenceEncoder:

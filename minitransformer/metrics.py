@@ -3,6 +3,8 @@
 * classification: `accuracy`, `macro_f1`
 * BIO sequence tagging (NER): `bio_spans`, `entity_f1`, following the CoNLL-2000 `conlleval` script
 * sentence similarity (STS-B): `pearson`, `spearman` (with `rankdata` for tied values)
+* masked-language modelling: `masked_accuracy`, `masked_lm_loss`, `perplexity` over the masked
+  pieces, each prediction a (predicted id, log-probability of the gold id) pair
 
 Every function accepts Python sequences or numpy arrays, returns a plain Python float, and raises
 ValueError on empty or mismatched inputs rather than returning a number that means nothing.
@@ -160,3 +162,30 @@ def spearman(x, y):
     x, y = _pair(x, y, "spearman")
     # A constant input has constant ranks, so _pearson reports it.
     return _pearson(rankdata(x), rankdata(y), "spearman")
+
+
+def _masked(predictions, gold, name):
+    if len(predictions) != len(gold):
+        raise ValueError(f"{name}: length mismatch, {len(predictions)} vs {len(gold)}")
+    if len(gold) == 0:
+        raise ValueError(f"{name}: no masked pieces to score")
+    predicted = np.array([p for p, _ in predictions])
+    log_probabilities = np.array([lp for _, lp in predictions], dtype=np.float64)
+    return predicted, log_probabilities, np.asarray(gold)
+
+
+def masked_accuracy(predictions, gold):
+    """Fraction of masked pieces whose most likely id is the original one."""
+    predicted, _, gold = _masked(predictions, gold, "masked_accuracy")
+    return float(np.mean(predicted == gold))
+
+
+def masked_lm_loss(predictions, gold):
+    """Mean negative log-probability of the original pieces (the cross-entropy, in nats)."""
+    _, log_probabilities, _ = _masked(predictions, gold, "masked_lm_loss")
+    return float(-np.mean(log_probabilities))
+
+
+def perplexity(predictions, gold):
+    """exp(masked_lm_loss): as unsure as a uniform choice among that many pieces."""
+    return float(np.exp(masked_lm_loss(predictions, gold)))

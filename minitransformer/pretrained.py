@@ -47,6 +47,17 @@ LAYER_NAMES = {
     "feed_forward.outer": "output.dense",
     "feed_forward_norm": "output.LayerNorm",
 }
+# BERT's masked-language-model head (BertForMaskedLM's cls.predictions) and ours
+# (heads.MaskedLanguageModelHead). Its decoder weight is the word-embedding table (tied), so
+# checkpoints store it once, or twice as the same numbers; its decoder bias is the same tensor
+# as cls.predictions.bias.
+MLM_HEAD_NAMES = {
+    "dense.weight": "cls.predictions.transform.dense.weight",
+    "dense.bias": "cls.predictions.transform.dense.bias",
+    "norm.weight": "cls.predictions.transform.LayerNorm.weight",
+    "norm.bias": "cls.predictions.transform.LayerNorm.bias",
+    "bias": "cls.predictions.bias",
+}
 # Present in BERT checkpoints, not needed by a sentence encoder: skipped, and said so.
 IGNORED_PATTERNS = (
     r"embeddings\.position_ids",  # buffers, not weights
@@ -202,6 +213,24 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     return encoder.eval(), report
 
 
+def read_mlm_head_weights(directory: str | Path) -> dict[str, torch.Tensor] | None:
+    """The masked-LM head of a BERT checkpoint, named as in heads.MaskedLanguageModelHead;
+    None if the checkpoint has none (a BertModel, or a sentence-transformers export)."""
+    directory = Path(directory)
+    checkpoint = read_bert_weights(directory)
+    if not any(name in checkpoint for name in MLM_HEAD_NAMES.values()):
+        return None
+    missing = [name for name in MLM_HEAD_NAMES.values() if name not in checkpoint]
+    if missing:
+        raise InputError(f"{directory}: an incomplete masked-LM head, missing {', '.join(missing)}")
+    words = checkpoint["embeddings.word_embeddings.weight"]
+    decoder = checkpoint.get("cls.predictions.decoder.weight")
+    if decoder is not None and not torch.equal(decoder, words):
+        raise InputError(f"{directory}: cls.predictions.decoder.weight differs from the word "
+                         "embeddings; our masked-LM head ties the two, so it cannot hold this one")
+    return {ours: checkpoint[theirs] for ours, theirs in MLM_HEAD_NAMES.items()}
+
+
 def load_bert_sentence_encoder(directory: str | Path, layers: Sequence[int] | None = None,
                                pooling: str | None = None) -> SentenceEncoder:
     """A SentenceEncoder from a BERT-format directory, with its sentence-transformers settings
@@ -246,7 +275,8 @@ def read_sentence_settings(directory: Path) -> dict:
     return settings
 
 
-def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
+def export_bert(model: SentenceEncoder, directory: str | Path,
+                mlm_head: torch.nn.Module | None = None) -> None:
     """Write `model` as a directory that HF `BertModel.from_pretrained` and sentence-transformers'
     `SentenceTransformer` load as they are: BERT's config.json, model.safetensors and tokenizer
     files, plus modules.json (Transformer, Pooling and, if the model normalises, Normalize),
@@ -258,7 +288,9 @@ def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
       by which our Embeddings scales the tokens is multiplied into the token table;
     - no segment embeddings: one segment embedding of zeros (BERT adds segment 0's row).
     A pre-norm encoder is not: refused (InputError). The pooler is not written (we have none):
-    HF initialises one and warns; it does not touch `last_hidden_state`.
+    HF initialises one and warns; it does not touch `last_hidden_state`. With `mlm_head` (a
+    heads.MaskedLanguageModelHead) its weights are written as BERT's cls.predictions.*, so
+    BertForMaskedLM.from_pretrained loads it too.
     """
     config = model.encoder.config
     if config.norm_placement != "post":
@@ -276,9 +308,18 @@ def export_bert(model: SentenceEncoder, directory: str | Path) -> None:
     if config.segment_vocab_size == 0:
         state["embeddings.segment.weight"] = torch.zeros(1, config.hidden_size)
     tensors = {bert_name_for(name, layers): tensor for name, tensor in state.items()}
+    if mlm_head is not None:
+        head = {name: tensor.detach().cpu() for name, tensor in mlm_head.state_dict().items()}
+        if config.positional == "sinusoidal":
+            # The exported token table is ours times sqrt(d), and BERT's decoder is tied to it;
+            # dividing the head's LayerNorm output by sqrt(d) keeps the logits what they were.
+            head["norm.weight"] = head["norm.weight"] / embeddings.scale
+            head["norm.bias"] = head["norm.bias"] / embeddings.scale
+        tensors.update({MLM_HEAD_NAMES[name]: tensor for name, tensor in head.items()})
     write_safetensors(directory / "model.safetensors", tensors, metadata={"format": "pt"})
     bert_config = {
-        "architectures": ["BertModel"], "model_type": "bert",
+        "architectures": ["BertForMaskedLM" if mlm_head is not None else "BertModel"],
+        "model_type": "bert",
         "vocab_size": config.vocab_size, "hidden_size": config.hidden_size,
         "num_attention_heads": config.num_heads, "num_hidden_layers": config.num_layers,
         "intermediate_size": config.ff_size, "max_position_embeddings": config.max_length,

@@ -64,7 +64,13 @@ class PairExample:
     line: int = field(default=0, compare=False)
 
 
-Example = Union[SentenceExample, TokenExample, PairExample]
+@dataclass
+class TextExample:
+    text: str  # plain text, no label: what masked-language modelling learns from
+    line: int = field(default=0, compare=False)
+
+
+Example = Union[SentenceExample, TokenExample, PairExample, TextExample]
 
 
 # ---- raw text -----------------------------------------------------------------------------------
@@ -99,6 +105,12 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
     """
     for number, line in enumerate(text.split("\n"), start=1):
         yield number, line.removesuffix("\r")  # files written on Windows end lines with \r\n
+
+
+def read_text_lines(path: str | Path) -> list[TextExample]:
+    """A plain .txt file: one text per non-blank line (a sentence or a paragraph)."""
+    return [TextExample(line.strip(), number) for number, line in _lines(read_text(path))
+            if line.strip()]
 
 
 # ---- record formats: JSON lines, CSV, TSV -------------------------------------------------------

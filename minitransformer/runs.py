@@ -34,9 +34,10 @@ from .encoder import Encoder
 from .errors import InputError, about, read_json
 from .evaluation import score_dataset
 from .freezing import count_parameters
-from .heads import MultiTaskModel, build_head
+from .heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from .kinds import SENTENCE_CLASSIFICATION, read_examples
-from .loading import MINILM_NAMES, load_sentence_encoder, minilm_directory, run_checkpoint
+from .loading import (MINILM_NAMES, bert_mlm_head, load_sentence_encoder, minilm_directory,
+                      run_checkpoint)
 from .options import TrainingOptions, check_option
 from .tokenizer import Tokenizer
 from .trainer import Trainer
@@ -233,6 +234,7 @@ class Start:
     tokenizer: Tokenizer
     pooling: str
     description: str  # for people: "the pretrained all-MiniLM-L6-v2", "scratch: small preset ..."
+    mlm_head: dict[str, torch.Tensor] | None = None  # a BERT checkpoint's own masked-LM head
 
 
 def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
@@ -252,7 +254,8 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
         model = load_sentence_encoder(config.init, "cpu")  # prepare_run moves it to --device
     model.tokenizer.set_max_length(min(config.max_length, model.tokenizer.max_length))
     name = "the pretrained all-MiniLM-L6-v2" if config.init == "minilm" else config.init
-    return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}")
+    mlm_head = bert_mlm_head(config.init)
+    return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}", mlm_head)
 
 
 def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tokenizer:
@@ -315,8 +318,12 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
              for spec in config.tasks]
-    heads = {t.spec.name: new_head(t, start.encoder.config.hidden_size, config.options.seed)
+    heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
              for t in tasks}
+    for name, head in heads.items():
+        if isinstance(head, MaskedLanguageModelHead) and start.mlm_head is not None:
+            head.load_state_dict(start.mlm_head)  # the checkpoint's own, not a new one
+            log(f"task {name}: the masked-LM head of {config.init}")
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed)
@@ -325,11 +332,11 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     return Run(config, start, tasks, model, trainer)
 
 
-def new_head(task: TaskData, hidden_size: int, seed: int):
+def new_head(task: TaskData, encoder_config: EncoderConfig, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
     torch.manual_seed(seed * 100_003 + zlib.crc32(task.spec.name.encode("utf-8")))
-    return build_head(task.spec.kind, hidden_size, len(task.label_map) if task.label_map else None)
+    return build_head(task.spec.kind, encoder_config, task.label_map)
 
 
 def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:

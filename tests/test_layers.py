@@ -11,6 +11,7 @@ LAYERS = [
     {"__init__", "errors", "distributed"},
     {"config", "metrics", "safetensors_io", "tokenizer", "readers", "pooling", "positional",
      "attention", "samplers", "weighting", "optim", "freezing", "cli", "progress", "devices",
+     "masking",
      "similarity"},
     {"encoder", "kinds", "options"},  # the model's body; task kinds; training options
     {"packed", "data"},

@@ -44,7 +44,7 @@ def task_files(tmp_path):
 def make_trainer(tokenizer, specs, run_dir, dropout=0.0, **options):
     tasks = [load_task(spec, tokenizer) for spec in specs]
     encoder = make_encoder(tokenizer.vocab_size, dropout=dropout, attention_dropout=dropout)
-    heads = {t.spec.name: build_head(t.spec.kind, 32, len(t.label_map), dropout) for t in tasks}
+    heads = {t.spec.name: build_head(t.spec.kind, encoder.config, t.label_map, dropout) for t in tasks}
     defaults = dict(epochs=2, batch_size=4, lr=1e-3, seed=3, warmup=0.0)
     return Trainer(MultiTaskModel(encoder, heads), tokenizer, tasks,
                    TrainingOptions(**{**defaults, **options}), run_dir, log=lambda *a: None,
