@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 18, step 1: where do STS-B points go when SST-2 joins? One change at a time, seed 0,
+# all from all-MiniLM-L6-v2 with the single-task recipe (batch 32, lr 5e-5, 2 epochs, warm-up
+# 10 %, weight decay 0.01, clipping 1.0, max length 128). Runs one after another (2 cores).
+# Results: docs/experiments.md ("The STS-B gap"). Usage: bash experiments/stsb_gap.sh [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed=${1:-0}
+out=runs/ablation
+mkdir -p "$out"
+common=(--config configs/stsb_sst2.json --epochs 2 --batch-size 32 --lr 5e-5 --seed "$seed" --progress lines)
+run() {  # name, then extra flags
+    local name=$1; shift
+    if [ -f "$out/${name}_s$seed/run.json" ] && grep -q '"finished"' "$out/${name}_s$seed/run.json"; then
+        echo "skip $name (done)"; return
+    fi
+    echo "$(date +%T) $name: $*"
+    python train.py "${common[@]}" "$@" --run-dir "$out/${name}_s$seed" > "$out/${name}_s$seed.log" 2>&1
+}
+run stsb_alone --tasks stsb
+run pair                                  # + SST-2: proportional sampler, weights 1:1, head lr 10x
+run pair_head_lr_1x --head-lr 5e-5        # the SST-2 head at the encoder's rate
+run pair_sst2_weight_0.2 --loss-weight sst2=0.2
+run pair_round_robin --sampler round_robin
+run pair_uncertainty --loss-weighting uncertainty
+echo "$(date +%T) done"
