@@ -62,6 +62,10 @@ def training_parser() -> CommandParser:
                                                                   "(default 128)")
     run.add_argument("--max-train", type=positive_int, metavar="N",
                      help="use a random subsample of at most N training examples per task")
+    run.add_argument("--head-hidden", type=positive_int, metavar="N",
+                     help="give every classification head a hidden layer of N units (d -> N -> "
+                          "ReLU -> classes) instead of one linear layer; per task: head_hidden "
+                          "in the config")
     run.add_argument("--pooling", choices=tuple(POOLINGS), help="sentence pooling (default: the "
                                                                 "starting model's own, else mean)")
     run.add_argument("--device", metavar="NAME",

@@ -98,7 +98,7 @@ def load_checkpoint(directory: str | Path):
         for task in description["tasks"]:
             spec = TaskSpec.from_dict(task["spec"])  # validates the saved definition
             labels = task.get("label_map")
-            heads[spec.name] = build_head(spec.kind, config, labels)
+            heads[spec.name] = build_head(spec.kind, config, labels, hidden=spec.head_hidden)
         model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
     load_weights(model, directory / "model.safetensors")
     tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
@@ -130,7 +130,7 @@ def load_exported_run(directory: Path):
         for task in heads_description["tasks"]:
             spec = TaskSpec.from_dict(task["spec"])
             labels = task.get("label_map")
-            heads[spec.name] = build_head(spec.kind, config, labels)
+            heads[spec.name] = build_head(spec.kind, config, labels, hidden=spec.head_hidden)
     model = MultiTaskModel(sentence_encoder.encoder, heads, pooling=heads_description["pooling"])
     load_weights(model.heads, heads_directory / "model.safetensors")
     description = {**heads_description, "encoder": config.to_dict(),

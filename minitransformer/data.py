@@ -49,6 +49,7 @@ class TaskSpec:
     text_field: str | None = None  # the text (the first text for similarity)
     label_field: str | None = None  # the class label, or the similarity score
     second_text_field: str | None = None  # similarity only: the second text
+    head_hidden: int | None = None  # classifier heads: d -> head_hidden -> ReLU -> classes
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not TASK_NAME.fullmatch(self.name):
@@ -75,6 +76,16 @@ class TaskSpec:
                 uses = ", ".join(kind.fields) or "none: its files have no field names"
                 raise InputError(f"TaskSpec {self.name!r}: a {self.kind} task has no "
                                  f"{name} (the fields it uses: {uses})")
+
+        if self.head_hidden is not None:
+            if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) or \
+                    self.head_hidden < 1:
+                raise InputError(f"TaskSpec {self.name!r}: head_hidden must be a positive "
+                                 f"integer (the width of the head's hidden layer), got "
+                                 f"{self.head_hidden!r}")
+            if not kind.head_can_have_hidden_layer:
+                raise InputError(f"TaskSpec {self.name!r}: a {self.kind} head has no hidden "
+                                 "layer to size (head_hidden is for classification heads)")
 
     @property
     def task_kind(self) -> TaskKind:

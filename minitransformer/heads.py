@@ -36,20 +36,28 @@ class TaskOutput:
 
 
 class LinearHead(nn.Module):
-    """Dropout, then one linear layer to label logits; applied to the last dimension d, so the
-    same module serves pooled embeddings (B, d) -> (B, C) and token states (B, T, d) -> (B, T, C)."""
+    """Dropout, then one linear layer to label logits, or with `hidden`, an MLP:
+    dropout -> linear d -> hidden -> ReLU -> dropout -> linear hidden -> C. It acts on the last
+    dimension, so the same module serves pooled embeddings (B, d) -> (B, C) and token states
+    (B, T, d) -> (B, T, C)."""
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1,
+                 hidden: int | None = None):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_labels)
+        self.hidden = None if hidden is None else nn.Linear(hidden_size, hidden)
+        self.classifier = nn.Linear(hidden or hidden_size, num_labels)
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: list[str], dropout: float = 0.1) -> "LinearHead":
-        return cls(config.hidden_size, len(label_map), dropout)
+    def build(cls, config: EncoderConfig, label_map: list[str], dropout: float = 0.1,
+              hidden: int | None = None) -> "LinearHead":
+        return cls(config.hidden_size, len(label_map), dropout, hidden)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(features))
+        features = self.dropout(features)
+        if self.hidden is not None:
+            features = self.dropout(F.relu(self.hidden(features)))
+        return self.classifier(features)
 
 
 class SentenceClassificationHead(LinearHead):
@@ -101,7 +109,8 @@ class SimilarityObjective(nn.Module):
         self.scale = scale
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1) -> "SimilarityObjective":
+    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1,
+              hidden: None = None) -> "SimilarityObjective":
         return cls()  # no parameters: nothing depends on the width, labels or dropout
 
     def forward(self, pooled_a: torch.Tensor, pooled_b: torch.Tensor) -> torch.Tensor:
@@ -141,7 +150,8 @@ class MaskedLanguageModelHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1) -> "MaskedLanguageModelHead":
+    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1,
+              hidden: None = None) -> "MaskedLanguageModelHead":
         return cls(config)
 
     def forward(self, states: torch.Tensor, embedding_table: torch.Tensor) -> torch.Tensor:
@@ -175,12 +185,12 @@ HEADS = {head.kind: head for head in (SentenceClassificationHead, TokenClassific
 
 
 def build_head(kind: str, config: EncoderConfig, label_map: list[str] | None,
-               dropout: float = 0.1) -> nn.Module:
+               dropout: float = 0.1, hidden: int | None = None) -> nn.Module:
     """A new head for a task of `kind` on an encoder of `config` (label_map: the task's classes
-    or tags; None for kinds without labels)."""
+    or tags; None for kinds without labels; hidden: a classifier's hidden layer, TaskSpec.head_hidden)."""
     if kind not in HEADS:
         raise ValueError(f"no head for task kind {kind!r}; heads exist for {', '.join(HEADS)}")
-    return HEADS[kind].build(config, label_map, dropout)
+    return HEADS[kind].build(config, label_map, dropout, hidden)
 
 
 class MultiTaskModel(nn.Module):

@@ -49,6 +49,7 @@ class TaskKind:
     fields: dict[str, str]  # the TaskSpec field options it uses, with their defaults
     metrics: tuple[str, ...]  # functions of metrics.py; the first is the one to select models by
     has_label_map: bool  # classes or tags with ids (False: a regression target)
+    head_can_have_hidden_layer: bool = False  # a classifier head: linear, or an MLP
 
     def read(self, path: Path, fields: dict[str, str]) -> list:
         """The examples of one file; `fields` are the record field names (defaults filled in)."""
@@ -94,6 +95,7 @@ class SentenceClassification(TaskKind):
     fields = {"text_field": "text", "label_field": "label"}
     metrics = ("accuracy", "macro_f1")
     has_label_map = True
+    head_can_have_hidden_layer = True
 
     def read(self, path, fields):
         return [SentenceExample(get_text(path, n, record, fields["text_field"]),
@@ -128,6 +130,7 @@ class TokenClassification(TaskKind):
     fields: dict[str, str] = {}
     metrics = ("entity_f1",)
     has_label_map = True
+    head_can_have_hidden_layer = True
 
     def read(self, path, fields):
         return read_conll(path)

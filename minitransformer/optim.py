@@ -62,6 +62,8 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
         if depth is None:
             head = name.split(".")[1]
             label, rate = f"head {head}", head_lrs.get(head, lr)
+            if getattr(model.heads[head], "hidden", None) is not None:  # an MLP head: its layers
+                label += f" {name.split('.')[2]}"
         else:
             label = "embeddings" if depth == 0 else f"layer {depth}"
             rate = lr * layer_decay ** (num_layers - depth)
@@ -84,12 +86,13 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
 
 def format_groups(infos: list[GroupInfo]) -> str:
     """A printable table of the parameter groups."""
-    lines = [f"{'group':<22}{'depth':>6}{'lr':>12}{'decay':>8}{'tensors':>9}{'params':>12}"]
+    width = max([22] + [len(info.name) + 2 for info in infos])
+    lines = [f"{'group':<{width}}{'depth':>6}{'lr':>12}{'decay':>8}{'tensors':>9}{'params':>12}"]
     for info in infos:
         depth = "-" if info.depth is None else str(info.depth)
-        lines.append(f"{info.name:<22}{depth:>6}{info.lr:>12.3g}{info.weight_decay:>8.3g}"
+        lines.append(f"{info.name:<{width}}{depth:>6}{info.lr:>12.3g}{info.weight_decay:>8.3g}"
                      f"{info.tensors:>9}{info.parameters:>12,}")
-    lines.append(f"{'total':<22}{'':>6}{'':>12}{'':>8}{sum(i.tensors for i in infos):>9}"
+    lines.append(f"{'total':<{width}}{'':>6}{'':>12}{'':>8}{sum(i.tensors for i in infos):>9}"
                  f"{sum(i.parameters for i in infos):>12,}")
     return "\n".join(lines)
 

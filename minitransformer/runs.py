@@ -83,6 +83,9 @@ class RunConfig:
         with about(path):
             specs = [TaskSpec.from_dict(task) for task in file["tasks"]]
         tasks = select_tasks(specs, args.tasks)
+        if args.head_hidden is not None:  # the flag sizes every head that can have the layer
+            tasks = [dataclasses.replace(spec, head_hidden=args.head_hidden)
+                     if spec.task_kind.head_can_have_hidden_layer else spec for spec in tasks]
 
         def pick(name: str, default):  # flag > config file > default
             flag = getattr(args, name)
@@ -336,7 +339,7 @@ def new_head(task: TaskData, encoder_config: EncoderConfig, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
     torch.manual_seed(seed * 100_003 + zlib.crc32(task.spec.name.encode("utf-8")))
-    return build_head(task.spec.kind, encoder_config, task.label_map)
+    return build_head(task.spec.kind, encoder_config, task.label_map, hidden=task.spec.head_hidden)
 
 
 def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:

@@ -44,3 +44,31 @@ def test_every_task_kind_has_a_head_and_metrics_that_exist():
     assert set(HEADS) == set(KINDS)
     for kind in KINDS.values():
         assert kind.metrics and all(callable(getattr(metrics, name)) for name in kind.metrics)
+
+
+def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenizer, tmp_path):
+    from minitransformer.checkpoint import load_checkpoint, save_checkpoint
+    from minitransformer.data import TaskSpec
+    from minitransformer.errors import InputError
+    from minitransformer.heads import build_head
+    from minitransformer.optim import format_groups, parameter_groups
+
+    encoder = make_encoder(tokenizer.vocab_size)
+    head = build_head("sentence_classification", encoder.config, ["a", "b", "c"], 0.0, hidden=16)
+    features = torch.randn(5, 32)
+    expected = head.classifier(torch.relu(head.hidden(features)))  # d -> 16 -> ReLU -> 3
+    torch.testing.assert_close(head(features), expected)
+    model = MultiTaskModel(encoder, {"topic": head})
+    _, infos = parameter_groups(model, 1e-3)
+    assert {"head topic hidden", "head topic classifier"} <= {info.name for info in infos}
+    assert "head topic hidden" in format_groups(infos)
+
+    spec = TaskSpec("topic", "sentence_classification", "t.jsonl", head_hidden=16)
+    save_checkpoint(tmp_path / "c", model, tokenizer,
+                    [{"spec": spec.to_dict(), "label_map": ["a", "b", "c"]}], {})
+    loaded, _, _ = load_checkpoint(tmp_path / "c")
+    torch.testing.assert_close(loaded.heads["topic"](features), head(features))
+    with pytest.raises(InputError, match="has no hidden layer"):
+        TaskSpec("sts", "sentence_similarity", "s.jsonl", head_hidden=16)
+    with pytest.raises(InputError, match="head_hidden must be a positive integer"):
+        TaskSpec("topic", "sentence_classification", "t.jsonl", head_hidden=0)
