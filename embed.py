@@ -83,6 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error("--query needs --corpus FILE: the sentences to search")
         if any(not query.strip() for query in args.query):
             parser.error("argument --query: a query is empty")
+        if args.corpus_embeddings is not None and args.out is not None:
+            parser.error("--out saves the corpus embeddings, and --corpus-embeddings already "
+                         "holds them; give one of the two")
     elif args.corpus is not None or args.corpus_embeddings is not None:
         parser.error("--corpus and --corpus-embeddings go with --query TEXT")
     if args.out is not None and args.out.suffix != ".npy":
@@ -118,6 +121,9 @@ def read_corpus_embeddings(path: Path, rows: int, width: int) -> np.ndarray:
         raise InputError(f"{path}: no such file") from None
     except (ValueError, OSError) as error:
         raise InputError(f"{path}: not a .npy array ({error})") from None
+    if not np.issubdtype(embeddings.dtype, np.number) or not np.isfinite(embeddings).all():
+        raise InputError(f"{path}: holds {embeddings.dtype} values, not all finite numbers; "
+                         "embed the corpus again (embed.py --file CORPUS --out PATH.npy)")
     if embeddings.shape != (rows, width):
         raise InputError(f"{path}: holds an array of shape {embeddings.shape}, but the corpus has "
                          f"{rows} sentences and the model {width} dimensions; embed the corpus "
@@ -189,7 +195,7 @@ def main(argv=None) -> int:
         print_hits(args.query, sentences, semantic_search(queries, embeddings, args.top_k))
     elif not args.quiet:
         print_report(sentences, embeddings)
-    if args.out is not None and not (args.query is not None and args.corpus_embeddings is not None):
+    if args.out is not None:
         save_embeddings(args.out, embeddings)
         if not args.quiet:
             print(f"\nsaved {embeddings.shape[0]} x {embeddings.shape[1]} float32 to {args.out}")

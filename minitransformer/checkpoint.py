@@ -34,8 +34,8 @@ from .config import EncoderConfig
 from .data import TaskSpec
 from .encoder import Encoder
 from .errors import InputError, about, read_format_file, write_json
-from .heads import MultiTaskModel, build_head
-from .pretrained import load_bert_sentence_encoder
+from .heads import MaskedLanguageModelHead, MultiTaskModel, build_head
+from .pretrained import load_bert_sentence_encoder, read_mlm_head_weights
 from .safetensors_io import load_weights, read_safetensors, write_safetensors
 from .sentence import SentenceEncoder
 from .tokenizer import Tokenizer
@@ -133,6 +133,12 @@ def load_exported_run(directory: Path):
             heads[spec.name] = build_head(spec.kind, config, labels, hidden=spec.head_hidden)
     model = MultiTaskModel(sentence_encoder.encoder, heads, pooling=heads_description["pooling"])
     load_weights(model.heads, heads_directory / "model.safetensors")
+    # A masked-LM head reads the token table, which the export may have rescaled (sinusoidal
+    # positions): the BERT files hold the head in the exported table's terms, so take it there.
+    mlm_heads = [head for head in model.heads.values() if isinstance(head, MaskedLanguageModelHead)]
+    bert_mlm_head = read_mlm_head_weights(directory)
+    if len(mlm_heads) == 1 and bert_mlm_head is not None:
+        mlm_heads[0].load_state_dict(bert_mlm_head)
     description = {**heads_description, "encoder": config.to_dict(),
                    "max_length": sentence_encoder.tokenizer.max_length}
     return model.eval(), sentence_encoder.tokenizer, description

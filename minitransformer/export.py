@@ -56,6 +56,9 @@ def export(name: str, out: Path) -> list[str]:
     try:
         mlm_heads = [] if model is None else [head for head in model.heads.values()
                                               if isinstance(head, MaskedLanguageModelHead)]
+        if len(mlm_heads) > 1 and encoder.encoder.config.positional == "sinusoidal":
+            raise InputError("several masked-LM heads on sinusoidal positions: the export rescales "
+                             "the token table, and only one head can be written rescaled")
         # A run's masked-LM head is also written as BERT's own (cls.predictions): then
         # BertForMaskedLM loads the export as it is.
         export_bert(encoder, temporary, mlm_heads[0] if len(mlm_heads) == 1 else None)

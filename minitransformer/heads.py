@@ -24,7 +24,7 @@ from .freezing import depth_blocks
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
 from .kinds import (IGNORE_INDEX, MASKED_LM, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY,
                     TOKEN_CLASSIFICATION)
-from .masking import generator_for, mask_tokens
+from .masking import mask_by_content, mask_tokens
 from .pooling import get_pooling
 
 
@@ -160,11 +160,10 @@ class MaskedLanguageModelHead(nn.Module):
 
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
         # Training: fresh masks from the global generator, which the trainer seeds every step.
-        # Evaluation: masks fixed by the text, so every evaluation scores the same positions.
-        generator = None if self.training else generator_for(batch["input_ids"])
-        corrupted, labels = mask_tokens(batch["input_ids"], batch["maskable"],
-                                        int(batch["mask_token_id"]), int(batch["vocab_size"]),
-                                        generator)  # (B, T) each
+        # Evaluation: masks fixed by each text, so every evaluation scores the same positions.
+        arguments = (batch["maskable"], int(batch["mask_token_id"]), int(batch["vocab_size"]))
+        corrupted, labels = (mask_tokens(batch["input_ids"], *arguments) if self.training else
+                             mask_by_content(batch["input_ids"], batch["attention_mask"], *arguments))
         states = model.encoder(corrupted, batch["attention_mask"])  # (B, T, d)
         chosen = labels != IGNORE_INDEX  # (B, T)
         # Logits only where there is a loss: V = 30522 logits for every piece would cost more
@@ -174,8 +173,9 @@ class MaskedLanguageModelHead(nn.Module):
         gold_log_probabilities = logits.log_softmax(dim=-1).gather(1, gold[:, None])[:, 0]  # (N,)
         # No piece chosen (a batch of very short texts): a zero loss that still has a graph.
         loss = -gold_log_probabilities.mean() if len(gold) else states.sum() * 0.0
-        predictions = torch.stack([logits.argmax(dim=-1).to(logits.dtype), gold.to(logits.dtype),
-                                   gold_log_probabilities], dim=1).detach()  # (N, 3)
+        # float64 holds every id exactly, whatever the model's dtype.
+        predictions = torch.stack([logits.argmax(dim=-1).double(), gold.double(),
+                                   gold_log_probabilities.double()], dim=1).detach()  # (N, 3)
         return TaskOutput(loss, predictions)
 
 

@@ -220,6 +220,9 @@ class MaskedLanguageModeling(TaskKind):
         return [example.text]
 
     def encode(self, examples, tokenizer, label_id):
+        if tokenizer.backend.token_to_id("[MASK]") is None:  # before any training starts
+            raise InputError("masked-language modelling needs a [MASK] token, and this "
+                             "vocabulary has none")
         return [{"input_ids": row} for row in tokenizer.tokenize([e.text for e in examples])]
 
     def collate(self, items, tokenizer):
@@ -227,11 +230,7 @@ class MaskedLanguageModeling(TaskKind):
         special = torch.tensor([tokenizer.backend.token_to_id(token) for token in SPECIAL_TOKENS
                                 if tokenizer.backend.token_to_id(token) is not None])
         batch["maskable"] = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], special)
-        mask_id = tokenizer.backend.token_to_id("[MASK]")
-        if mask_id is None:
-            raise InputError("masked-language modelling needs a [MASK] token, and this vocabulary "
-                             "has none")
-        batch["mask_token_id"] = torch.tensor(mask_id)
+        batch["mask_token_id"] = torch.tensor(tokenizer.backend.token_to_id("[MASK]"))
         batch["vocab_size"] = torch.tensor(tokenizer.vocab_size)
         return batch
 
@@ -239,6 +238,12 @@ class MaskedLanguageModeling(TaskKind):
         # predicted: (N, 3) per masked piece: predicted id, gold id, log-probability of the gold.
         rows = predicted.tolist()
         return [(int(p), logp) for p, _, logp in rows], [int(g) for _, g, _ in rows]
+
+    def score(self, predictions, gold):
+        if not gold:  # only texts without a maskable piece (all [UNK], say)
+            raise InputError("no word pieces to mask in this text: it holds nothing but special "
+                             "tokens")
+        return super().score(predictions, gold)
 
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in

@@ -32,6 +32,12 @@ def mask_tokens(input_ids: torch.Tensor, maskable: torch.Tensor, mask_token_id: 
         return torch.rand(input_ids.shape, generator=generator).to(input_ids.device)
 
     chosen = (uniform() < probability) & maskable
+    # A row with pieces to mask but none chosen gets one (as BERT's max(1, 15 %)): a short
+    # text still teaches something, and a small dev set always has pieces to score.
+    unlucky = maskable.any(dim=1) & ~chosen.any(dim=1)  # (B,)
+    if unlucky.any():
+        pick = (uniform() * maskable).argmax(dim=1)  # a random maskable position per row
+        chosen[unlucky, pick[unlucky]] = True
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     share = uniform()
     to_mask = chosen & (share < MASK_SHARE)
@@ -42,8 +48,18 @@ def mask_tokens(input_ids: torch.Tensor, maskable: torch.Tensor, mask_token_id: 
     return corrupted, labels
 
 
-def generator_for(input_ids: torch.Tensor, seed: int = 0) -> torch.Generator:
-    """A generator seeded by the batch's content: evaluating the same text masks the same
-    positions every time, whatever else runs, so dev metrics are comparable across epochs."""
-    content = input_ids.detach().cpu().numpy().tobytes()
-    return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(content))
+def mask_by_content(input_ids: torch.Tensor, attention_mask: torch.Tensor, maskable: torch.Tensor,
+                    mask_token_id: int, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`mask_tokens` for evaluation: each row's draws are seeded by that row's own pieces, so a
+    text is masked the same way every time, whatever batch or batch size it comes in, and dev
+    metrics are comparable from one evaluation to the next. (B, T) in, (B, T) twice out."""
+    corrupted, labels = input_ids.clone(), torch.full_like(input_ids, IGNORE_INDEX)
+    for row in range(len(input_ids)):
+        real = attention_mask[row].bool()
+        ids = input_ids[row, real]  # (T_row,), no padding
+        content = ids.detach().cpu().numpy().tobytes()
+        generator = torch.Generator().manual_seed(zlib.crc32(content))
+        row_corrupted, row_labels = mask_tokens(ids[None], maskable[row, real][None], mask_token_id,
+                                                vocab_size, generator)
+        corrupted[row, real], labels[row, real] = row_corrupted[0], row_labels[0]
+    return corrupted, labels

@@ -21,6 +21,8 @@ def as_matrix(embeddings, name: str) -> torch.Tensor:
     """A numpy array, a tensor or a list of vectors -> a float (n, d) tensor ((d,) -> (1, d))."""
     if isinstance(embeddings, list) and embeddings and isinstance(embeddings[0], torch.Tensor):
         embeddings = torch.stack(embeddings)
+    if isinstance(embeddings, (list, tuple)) and not embeddings:
+        return torch.empty(0, 0)  # no vectors at all
     matrix = torch.as_tensor(np.asarray(embeddings) if not isinstance(embeddings, torch.Tensor)
                              else embeddings)
     if matrix.dim() == 1:
@@ -34,9 +36,13 @@ def cos_sim(a, b) -> torch.Tensor:
     """(n, d), (m, d) -> (n, m): the cosine of every row of a with every row of b. Rows of zeros
     get cosine 0 (F.normalize divides by max(norm, eps))."""
     a, b = as_matrix(a, "a"), as_matrix(b, "b")
+    if len(a) == 0 or len(b) == 0:
+        return torch.empty(len(a), len(b))
     if a.shape[1] != b.shape[1]:
         raise InputError(f"cos_sim: vectors of width {a.shape[1]} and {b.shape[1]} cannot be compared")
-    return F.normalize(a, dim=-1) @ F.normalize(b.to(a.dtype), dim=-1).T
+    # Like sentence-transformers: b moves to a's device and dtype (a corpus from a .npy file,
+    # queries from a model on the GPU).
+    return F.normalize(a, dim=-1) @ F.normalize(b.to(a.device, a.dtype), dim=-1).T
 
 
 def best_of(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,6 +71,7 @@ def semantic_search(query_embeddings, corpus_embeddings, top_k: int = 10,
     best_indices = torch.empty(len(queries), 0, dtype=torch.long)
     for start in range(0, len(corpus), corpus_chunk_size):
         scores = cos_sim(queries, corpus[start:start + corpus_chunk_size]).float().cpu()  # (n, chunk)
+        scores = scores.nan_to_num(nan=float("-inf"))  # a NaN vector ranks last, not nowhere
         chunk_scores, chunk_indices = best_of(scores, min(top_k, scores.shape[1]))
         best_scores = torch.cat([best_scores, chunk_scores], dim=1)  # (n, <= chunks * top_k)
         best_indices = torch.cat([best_indices, chunk_indices + start], dim=1)

@@ -7,7 +7,8 @@ forks one child per command line: the child runs `sys.exit(main(argv))` exactly 
 would, with its own stderr, exit status and memory, and an uncaught exception prints its
 traceback as in a fresh interpreter. Input: a JSON list of argv lists (["embed.py", ...] or
 ["-m", "minitransformer.evaluate", ...]); output: a JSON list of {"returncode", "stderr"}.
-Without os.fork (Windows) each command line runs in a fresh interpreter instead.
+Elsewhere than on Linux (where forking after importing torch is unsafe, or impossible) each
+command line runs in a fresh interpreter instead.
 """
 
 import importlib
@@ -43,8 +44,12 @@ def run_forked(main, arguments: list[str]) -> dict:
         os.dup2(write_end, 2)
         try:
             code = main(arguments)
-        except SystemExit as exit_:
+        except SystemExit as exit_:  # as the interpreter treats it: None is 0, text is printed
             code = exit_.code
+            if code is not None and not isinstance(code, int):
+                print(code, file=sys.stderr)
+                code = 1
+            code = code or 0
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -67,7 +72,7 @@ def run_fresh(argv: list[str]) -> dict:
 def main() -> None:
     argvs = json.load(sys.stdin)
     os.chdir(ROOT)
-    if not hasattr(os, "fork"):
+    if sys.platform != "linux":  # fork after importing torch is only safe on Linux
         results = [run_fresh(argv) for argv in argvs]
     else:
         mains = {}

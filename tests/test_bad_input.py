@@ -77,6 +77,7 @@ def place(tmp_path_factory, tokenizer):
     write(d / "model_keys" / "config.json", description)
     SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, norm_placement="pre")).save(d / "pre")
     np.save(d / "corpus.npy", np.zeros((3, 32), dtype=np.float32))  # 3 rows; the corpus has 8
+    np.save(d / "corpus_nan.npy", np.full((8, 32), np.nan, dtype=np.float32))
     write(d / "corpus.txt", "\n".join(CORPUS))
     write(d / "mine.py", "def pooling(states, mask):\n    return states.mean(1)\n")
     write(d / "broken.py", "def pooling(states, mask):\n    return states.mean(1))\n")
@@ -208,6 +209,12 @@ CASES = {
         EMBED + ["--model", "{d}/model", "--query", "cats", "--corpus", "{d}/corpus.txt",
                  "--corpus-embeddings", "{d}/corpus.npy"],
         ["corpus.npy", "shape (3, 32)", "8 sentences"]),
+    "search with broken embeddings": (
+        EMBED + ["--model", "{d}/model", "--query", "cats", "--corpus", "{d}/corpus.txt",
+                 "--corpus-embeddings", "{d}/corpus_nan.npy"], ["corpus_nan.npy", "not all finite"]),
+    "search saving what it reads": (
+        EMBED + ["--query", "cats", "--corpus", "{d}/corpus.txt", "--corpus-embeddings",
+                 "{d}/corpus.npy", "--out", "{d}/again.npy"], ["--out", "give one of the two"]),
     "a device that is not there": (EMBED + ["--device", "cuda:7", "x"], ["--device cuda:7"]),
     # python -m minitransformer.export
     "export a pre-norm model": (EXPORT + ["{d}/pre", "{d}/exported"],

@@ -111,6 +111,19 @@ def test_sentence_transformers_gives_our_embeddings(which, request):
     assert (theirs - ours).abs().max() <= TOLERANCE
 
 
+@pytest.mark.parametrize("pooling", ["max", "cls"])
+def test_other_poolings_without_normalisation_export_too(pooling, tokenizer, tmp_path):
+    sentence_transformers, _ = reference_packages()
+    model = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size), pooling=pooling,
+                            normalize=False)
+    model.save(tmp_path / "model")
+    assert export_main([str(tmp_path / "model"), str(tmp_path / "out")]) == 0
+    theirs = sentence_transformers.SentenceTransformer(str(tmp_path / "out"), device="cpu").encode(SENTENCES)
+    ours = model.encode(SENTENCES)
+    assert abs(np.linalg.norm(ours, axis=1) - 1).max() > 0.1  # really not normalised
+    assert np.abs(theirs - ours).max() <= TOLERANCE
+
+
 @pytest.mark.parametrize("which", ["minilm", "trained run"])
 def test_hf_transformers_gives_our_hidden_states(which, request):
     _, transformers = reference_packages()

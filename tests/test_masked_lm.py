@@ -15,7 +15,7 @@ from minitransformer.data import TaskSpec, load_task
 from minitransformer.evaluation import score_dataset
 from minitransformer.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from minitransformer.kinds import MASKED_LM, get_kind
-from minitransformer.masking import IGNORE_INDEX, generator_for, mask_tokens
+from minitransformer.masking import IGNORE_INDEX, mask_by_content, mask_tokens
 from minitransformer.export import main as export_main
 from minitransformer.pretrained import export_bert, load_bert_encoder, read_mlm_head_weights
 from minitransformer.safetensors_io import read_safetensors
@@ -61,9 +61,31 @@ def test_masking_is_seeded():
     other = mask_tokens(ids, maskable, MASK_ID, VOCAB, torch.Generator().manual_seed(8))
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.equal(first[1], other[1])
-    # Evaluation masks depend on the text only: the same batch, the same positions.
-    assert torch.equal(mask_tokens(ids, maskable, MASK_ID, VOCAB, generator_for(ids))[1],
-                       mask_tokens(ids, maskable, MASK_ID, VOCAB, generator_for(ids.clone()))[1])
+
+
+def test_evaluation_masks_depend_on_each_text_only(tokenizer):
+    batch = batch_of(tokenizer, CORPUS)  # padded to the longest
+    arguments = (int(batch["mask_token_id"]), int(batch["vocab_size"]))
+    together = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"], *arguments)
+    for row, text in enumerate(CORPUS):  # each text alone, unpadded: the same pieces masked
+        alone = batch_of(tokenizer, [text])
+        corrupted, labels = mask_by_content(alone["input_ids"], alone["attention_mask"],
+                                            alone["maskable"], *arguments)
+        length = alone["input_ids"].shape[1]
+        assert torch.equal(labels[0], together[1][row, :length])
+        assert torch.equal(corrupted[0], together[0][row, :length])
+        assert (together[1][row, length:] == IGNORE_INDEX).all()
+
+
+def test_every_row_with_a_maskable_piece_gets_one():
+    ids = torch.arange(5, 5 + 3 * 4).view(3, 4)  # three rows of four pieces
+    maskable = torch.tensor([[False, True, True, False], [False, True, False, False],
+                             [False, False, False, False]])
+    for seed in range(50):  # with 15 %, a row of 1 or 2 pieces is often left without one
+        _, labels = mask_tokens(ids, maskable, MASK_ID, VOCAB, torch.Generator().manual_seed(seed))
+        chosen = labels != IGNORE_INDEX
+        assert chosen[0].any() and chosen[1].any() and not chosen[2].any()
+        assert not chosen[~maskable].any()
 
 
 @pytest.fixture
@@ -83,8 +105,8 @@ def test_loss_only_at_the_chosen_pieces(mlm_model, tokenizer):
     batch = batch_of(tokenizer, CORPUS)
     assert not batch["maskable"][:, 0].any()  # [CLS]
     output = mlm_model("mlm", batch)
-    corrupted, labels = mask_tokens(batch["input_ids"], batch["maskable"], int(batch["mask_token_id"]),
-                                    int(batch["vocab_size"]), generator_for(batch["input_ids"]))
+    corrupted, labels = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"],
+                                        int(batch["mask_token_id"]), int(batch["vocab_size"]))
     with torch.no_grad():  # every position's logits, then cross-entropy that skips IGNORE_INDEX
         states = mlm_model.encoder(corrupted, batch["attention_mask"])
         logits = mlm_model.heads["mlm"](states, mlm_model.encoder.embeddings.token.weight)
@@ -131,10 +153,18 @@ def test_a_tiny_model_learns_to_fill_in_pieces(tokenizer, tmp_path):
     after = score_dataset(model, "mlm", task.dev, None, 64)
     assert after["masked_lm_loss"] < before["masked_lm_loss"] - 0.5
     assert after["perplexity"] == pytest.approx(torch.tensor(after["masked_lm_loss"]).exp().item())
-    # The run's checkpoint keeps the head; the same text scores the same after loading.
-    reloaded, _, description = load_checkpoint(tmp_path / "run" / "best")
+    # The run's checkpoint keeps the head; the same text scores the same after loading, and
+    # after an export (sinusoidal positions: the token table and the head are rescaled).
+    last = score_dataset(model, "mlm", task.dev, None, 64)
+    reloaded, _, description = load_checkpoint(tmp_path / "run" / "last")
     assert isinstance(reloaded.heads["mlm"], MaskedLanguageModelHead)
     assert description["tasks"][0]["label_map"] is None
+    assert score_dataset(reloaded, "mlm", task.dev, None, 64) == pytest.approx(last)
+    (tmp_path / "run" / "best").rename(tmp_path / "run" / "kept")
+    assert export_main([str(tmp_path / "run" / "last"), str(tmp_path / "exported")]) == 0
+    exported, _, _ = load_checkpoint(tmp_path / "exported")
+    assert exported.encoder.config.positional == "learned"
+    assert score_dataset(exported, "mlm", task.dev, None, 64) == pytest.approx(last, rel=1e-5)
     json.dumps(after)  # plain floats
 
 

@@ -58,3 +58,13 @@ def test_ties_straddling_top_k_keep_the_lower_indices():
 def test_bad_top_k():
     with pytest.raises(InputError, match="top_k"):
         semantic_search(np.ones((1, 2)), np.ones((3, 2)), top_k=0)
+
+
+def test_empty_inputs_and_nan_vectors():
+    corpus = np.random.default_rng(2).normal(size=(4, 8)).astype(np.float32)
+    assert semantic_search([], corpus, top_k=3) == []
+    assert semantic_search(corpus[:2], np.empty((0, 8), np.float32), top_k=3) == [[], []]
+    assert cos_sim([], corpus).shape == (0, 4)
+    corpus[1] = np.nan  # a broken vector ranks last instead of breaking the search
+    hits = semantic_search(corpus[:1], corpus, top_k=4)[0]
+    assert [index for index, _ in hits][-1] == 1 and len(hits) == 4

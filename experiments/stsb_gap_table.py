@@ -1,0 +1,53 @@
+"""The table of docs/experiments.md "The STS-B gap", from the runs of experiments/stsb_gap.sh.
+
+    python experiments/stsb_gap_table.py            # every seed found under runs/ablation
+
+For each setting: STS-B dev Spearman and SST-2 dev accuracy of the checkpoint the run kept (its
+best mean score), the best STS-B Spearman any of its evaluations reached (and after which epoch),
+and the command, read back from each run's run.json and metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from minitransformer.progress import read_metrics  # noqa: E402
+
+RUNS = ROOT / "runs" / "ablation"
+SETTINGS = [  # (run name, what changes), in the order of experiments/stsb_gap.sh
+    ("stsb_alone", "STS-B alone (the single-task recipe)"),
+    ("pair", "+ SST-2 (proportional sampler, weights 1:1, head lr 10x)"),
+    ("pair_head_lr_1x", "pair, SST-2 head at the encoder's rate"),
+    ("pair_sst2_weight_0.2", "pair, SST-2 loss weight 0.2"),
+    ("pair_round_robin", "pair, round-robin sampler"),
+    ("pair_uncertainty", "pair, uncertainty weighting"),
+]
+
+
+def main() -> None:
+    print("| setting | seed | STS-B Spearman (kept) | SST-2 acc (kept) | best STS-B (epoch) | "
+          "train min | command |")
+    print("|---|---|---|---|---|---|---|")
+    for name, setting in SETTINGS:
+        for run in sorted(RUNS.glob(f"{name}_s*")):
+            if not (run / "run.json").is_file() or run.name[len(name):][:2] != "_s":
+                continue
+            record = json.loads((run / "run.json").read_text())
+            if record.get("status") != "finished":
+                continue
+            kept = record["best"]["metrics"]
+            evals = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "eval"]
+            best = max(evals, key=lambda r: r["metrics"]["stsb"]["spearman"])
+            sst2 = f"{kept['sst2']['accuracy']:.4f}" if "sst2" in kept else ""
+            command = record["command"].split(" --run-dir")[0]
+            print(f"| {setting} | {record['seed']} | {kept['stsb']['spearman']:.4f} | {sst2} | "
+                  f"{best['metrics']['stsb']['spearman']:.4f} ({best['epoch']}) | "
+                  f"{record['train_seconds'] / 60:.1f} | `{command}` |")
+
+
+if __name__ == "__main__":
+    main()
