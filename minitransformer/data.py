@@ -14,6 +14,7 @@ the files is in readers.py; across tasks a sampler (samplers.py) picks the task 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -176,6 +177,12 @@ class EncodedDataset:
     def __getitem__(self, index: int) -> dict:
         return self.items[index]
 
+    @functools.cached_property
+    def lengths(self) -> list[int]:
+        """Each item's padded length in a batch: its longest list of token ids."""
+        return [max(len(value) for value in item.values() if isinstance(value, list))
+                for item in self.items]
+
     def collate(self, items: Sequence[dict]) -> dict[str, torch.Tensor]:
         """Batch tensors padded to the longest sequence of these items (layout: kinds.py)."""
         return self.kind.collate(items, self.tokenizer)
@@ -246,15 +253,34 @@ def _as_generator(generator: torch.Generator | int | None) -> torch.Generator | 
     return generator
 
 
+def grouped_by_length(order: list[int], lengths: Sequence[int], batch_size: int,
+                      generator: torch.Generator, chunk_batches: int = 50) -> list[int]:
+    """A random order rearranged so that each batch holds texts of similar length, and so
+    little padding (the idea of HF's group_by_length): the order is cut into chunks of
+    `chunk_batches` batches, each chunk is sorted by length and cut into batches, and the full
+    batches are shuffled (a last, smaller batch stays last, so batch boundaries hold)."""
+    chunk = batch_size * chunk_batches
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start:start + chunk], key=lambda index: -lengths[index])  # stable
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    last = [batches.pop()] if batches and len(batches[-1]) < batch_size else []
+    shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return [index for batch in shuffled + last for index in batch]
+
+
 def epoch_order(size: int, generator: torch.Generator | int | None = None, rank: int = 0,
-                world_size: int = 1) -> list[int]:
+                world_size: int = 1, lengths: Sequence[int] | None = None,
+                batch_size: int | None = None) -> list[int]:
     """The example indices one rank visits in one epoch.
 
     generator: None keeps file order (evaluation); a seed or a torch.Generator shuffles (a
     generator advances, so calling again gives the next epoch's order). For data parallel
     training every rank passes the same seed, so all ranks see the same permutation, and rank r
     takes positions r, r + world_size, ...: the shards are disjoint, together they cover every
-    example once, and their sizes differ by at most one.
+    example once, and their sizes differ by at most one. With `lengths` (and the global
+    `batch_size`), batches are grouped by length (grouped_by_length) before sharding, so each
+    rank's share of a batch is of similar length too.
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
@@ -263,16 +289,20 @@ def epoch_order(size: int, generator: torch.Generator | int | None = None, rank:
         order = list(range(size))
     else:
         order = torch.randperm(size, generator=generator).tolist()
+        if lengths is not None:
+            order = grouped_by_length(order, lengths, batch_size * world_size, generator)
     return order[rank::world_size]
 
 
 def iterate_batches(dataset: EncodedDataset, batch_size: int,
                     generator: torch.Generator | int | None = None, rank: int = 0,
-                    world_size: int = 1) -> Iterator[dict[str, torch.Tensor]]:
-    """One epoch of collated batches of `batch_size` examples (the last one may be smaller)."""
+                    world_size: int = 1, by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+    """One epoch of collated batches of `batch_size` examples (the last one may be smaller);
+    by_length: batches of similar lengths (grouped_by_length), in a random order."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    order = epoch_order(len(dataset), generator, rank, world_size)
+    lengths = dataset.lengths if by_length else None
+    order = epoch_order(len(dataset), generator, rank, world_size, lengths, batch_size)
     for start in range(0, len(order), batch_size):
         yield dataset.collate([dataset[index] for index in order[start: start + batch_size]])
 
@@ -283,7 +313,7 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 
 def endless_batches(dataset: EncodedDataset, batch_size: int,
                     generator: torch.Generator | int | None = 0, rank: int = 0,
-                    world_size: int = 1) -> Iterator[dict[str, torch.Tensor]]:
+                    world_size: int = 1, by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Epoch after epoch, each in a new order: what a multi-task loop draws a task's batches from.
 
     An int seed becomes one generator here, so epochs differ from each other but the whole stream
@@ -291,4 +321,4 @@ def endless_batches(dataset: EncodedDataset, batch_size: int,
     """
     generator = _as_generator(generator)
     while True:
-        yield from iterate_batches(dataset, batch_size, generator, rank, world_size)
+        yield from iterate_batches(dataset, batch_size, generator, rank, world_size, by_length)

@@ -54,6 +54,9 @@ class TrainingOptions:
     warmup: float = option(0.1, "fraction of all steps spent warming the learning rate up")
     max_grad_norm: float = option(1.0, "gradient clipping: largest global gradient norm")
     sampler: str = option("proportional", "which task each step trains", choices=SAMPLERS)
+    batching: str = option("random", "random: each batch drawn at random; length: batches of "
+                           "similar lengths in a random order (less padding, faster)",
+                           choices=("random", "length"))
     temperature: float = option(2.0, "T of the temperature sampler")
     loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
     loss_weighting: str = option("static", "static: the --loss-weight values; uncertainty: one "

@@ -133,8 +133,9 @@ class Trainer:
         sampler = make_sampler(self.options.sampler, sizes, seed=seed,
                                temperature=self.options.temperature)
         rank, world_size = self.distributed.rank, self.distributed.world_size
+        by_length = self.options.batching == "length"
         streams = {t.spec.name: endless_batches(t.train, self.local_batch_size, seed * 31 + i,
-                                                rank, world_size)
+                                                rank, world_size, by_length)
                    for i, t in enumerate(self.tasks)}
         return sampler, streams
 
