@@ -25,6 +25,7 @@ from .freezing import depth_blocks
 from .kinds import (IGNORE_INDEX, MASKED_LM, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY,
                     TOKEN_CLASSIFICATION)
 from .masking import mask_by_content, mask_tokens
+from .packed import packed_forward
 from .pooling import get_pooling
 
 
@@ -85,7 +86,7 @@ class TokenClassificationHead(LinearHead):
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
 
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
-        logits = self(model.encoder(batch["input_ids"], batch["attention_mask"]))  # (B, T, C)
+        logits = self(model.states(batch["input_ids"], batch["attention_mask"]))  # (B, T, C)
         return TaskOutput(self.loss(logits, batch["labels"]), logits.argmax(dim=-1))
 
 
@@ -164,7 +165,7 @@ class MaskedLanguageModelHead(nn.Module):
         arguments = (batch["maskable"], int(batch["mask_token_id"]), int(batch["vocab_size"]))
         corrupted, labels = (mask_tokens(batch["input_ids"], *arguments) if self.training else
                              mask_by_content(batch["input_ids"], batch["attention_mask"], *arguments))
-        states = model.encoder(corrupted, batch["attention_mask"])  # (B, T, d)
+        states = model.states(corrupted, batch["attention_mask"])  # (B, T, d)
         chosen = labels != IGNORE_INDEX  # (B, T)
         # Logits only where there is a loss: V = 30522 logits for every piece would cost more
         # than the rest of the model.
@@ -202,6 +203,14 @@ class MultiTaskModel(nn.Module):
         self.heads = nn.ModuleDict(heads)
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
+        self.packed = False  # run the encoder on packed real tokens (packed.py), not padded ones
+
+    def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's token states (B, T, d): by the reference path, or with `packed` by the
+        padding-free one (the same values at real tokens; zeros at padding)."""
+        if self.packed:
+            return packed_forward(self.encoder, input_ids, attention_mask)
+        return self.encoder(input_ids, attention_mask)
 
     def train(self, mode: bool = True) -> "MultiTaskModel":
         """Set train/eval mode; in train mode, blocks with nothing to train stay in eval mode,
@@ -227,7 +236,7 @@ class MultiTaskModel(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and mask -> pooled sentence embeddings (B, d), not normalised."""
-        return self.pool(self.encoder(input_ids, attention_mask), attention_mask)
+        return self.pool(self.states(input_ids, attention_mask), attention_mask)
 
     def embed_pairs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings (B, d) of both sides of a similarity batch, in one encoder call: the two

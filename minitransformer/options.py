@@ -55,8 +55,9 @@ class TrainingOptions:
     max_grad_norm: float = option(1.0, "gradient clipping: largest global gradient norm")
     sampler: str = option("proportional", "which task each step trains", choices=SAMPLERS)
     batching: str = option("random", "random: each batch drawn at random; length: batches of "
-                           "similar lengths in a random order (less padding, faster)",
-                           choices=("random", "length"))
+                           "similar lengths in a random order (less padding); packed: random "
+                           "batches, the encoder run on real tokens only (packed.py)",
+                           choices=("random", "length", "packed"))
     temperature: float = option(2.0, "T of the temperature sampler")
     loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
     loss_weighting: str = option("static", "static: the --loss-weight values; uncertainty: one "

@@ -1,4 +1,4 @@
-"""The encoder's fast inference path: the same weights and the same function, without padding.
+"""The encoder's padding-free path: the same weights and the same function, without padding.
 
 Encoder.forward (encoder.py) is the reference: every sentence of a batch is padded to the
 longest, and every linear layer also multiplies the padding. For a batch of sentences of
@@ -15,8 +15,9 @@ Here the real tokens of the batch are *packed* into one (N, d) matrix, N = numbe
     (N, d) --scatter--> (B, T, d), zeros at padding
 
 Token states at real positions equal Encoder.forward's (a test checks it); padding positions
-hold zeros instead of the reference's meaningless values, which pooling ignores anyway. Only
-for inference: no dropout, no autograd (use it under torch.inference_mode()).
+hold zeros instead of the reference's meaningless values, which pooling ignores anyway. It
+trains too (train.py --batching packed): autograd flows through the gathers and scatters, and
+in training mode dropout acts where Encoder.forward's does, on the real tokens' values.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from .encoder import Encoder, EncoderLayer
 def packed_forward(encoder: Encoder, input_ids: torch.Tensor,
                    attention_mask: torch.Tensor) -> torch.Tensor:
     """Same as encoder(input_ids, attention_mask) at real tokens. (B, T) -> (B, T, d)."""
-    if encoder.training:
-        raise RuntimeError("packed_forward is for inference: call encoder.eval() first")
     batch, length = input_ids.shape
     real = attention_mask.flatten().nonzero().squeeze(1)  # (N,) positions in the flat (B*T)
     x = encoder.embeddings(input_ids).flatten(0, 1)[real]  # (N, d)
@@ -50,14 +49,16 @@ def packed_forward(encoder: Encoder, input_ids: torch.Tensor,
 
 def packed_layer(layer: EncoderLayer, x: torch.Tensor, real: torch.Tensor, batch: int,
                  length: int, additive_mask: torch.Tensor | None) -> torch.Tensor:
-    """One encoder layer on packed tokens x (N, d) -> (N, d); dropout is off in eval mode."""
+    """One encoder layer on packed tokens x (N, d) -> (N, d), as EncoderLayer.forward; its
+    dropout is the identity in eval mode."""
+    def attend(h):
+        return layer.dropout(packed_attention(layer.attention, h, real, batch, length, additive_mask))
+
     if layer.pre_norm:
-        x = x + packed_attention(layer.attention, layer.attention_norm(x), real, batch, length,
-                                 additive_mask)
-        return x + layer.feed_forward(layer.feed_forward_norm(x))
-    x = layer.attention_norm(x + packed_attention(layer.attention, x, real, batch, length,
-                                                  additive_mask))
-    return layer.feed_forward_norm(x + layer.feed_forward(x))
+        x = x + attend(layer.attention_norm(x))
+        return x + layer.dropout(layer.feed_forward(layer.feed_forward_norm(x)))
+    x = layer.attention_norm(x + attend(x))
+    return layer.feed_forward_norm(x + layer.dropout(layer.feed_forward(x)))
 
 
 def packed_attention(attention: MultiHeadAttention, x: torch.Tensor, real: torch.Tensor,
@@ -70,6 +71,8 @@ def packed_attention(attention: MultiHeadAttention, x: torch.Tensor, real: torch
     padded[real] = qkv
     # (B, T, 3, h, d_k) -> three (B, h, T, d_k)
     q, k, v = padded.view(batch, length, 3, heads, head_size).permute(2, 0, 3, 1, 4)
-    context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask)  # (B, h, T, d_k)
+    dropout = attention.attention_dropout if attention.training else 0.0
+    context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
+                                             dropout_p=dropout)  # (B, h, T, d_k)
     context = context.transpose(1, 2).reshape(batch * length, hidden)[real]  # (N, d)
     return attention.output(context)

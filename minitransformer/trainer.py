@@ -74,6 +74,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * options.epochs
         self.warmup_steps = int(options.warmup * self.total_steps)
         self.head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
+        model.packed = options.batching == "packed"  # the padding-free path, in training too
 
         self.frozen = apply_freezing(model, options.freeze)
         self.unfreezing = None

@@ -41,8 +41,53 @@ def test_encode_gives_the_same_embeddings_on_both_paths(sentence_encoder):
     np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-6)
 
 
-def test_packed_path_refuses_training_mode():
-    encoder = make_encoder(100).train()
-    ids, mask = padded_batch([3, 2])
-    with pytest.raises(RuntimeError, match="inference"):
-        packed_forward(encoder, ids, mask)
+@pytest.mark.parametrize("norm_placement", ["post", "pre"])
+def test_training_through_the_packed_path_gives_the_reference_losses_and_gradients(
+        tokenizer, norm_placement):
+    """Every task kind's loss and every parameter's gradient, on padded batches, through the
+    packed path and the reference one (dropout 0, so both compute the same function)."""
+    from minitransformer.data import TaskSpec
+    from minitransformer.heads import MultiTaskModel, build_head
+    from minitransformer.kinds import get_kind
+
+    encoder = make_encoder(tokenizer.vocab_size, norm_placement=norm_placement)
+    kinds = {"topic": ("sentence_classification", ["a", "b", "c"]),
+             "ner": ("token_classification", ["B-X", "I-X", "O"]),
+             "sts": ("sentence_similarity", None), "mlm": ("masked_lm", None)}
+    heads = {name: build_head(kind, encoder.config, labels) for name, (kind, labels) in kinds.items()}
+    model = MultiTaskModel(encoder, heads).train()
+    texts = ["A cat.", "The quick brown fox jumps over the lazy dog.", "Attention is all."]
+    ids = tokenizer.tokenize(texts)
+    items = {"topic": [{"input_ids": row, "label": i} for i, row in enumerate(ids)],
+             "ner": [{"input_ids": row, "labels": [i % 3 for i in range(len(row))]} for row in ids],
+             "sts": [{"input_ids_a": a, "input_ids_b": b, "score": float(s)}
+                     for a, b, s in zip(ids, ids[::-1], (4, 1, 2))],
+             "mlm": [{"input_ids": row} for row in ids]}
+    for name, (kind, _) in kinds.items():
+        batch = get_kind(kind).collate(items[name], tokenizer)
+        results = []
+        for packed in (False, True):
+            model.packed = packed
+            model.zero_grad()
+            torch.manual_seed(0)  # the same masks for the masked-LM task
+            loss = model(name, batch).loss
+            loss.backward()
+            results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                            if p.grad is not None}))
+        (reference_loss, reference_grads), (packed_loss, packed_grads) = results
+        torch.testing.assert_close(packed_loss, reference_loss, atol=1e-5, rtol=1e-5, msg=name)
+        assert packed_grads.keys() == reference_grads.keys() and packed_grads, name
+        for parameter in reference_grads:
+            torch.testing.assert_close(packed_grads[parameter], reference_grads[parameter],
+                                       atol=1e-5, rtol=1e-4, msg=f"{name}: {parameter}")
+
+
+def test_dropout_acts_on_the_packed_path_in_training_only():
+    encoder = make_encoder(100, dropout=0.3, attention_dropout=0.3)
+    ids, mask = padded_batch([5, 3])
+    encoder.train()
+    first, second = packed_forward(encoder, ids, mask), packed_forward(encoder, ids, mask)
+    assert not torch.equal(first, second)
+    encoder.eval()
+    torch.testing.assert_close(packed_forward(encoder, ids, mask)[mask.bool()],
+                               encoder(ids, mask)[mask.bool()], atol=1e-5, rtol=0)
