@@ -23,4 +23,5 @@ run pair_head_lr_1x --head-lr 5e-5        # the SST-2 head at the encoder's rate
 run pair_sst2_weight_0.2 --loss-weight sst2=0.2
 run pair_round_robin --sampler round_robin
 run pair_uncertainty --loss-weighting uncertainty
+run pair_mlp_head --head-hidden 128             # MLP heads: d -> 128 -> ReLU -> classes
 echo "$(date +%T) done"

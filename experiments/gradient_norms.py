@@ -1,0 +1,51 @@
+"""How far one step of each task moves the shared encoder: the gradient norm of the first
+batches of STS-B (CoSENT) and SST-2 (cross-entropy), from all-MiniLM-L6-v2, before clipping.
+
+    python experiments/gradient_norms.py        # needs ../shared/data and the MiniLM package
+
+The trainer clips every step's gradient to norm 1.0 (--max-grad-norm), and each step trains one
+task: a task whose gradients are far above 1 is clipped to 1 every step, and then its loss
+weight changes nothing (docs/experiments.md, "The STS-B gap").
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from minitransformer.data import TaskSpec, iterate_batches, load_task  # noqa: E402
+from minitransformer.heads import MultiTaskModel, build_head  # noqa: E402
+from minitransformer.loading import load_sentence_encoder  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+BATCHES, BATCH_SIZE = 3, 32
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    start = load_sentence_encoder("minilm", "cpu")
+    start.tokenizer.set_max_length(128)
+    specs = [TaskSpec("stsb", "sentence_similarity", DATA / "stsb" / "train.jsonl"),
+             TaskSpec("sst2", "sentence_classification", DATA / "sst2" / "train.jsonl")]
+    tasks = [load_task(spec, start.tokenizer, max_train=BATCHES * BATCH_SIZE * 4, seed=0)
+             for spec in specs]
+    heads = {t.spec.name: build_head(t.spec.kind, start.encoder.config, t.label_map) for t in tasks}
+    model = MultiTaskModel(start.encoder, heads).train()
+    for task in tasks:
+        norms = []
+        for index, batch in enumerate(iterate_batches(task.train, BATCH_SIZE, 0)):
+            if index == BATCHES:
+                break
+            model.zero_grad()
+            model(task.spec.name, batch).loss.backward()
+            norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item())
+        print(f"{task.spec.name}: gradient norm of the first {BATCHES} batches of {BATCH_SIZE}: "
+              + ", ".join(f"{norm:.2f}" for norm in norms))
+
+
+if __name__ == "__main__":
+    main()
