@@ -8,7 +8,6 @@ before padding), and one clear message is worth more than five that follow from 
 
 from __future__ import annotations
 
-import inspect
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,14 +101,6 @@ def is_within(filename: str, directory: Path) -> bool:
         return Path(filename).resolve().is_relative_to(directory)
     except (OSError, ValueError):
         return False
-
-
-def source_of(candidate: Any) -> str:
-    """'file.py:Name' of a class or function, for messages."""
-    try:
-        return f"{Path(inspect.getsourcefile(candidate)).name}:{candidate.__qualname__}"
-    except (TypeError, AttributeError):
-        return repr(candidate)
 
 
 # ---- helpers the component checks share ------------------------------------------------------
