@@ -19,6 +19,7 @@ from minitransformer.cli import CommandParser, add_device_flag, check_writable, 
 from minitransformer.devices import pick_device
 from minitransformer.errors import InputError, read_text
 from minitransformer.loading import load_sentence_encoder
+from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
@@ -69,6 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     search.add_argument("--top-k", type=positive_int, default=5, metavar="K",
                         help="how many sentences to show per query (default: %(default)s)")
     add_device_flag(parser)
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="int8: the linear layers multiply in 8-bit integers (smoothed "
+                             "dynamic quantisation, CPU only): faster, embeddings slightly "
+                             "different (see benchmarks/README.md); the output is float32 "
+                             "either way (default: %(default)s)")
     parser.add_argument("--reference-path", action="store_true",
                         help="run the readable reference encoder (padded batches, hand-written "
                              "attention) instead of the packed fast path of packed.py; same "
@@ -88,6 +94,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "holds them; give one of the two")
     elif args.corpus is not None or args.corpus_embeddings is not None:
         parser.error("--corpus and --corpus-embeddings go with --query TEXT")
+    if args.precision == "int8" and args.device not in (None, "cpu"):
+        parser.error(f"argument --precision: int8 runs on the CPU only, not --device {args.device}")
     if args.out is not None and args.out.suffix != ".npy":
         parser.error(f"argument --out: must end in .npy, got {args.out}")
     if args.out is not None:
@@ -173,18 +181,21 @@ def print_hits(queries: list[str], corpus: list[str], hits: list[list[tuple[int,
 @main_of
 def main(argv=None) -> int:
     args = parse_args(argv)
-    device = pick_device(args.device, "--device")
+    # int8 runs on the CPU only, so it picks the CPU where no device was asked for.
+    device = pick_device("cpu" if args.precision == "int8" and args.device is None else args.device,
+                         "--device")
     sentences = read_sentences(args)  # bad input fails before the model loads
     model = load_sentence_encoder(args.model, device)
     if args.no_normalize:
         model.normalize = False  # the pooled vectors, before the model's own normalisation
     if not args.quiet:
         config = model.encoder.config
+        precision = "" if args.precision == "float32" else f", {args.precision}"
         print(f"model: {args.model} ({config.num_layers} layers, width {config.hidden_size}, "
               f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens, "
-              f"{model.device.type})")
+              f"{model.device.type}{precision})")
     encode = dict(batch_size=args.batch_size, fast=not args.reference_path,
-                  show_progress_bar=False if args.quiet else args.progress)
+                  precision=args.precision, show_progress_bar=False if args.quiet else args.progress)
     if args.query is not None and args.corpus_embeddings is not None:
         embeddings = read_corpus_embeddings(args.corpus_embeddings, len(sentences),
                                             model.embedding_size)

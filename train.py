@@ -133,9 +133,11 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     lines = example_predictions(best_model, run.tasks)
     if lines:
         say("\nexample predictions (dev, best checkpoint):\n" + "\n".join(lines))
+    padding = trainer.padding_fraction()
+    padding = "" if padding is None else f", {padding:.0%} of the batches' token positions padding"
     say(f"\ndone in {record.content['wall_seconds']:.0f} s ({trainer.train_seconds:.0f} s of "
-        f"training steps); saved to {run.config.run_dir} (best/, last/, run.json). Embed with: "
-        f"python embed.py --model {run.config.run_dir} \"a sentence\"")
+        f"training steps{padding}); saved to {run.config.run_dir} (best/, last/, run.json). "
+        f"Embed with: python embed.py --model {run.config.run_dir} \"a sentence\"")
     return 0
 
 

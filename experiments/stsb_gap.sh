@@ -9,14 +9,7 @@ seed=${1:-0}
 out=runs/ablation
 mkdir -p "$out"
 common=(--config configs/stsb_sst2.json --epochs 2 --batch-size 32 --lr 5e-5 --seed "$seed" --progress lines)
-run() {  # name, then extra flags
-    local name=$1; shift
-    if [ -f "$out/${name}_s$seed/run.json" ] && grep -q '"finished"' "$out/${name}_s$seed/run.json"; then
-        echo "skip $name (done)"; return
-    fi
-    echo "$(date +%T) $name: $*"
-    python train.py "${common[@]}" "$@" --run-dir "$out/${name}_s$seed" > "$out/${name}_s$seed.log" 2>&1
-}
+source experiments/run_row.sh
 run stsb_alone --tasks stsb
 run pair                                  # + SST-2: proportional sampler, weights 1:1, head lr 10x
 run pair_head_lr_1x --head-lr 5e-5        # the SST-2 head at the encoder's rate

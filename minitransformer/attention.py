@@ -53,6 +53,9 @@ class MultiHeadAttention(nn.Module):
         self.output = nn.Linear(hidden_size, hidden_size)
         self.attention_dropout = attention_dropout
         self.fused = fused
+        # Only int8 copies (quantize.py) set this: Q, K and V as one quantised (d -> 3d) layer,
+        # because a quantised layer's weight cannot be concatenated on the fly.
+        self.stacked_qkv: nn.Module | None = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B, h, T, d_k)"""
@@ -67,6 +70,8 @@ class MultiHeadAttention(nn.Module):
     def project_qkv(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., d) -> (..., 3d): queries, keys and values in one matrix product with the three
         weight matrices stacked; one large product keeps the cores busier than three small ones."""
+        if self.stacked_qkv is not None:
+            return self.stacked_qkv(hidden)
         weight = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3d, d)
         bias = torch.cat([self.query.bias, self.key.bias, self.value.bias])
         return F.linear(hidden, weight, bias)

@@ -104,6 +104,8 @@ class RunRecord:
             # and evaluation (a resumed run's earlier sessions included)
             self.content["train_seconds"] = round(trainer.train_seconds, 1)
             self.content["steps"] = trainer.global_step
+            padding = trainer.padding_fraction()
+            self.content["padding_fraction"] = None if padding is None else round(padding, 4)
             scored = [entry for entry in trainer.history if "score" in entry]
             best = max(scored, key=lambda entry: entry["score"], default=None)
             self.content["best"] = None if best is None else {

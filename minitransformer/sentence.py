@@ -10,6 +10,7 @@ rows in input order.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .encoder import Encoder
 from .errors import InputError, about, read_format_file, write_json
 from .packed import packed_forward
 from .pooling import get_pooling
+from .quantize import int8_copy, parameters_version
 from .safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
@@ -32,6 +34,9 @@ FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 # Below this many batches a progress bar is more noise than help.
 PROGRESS_MIN_BATCHES = 8
+PRECISIONS = ("float32", "int8")
+# int8 copies measure their activations' ranges on these (self-written) sentences.
+CALIBRATION_TEXT = Path(__file__).resolve().parent / "default_data" / "train.jsonl"
 
 
 class SentenceEncoder(nn.Module):
@@ -54,6 +59,9 @@ class SentenceEncoder(nn.Module):
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
         self.normalize = normalize
+        # (weights version, int8 copy of the encoder), made on the first encode(precision="int8").
+        # A tuple, so that nn.Module does not register the copy as a submodule.
+        self.int8_cache: tuple | None = None
         if device is not None:
             self.to(pick_device(device))
 
@@ -75,7 +83,8 @@ class SentenceEncoder(nn.Module):
     def encode(self, sentences: str | list[str], batch_size: int = 32,
                show_progress_bar: bool | None = None, convert_to_numpy: bool = True,
                convert_to_tensor: bool = False, normalize_embeddings: bool = False,
-               device: str | torch.device | None = None, fast: bool = True):
+               device: str | torch.device | None = None, fast: bool = True,
+               precision: str = "float32"):
         """Embed sentences; the arguments are sentence-transformers' `encode`'s, with its meanings.
 
         Returns, in input order: a float32 numpy array (n, d) on the CPU; with convert_to_tensor,
@@ -87,14 +96,25 @@ class SentenceEncoder(nn.Module):
         device: compute there; the model moves to it and stays (as in sentence-transformers).
         fast: run the packed, padding-free path of packed.py (same result); False runs the
             readable reference Encoder.forward.
+        precision: "float32", or "int8" to compute the linear layers in 8-bit integers
+            (quantize.py; CPU only; faster, slightly different vectors). The result is float32
+            either way. Not sentence-transformers' `precision`, which quantises the *output*
+            vectors (to int8 or binary codes) after a float32 computation.
         """
         single = isinstance(sentences, str)
         sentences = check_texts([sentences] if single else sentences)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if device is not None:
             self.to(pick_device(device))
         device = self.device
+        encoder = self.encoder
+        if precision == "int8":
+            if device.type != "cpu":
+                raise InputError(f"int8 inference runs on the CPU only; the model is on {device}")
+            encoder = self.int8_encoder()
         normalize = self.normalize or normalize_embeddings
         embeddings = torch.empty(len(sentences), self.embedding_size)
         token_ids = self.tokenizer.tokenize(sentences)  # tokenized once, for sorting and batching
@@ -112,7 +132,7 @@ class SentenceEncoder(nn.Module):
                     rows = order[start : start + batch_size]
                     batch = self.tokenizer.pad([token_ids[i] for i in rows])
                     ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-                    states = packed_forward(self.encoder, ids, mask) if fast else self.encoder(ids, mask)
+                    states = packed_forward(encoder, ids, mask) if fast else encoder(ids, mask)
                     pooled = self.pool(states, mask)  # (B, d)
                     if normalize:
                         pooled = F.normalize(pooled, p=2, dim=-1)
@@ -127,6 +147,21 @@ class SentenceEncoder(nn.Module):
         if not convert_to_numpy:
             return embeddings if single else list(embeddings)
         return embeddings.numpy()
+
+    def int8_encoder(self) -> Encoder:
+        """The int8 copy of the encoder (quantize.py), made again when the weights changed."""
+        version = parameters_version(self.encoder)
+        if self.int8_cache is None or self.int8_cache[0] != version:
+            self.int8_cache = (version, int8_copy(self.encoder, self.calibration_batches()))
+        return self.int8_cache[1]
+
+    def calibration_batches(self, batch_size: int = 32):
+        """(input_ids, attention_mask) batches of the default dataset's training sentences."""
+        lines = CALIBRATION_TEXT.read_text(encoding="utf-8").splitlines()
+        texts = [json.loads(line)["text"] for line in lines if line.strip()]
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer.pad(self.tokenizer.tokenize(texts[start : start + batch_size]))
+            yield batch["input_ids"], batch["attention_mask"]
 
     # ---- saving and loading -----------------------------------------------------------------
     def save(self, directory: str | Path) -> None:

@@ -109,6 +109,9 @@ class Trainer:
         self.losses: list[float] = []  # every step's weighted loss, for tests and plots
         self.best_score = -math.inf
         self.train_seconds = 0.0  # time spent in training steps (not evaluation), all epochs
+        # Token positions of this session's training batches: real tokens, and all positions
+        # (padding included), both sides of a pair; their ratio is the padding fraction.
+        self.real_tokens, self.token_positions = 0, 0
         self.elapsed_before = 0.0  # wall seconds of the earlier sessions of a resumed run
         self.resumed = False  # continued from RUN/last (restore)
         self.started = time.perf_counter()
@@ -179,6 +182,7 @@ class Trainer:
             started = time.perf_counter()
             name = next(sampler)
             batch = next(streams[name])
+            self._count_tokens(batch)
             loss = self._step(name, batch)
             seconds = time.perf_counter() - started
             self.train_seconds += seconds
@@ -196,6 +200,20 @@ class Trainer:
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train()
+
+    def _count_tokens(self, batch: dict) -> None:
+        for key, mask in batch.items():
+            if key.startswith("attention_mask"):  # attention_mask, or _a and _b of a pair
+                self.real_tokens += int(mask.sum())
+                self.token_positions += mask.numel()
+
+    def padding_fraction(self) -> float | None:
+        """The share of the training batches' token positions that were padding (this session).
+        The reference and length-grouped batching compute all of them in every layer; the packed
+        path computes only the real tokens outside attention."""
+        if self.token_positions == 0:
+            return None
+        return 1.0 - self.real_tokens / self.token_positions
 
     def _count(self, task: str, loss: float, examples: int, seconds: float) -> None:
         """Add one step to the window that the next training record averages."""

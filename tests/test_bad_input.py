@@ -216,6 +216,9 @@ CASES = {
         EMBED + ["--query", "cats", "--corpus", "{d}/corpus.txt", "--corpus-embeddings",
                  "{d}/corpus.npy", "--out", "{d}/again.npy"], ["--out", "give one of the two"]),
     "a device that is not there": (EMBED + ["--device", "cuda:7", "x"], ["--device cuda:7"]),
+    "int8 on a GPU": (EMBED + ["--precision", "int8", "--device", "cuda", "x"],
+                      ["--precision", "CPU only", "--device cuda"]),
+    "an unknown precision": (EMBED + ["--precision", "fp8", "x"], ["--precision", "fp8"]),
     # python -m minitransformer.export
     "export a pre-norm model": (EXPORT + ["{d}/pre", "{d}/exported"],
                                 ["pre-norm", "cannot be exported as a BERT"]),

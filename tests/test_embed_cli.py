@@ -41,6 +41,17 @@ def test_file_skips_blank_lines_and_keeps_order(model_dir, tmp_path, sentence_en
     np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
 
 
+def test_precision_int8_gives_what_encode_gives(model_dir, tmp_path, capsys, sentence_encoder):
+    out = tmp_path / "int8.npy"
+    assert embed.main(["--model", str(model_dir), "--precision", "int8", "--out", str(out)]
+                      + CORPUS[:3]) == 0
+    assert "cpu, int8)" in capsys.readouterr().out
+    saved = np.load(out)
+    assert saved.dtype == np.float32
+    np.testing.assert_allclose(saved, sentence_encoder.encode(CORPUS[:3], precision="int8"), atol=1e-6)
+    assert not np.allclose(saved, sentence_encoder.encode(CORPUS[:3]), atol=1e-4)
+
+
 def test_stdin_in_a_real_process(model_dir, tmp_path):
     out = tmp_path / "emb.npy"
     result = subprocess.run([sys.executable, str(ROOT / "embed.py"), "--model", str(model_dir),

@@ -15,6 +15,7 @@ LAYERS = [
      "similarity"},
     {"encoder", "kinds", "options"},  # the model's body; task kinds; training options
     {"packed", "data"},
+    {"quantize"},  # int8 copies of an encoder, calibrated through the packed path
     {"sentence", "heads"},
     {"pretrained", "evaluation"},
     {"checkpoint"},

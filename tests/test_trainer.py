@@ -256,3 +256,18 @@ def test_metrics_log_averages_the_step_losses_and_a_resumed_run_continues_it(tok
         assert got[:3] == want[:3]
         if got[0] == "train":
             assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-7)
+
+
+def test_padding_fraction_counts_the_batches_token_positions(tokenizer, task_files, tmp_path):
+    lengths = [len(ids) for ids in tokenizer.tokenize([text for text, _, _ in ROWS])]
+    # One batch per task and epoch: every row pads to the longest sentence.
+    whole = make_trainer(tokenizer, task_files, tmp_path / "whole", epochs=1, batch_size=len(ROWS))
+    assert whole.padding_fraction() is None  # nothing trained yet
+    whole.train()
+    expected = 1 - sum(lengths) / (len(lengths) * max(lengths))
+    assert expected > 0.1
+    assert whole.padding_fraction() == pytest.approx(expected)
+    # Batches of one sentence carry no padding at all.
+    single = make_trainer(tokenizer, task_files, tmp_path / "single", epochs=1, batch_size=1)
+    single.train()
+    assert single.padding_fraction() == 0.0

@@ -1,0 +1,113 @@
+"""Lower precision for inference: float32 against int8 and bfloat16, speed and quality.
+
+One model (all-MiniLM-L6-v2), loaded once; SentenceEncoder.encode on the bench corpus with
+
+    float32    the default
+    int8       encode(precision="int8"): smoothed dynamic int8 quantisation of the linear
+               layers (minitransformer/quantize.py)
+    bfloat16   the same float32 model under torch.autocast("cpu", dtype=torch.bfloat16): the
+               matrix products in bfloat16 where the CPU has the instructions (AVX512-BF16 or
+               AMX), emulated (slowly) where it has not
+
+Throughput: every variant is warmed up once (int8 builds its copy then), then --repeats rounds
+run each in turn, in an order that rotates; the median is reported. Quality: STS-B dev
+Spearman of the cosine similarities (the STS-B file of ../shared/data), and the cosine of
+each corpus embedding to its float32 counterpart (mean and minimum).
+
+    python benchmarks/precision.py
+    python benchmarks/precision.py --limit 200 --repeats 1      # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+import numpy as np
+import torch
+
+from common import (DEFAULT_CORPUS, REPO_ROOT, add_output_arguments, check_arguments, environment,
+                    format_table, median, minilm_model_directory, read_corpus, set_threads, timed,
+                    write_json)
+
+VARIANTS = ["float32", "int8", "bfloat16"]
+STSB_DEV = REPO_ROOT.parent / "shared" / "data" / "stsb" / "dev.jsonl"
+
+
+def encode(model, sentences: list[str], variant: str, batch_size: int) -> np.ndarray:
+    precision = "int8" if variant == "int8" else "float32"
+    context = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bfloat16"
+               else contextlib.nullcontext())
+    with context:
+        return model.encode(sentences, batch_size=batch_size, precision=precision)
+
+
+def stsb_spearman(model, variant: str, batch_size: int) -> float | None:
+    from minitransformer.metrics import spearman
+
+    if not STSB_DEV.is_file():
+        return None
+    rows = [json.loads(line) for line in STSB_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    first = encode(model, [row["sentence1"] for row in rows], variant, batch_size)
+    second = encode(model, [row["sentence2"] for row in rows], variant, batch_size)
+    cosines = (first * second).sum(axis=1)  # the model's vectors have unit length
+    return spearman(cosines.tolist(), [row["score"] for row in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="one sentence per line (default: %(default)s)")
+    parser.add_argument("--limit", type=int, help="only the first N sentences")
+    parser.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    add_output_arguments(parser, VARIANTS, "precision.json")
+    args = parser.parse_args()
+    check_arguments(parser, args, VARIANTS, "--repeats")
+    threads = set_threads(args.threads)
+    from minitransformer.loading import load_sentence_encoder
+
+    minilm_model_directory()  # exits with how to install it
+    model = load_sentence_encoder("minilm", "cpu")
+    sentences = read_corpus(args.corpus, args.limit)
+    outputs = {variant: encode(model, sentences, variant, args.batch_size)  # warm-up
+               for variant in args.contestants}
+    seconds = {variant: [] for variant in args.contestants}
+    for round_index in range(args.repeats):
+        shift = round_index % len(args.contestants)
+        for variant in args.contestants[shift:] + args.contestants[:shift]:
+            elapsed, _ = timed(encode, model, sentences, variant, args.batch_size)
+            seconds[variant].append(elapsed)
+
+    rows = []
+    reference = outputs.get("float32")
+    for variant in args.contestants:
+        row = {"variant": variant, "sent_per_s": len(sentences) / median(seconds[variant]),
+               "spearman": stsb_spearman(model, variant, args.batch_size)}
+        if reference is not None:
+            cosines = (outputs[variant] * reference).sum(axis=1)
+            row["cos_mean"], row["cos_min"] = float(cosines.mean()), float(cosines.min())
+        rows.append(row)
+    base = next((row for row in rows if row["variant"] == "float32"), None)
+    for row in rows:
+        if base is not None:
+            row["x_fp32"] = row["sent_per_s"] / base["sent_per_s"]
+            if row["spearman"] is not None and base["spearman"] is not None:
+                row["d_spearman"] = row["spearman"] - base["spearman"]
+    print(f"{len(sentences)} sentences, batch {args.batch_size}, {threads} threads, "
+          f"median of {args.repeats}; CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    print(format_table(rows, [("variant", "precision", "s"), ("sent_per_s", "sent/s", ".1f"),
+                              ("x_fp32", "x fp32", ".2f"), ("spearman", "STS-B dev Spearman", ".4f"),
+                              ("d_spearman", "vs fp32", "+.4f"), ("cos_mean", "cos mean", ".4f"),
+                              ("cos_min", "cos min", ".4f")]))
+    path = write_json(args.json_out, {"environment": environment(), "rows": rows,
+                                      "settings": {"sentences": len(sentences), "batch_size": args.batch_size,
+                                                   "repeats": args.repeats}})
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

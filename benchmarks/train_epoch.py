@@ -1,0 +1,309 @@
+"""One training epoch on real data: our trainer's three batchings against a plain HF loop.
+
+The work: SST-2 (sentence classification) and CoNLL-2003 (NER, a token head), --examples
+training examples of each (the same random subsample for every contestant: our data.py's with
+seed 0), from all-MiniLM-L6-v2, one epoch, batch 32, one task per step in proportion to the
+tasks' sizes, AdamW (lr 5e-5, heads 5e-4, weight decay 0.01 on matrices), 10 % linear warm-up
+then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
+
+    ours-random   train.py --batching random: padded batches drawn at random (the reference)
+    ours-length   train.py --batching length: batches of similar lengths, in random order
+    ours-packed   train.py --batching packed: random batches, real tokens only through the
+                  linear layers (packed.py)
+    hf-random     a plain PyTorch loop around transformers' BertModel with the same heads, random
+                  batches (what HF's Trainer makes by default)
+    hf-length     the same loop, batches grouped by length as HF's Trainer does with
+                  group_by_length (random mega-batches of 50 batches, each sorted longest first)
+
+Each run is a fresh process (train.py for ours, this script with --only for HF), with the same
+thread count (OMP_NUM_THREADS); the rounds interleave the contestants, in an order that
+rotates, and the median of --repeats rounds is reported. Columns:
+
+    ex/s       training examples per second of the training steps (batch assembly, forward,
+               backward, clipping, optimizer), loading and evaluation excluded
+    x HF       ex/s over hf-random's
+    padding    share of the batches' token positions that are padding (packed computes the
+               linear layers on real tokens only, but its batches are random ones)
+    sst2 acc, ner F1   dev scores after the epoch (first round; the runs are seeded)
+
+    python benchmarks/train_epoch.py                       # 2 x 2,000 examples, 3 rounds
+    python benchmarks/train_epoch.py --examples 200 --repeats 1   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from common import (CHILD_RESULT_MARKER, REPO_ROOT, add_output_arguments, check_arguments,
+                    environment, format_table, import_reference, load_hf_bert, median,
+                    minilm_model_directory, report_to_parent, write_json)
+
+CONTESTANTS = ["ours-random", "ours-length", "ours-packed", "hf-random", "hf-length"]
+REFERENCE = "hf-random"
+DATA = REPO_ROOT.parent / "shared" / "data"
+TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
+    "ner": ("token_classification", DATA / "conll2003" / "train.conll", DATA / "conll2003" / "dev.conll"),
+    "sst2": ("sentence_classification", DATA / "sst2" / "train.jsonl", DATA / "sst2" / "dev.jsonl"),
+}
+BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128
+SEED = 0
+MEGABATCH = 50  # batches per length-sorted mega-batch, as HF's LengthGroupedSampler
+IGNORE = -100
+
+
+# ---- ours: train.py, timed by the trainer itself -----------------------------------------------
+def run_ours(batching: str, examples: int, threads: int) -> dict:
+    """One epoch through train.py; its run.json has the step time, padding and dev scores."""
+    with tempfile.TemporaryDirectory() as run_dir:
+        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config",
+                   str(REPO_ROOT / "configs" / "conll_sst2.json"), "--init", "minilm",
+                   "--max-train", str(examples), "--epochs", "1", "--batch-size", str(BATCH_SIZE),
+                   "--lr", str(LR), "--head-lr", str(HEAD_LR), "--weight-decay", str(WEIGHT_DECAY),
+                   "--warmup", str(WARMUP), "--max-grad-norm", str(MAX_GRAD_NORM),
+                   "--max-length", str(MAX_LENGTH), "--seed", str(SEED), "--batching", batching,
+                   "--progress", "off", "--device", "cpu", "--run-dir", run_dir]
+        environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
+        if finished.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-2000:]}")
+        record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    metrics = record["best"]["metrics"]
+    return {"train_seconds": record["train_seconds"], "padding": record["padding_fraction"],
+            "sst2": metrics["sst2"]["accuracy"], "ner": metrics["ner"]["entity_f1"]}
+
+
+# ---- HF: a plain loop, as a user of transformers would write it ----------------------------------
+def read_task(name: str, split: str, examples: int | None):
+    from minitransformer.kinds import read_examples
+
+    kind, train, dev = TASKS[name]
+    rows = read_examples(train if split == "train" else dev, kind)
+    if examples is not None and len(rows) > examples:  # the same subsample as data.py's
+        rows = random.Random(SEED).sample(rows, examples)
+    return rows
+
+
+def encode_task(name: str, rows, tokenizer, label_ids: dict[str, int]) -> list[dict]:
+    """Token ids and labels of each example: the sentence label, or the first piece of each
+    word labelled (the others IGNORE), as our token kind does."""
+    if name == "sst2":
+        encoded = tokenizer([row.text for row in rows], truncation=True, max_length=MAX_LENGTH)
+        return [{"ids": ids, "label": label_ids[row.label]}
+                for ids, row in zip(encoded["input_ids"], rows)]
+    encoded = tokenizer([row.tokens for row in rows], is_split_into_words=True, truncation=True,
+                        max_length=MAX_LENGTH)
+    items = []
+    for index, row in enumerate(rows):
+        labels, previous = [], None
+        for word in encoded.word_ids(index):
+            first = word is not None and word != previous
+            # A dev tag unseen in training gets id 0: here the ids only mark the first pieces,
+            # and the dev F1 compares with the file's own tags.
+            labels.append(label_ids.get(row.tags[word], 0) if first else IGNORE)
+            previous = word
+        items.append({"ids": encoded["input_ids"][index], "labels": labels})
+    return items
+
+
+def batch_indices(items: list[dict], grouped: bool, generator: random.Random) -> list[list[int]]:
+    """Batches of example indices: a random permutation cut into batches, or (grouped) the
+    permutation cut into mega-batches of MEGABATCH batches, each sorted longest first."""
+    order = list(range(len(items)))
+    generator.shuffle(order)
+    if grouped:
+        size = MEGABATCH * BATCH_SIZE
+        order = [index for start in range(0, len(order), size)
+                 for index in sorted(order[start : start + size], key=lambda i: -len(items[i]["ids"]))]
+    return [order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+
+
+def collate(items: list[dict], pad_id: int) -> dict:
+    length = max(len(item["ids"]) for item in items)
+    ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), length), dtype=torch.long)
+    for row, item in enumerate(items):
+        ids[row, : len(item["ids"])] = torch.tensor(item["ids"])
+        mask[row, : len(item["ids"])] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if "label" in items[0]:
+        batch["labels"] = torch.tensor([item["label"] for item in items])
+    else:
+        batch["labels"] = torch.full((len(items), length), IGNORE, dtype=torch.long)
+        for row, item in enumerate(items):
+            batch["labels"][row, : len(item["labels"])] = torch.tensor(item["labels"])
+    return batch
+
+
+class HFMultiTask(nn.Module):
+    """BertModel + a mean-pooled sentence head for SST-2 + a token head for NER."""
+
+    def __init__(self, bert, label_counts: dict[str, int]):
+        super().__init__()
+        self.bert = bert
+        self.dropout = nn.Dropout(0.1)
+        hidden = bert.config.hidden_size
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, count) for name, count in label_counts.items()})
+
+    def forward(self, name: str, input_ids, attention_mask):
+        states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if name == "sst2":
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            states = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, d)
+        return self.heads[name](self.dropout(states))
+
+
+def run_hf(grouped: bool, examples: int) -> dict:
+    """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
+    from minitransformer.metrics import accuracy, entity_f1
+
+    transformers = import_reference("transformers")
+    directory = minilm_model_directory()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    torch.manual_seed(SEED)
+    labels, train, dev = {}, {}, {}
+    for name in TASKS:
+        rows = read_task(name, "train", examples)
+        names = sorted({row.label for row in rows} if name == "sst2" else {t for row in rows for t in row.tags})
+        labels[name] = names
+        label_ids = {label: index for index, label in enumerate(names)}
+        train[name] = encode_task(name, rows, tokenizer, label_ids)
+        dev_rows = read_task(name, "dev", None)
+        dev[name] = (dev_rows, encode_task(name, dev_rows, tokenizer, label_ids))
+    model = HFMultiTask(load_hf_bert(directory, pooler=False), {n: len(v) for n, v in labels.items()})
+    model.train()
+    decay = [p for n, p in model.bert.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.bert.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([
+        {"params": decay, "weight_decay": WEIGHT_DECAY, "lr": LR},
+        {"params": no_decay, "weight_decay": 0.0, "lr": LR},
+        {"params": list(model.heads.parameters()), "weight_decay": WEIGHT_DECAY, "lr": HEAD_LR}],
+        fused=True)
+    generator = random.Random(SEED)
+    schedule = [(name, batch) for name in TASKS
+                for batch in batch_indices(train[name], grouped, generator)]
+    generator.shuffle(schedule)  # one task per step, each in proportion to its batches
+    warmup = int(WARMUP * len(schedule))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (
+        step / max(1, warmup) if step < warmup else
+        max(0.0, (len(schedule) - step) / max(1, len(schedule) - warmup))))
+    loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)
+    real = positions = 0
+    seconds = 0.0
+    for name, indices in schedule:
+        started = time.perf_counter()
+        batch = collate([train[name][i] for i in indices], tokenizer.pad_token_id)
+        logits = model(name, batch["input_ids"], batch["attention_mask"])
+        loss = loss_function(logits.flatten(0, -2), batch["labels"].flatten())
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        seconds += time.perf_counter() - started
+        real += int(batch["attention_mask"].sum())
+        positions += batch["attention_mask"].numel()
+
+    model.eval()
+    scores = {}
+    with torch.inference_mode():
+        for name, (rows, items) in dev.items():
+            predicted, gold = [], []
+            for start in range(0, len(items), 64):
+                chunk = items[start : start + 64]
+                batch = collate(chunk, tokenizer.pad_token_id)
+                guess = model(name, batch["input_ids"], batch["attention_mask"]).argmax(-1)
+                if name == "sst2":
+                    predicted += guess.tolist()
+                    gold += batch["labels"].tolist()
+                    continue
+                for row, item in enumerate(chunk):  # back to one tag per word (first pieces)
+                    keep = torch.tensor(item["labels"]) != IGNORE
+                    predicted.append([labels[name][i] for i in guess[row, : len(item["labels"])][keep].tolist()])
+            if name == "sst2":
+                scores[name] = accuracy(predicted, gold)
+            else:  # gold: the file's own tags (a truncated word keeps its gold, as conlleval)
+                gold_tags = [row.tags[: len(tags)] for row, tags in zip(rows, predicted)]
+                scores[name] = entity_f1(predicted, gold_tags)
+    return {"train_seconds": seconds, "padding": 1 - real / positions, **scores}
+
+
+def run_child_hf(name: str, examples: int, threads: int) -> dict:
+    command = [sys.executable, __file__, "--only", name, "--examples", str(examples)]
+    environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
+    for line in reversed(finished.stdout.splitlines()):
+        if line.startswith(CHILD_RESULT_MARKER):
+            return json.loads(line[len(CHILD_RESULT_MARKER):])
+    raise RuntimeError(f"{' '.join(command)} reported nothing (exit {finished.returncode}):\n"
+                       f"{finished.stderr[-2000:]}")
+
+
+def run_contestant(name: str, examples: int, threads: int) -> dict:
+    if name.startswith("ours-"):
+        return run_ours(name.removeprefix("ours-"), examples, threads)
+    return run_child_hf(name, examples, threads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=int, default=2000,
+                        help="training examples of each task (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="OMP_NUM_THREADS of every run (default: the number of cores)")
+    parser.add_argument("--only", choices=["hf-random", "hf-length"], help=argparse.SUPPRESS)
+    add_output_arguments(parser, CONTESTANTS, "train_epoch.json")
+    args = parser.parse_args()
+    if args.only:  # child mode: one HF epoch in this fresh process
+        report_to_parent(run_hf(args.only == "hf-length", args.examples))
+        return
+    check_arguments(parser, args, CONTESTANTS, "--repeats")
+    missing = [str(path) for _, train, dev in TASKS.values() for path in (train, dev) if not path.is_file()]
+    if missing:
+        sys.exit(f"the benchmark data is missing: {', '.join(missing)} (see ../shared/data)")
+    minilm_model_directory()  # exits with how to install it
+
+    results: dict[str, list[dict]] = {name: [] for name in args.contestants}
+    for round_index in range(args.repeats):
+        shift = round_index % len(args.contestants)
+        for name in args.contestants[shift:] + args.contestants[:shift]:
+            result = run_contestant(name, args.examples, args.threads)
+            results[name].append(result)
+            print(f"round {round_index + 1}: {name:12s} {result['train_seconds']:7.1f} s  "
+                  f"sst2 {result['sst2']:.4f}  ner {result['ner']:.4f}", file=sys.stderr, flush=True)
+
+    examples = 2 * args.examples
+    rows = []
+    for name, runs in results.items():
+        seconds = median([run["train_seconds"] for run in runs])
+        rows.append({"contestant": name, "seconds": seconds, "ex_per_s": examples / seconds,
+                     "padding": runs[0]["padding"], "sst2": runs[0]["sst2"], "ner": runs[0]["ner"]})
+    reference = next((row for row in rows if row["contestant"] == REFERENCE), None)
+    for row in rows:
+        row["x_hf"] = row["ex_per_s"] / reference["ex_per_s"] if reference else None
+    print(format_table(rows, [("contestant", "contestant", "s"), ("seconds", "s / epoch", ".1f"),
+                              ("ex_per_s", "ex/s", ".1f"), ("x_hf", "x HF", ".2f"),
+                              ("padding", "padding", ".1%"), ("sst2", "sst2 acc", ".4f"),
+                              ("ner", "ner F1", ".4f")]))
+    settings = {"examples_per_task": args.examples, "repeats": args.repeats, "batch_size": BATCH_SIZE,
+                "threads": args.threads}
+    path = write_json(args.json_out, {"environment": environment(), "settings": settings,
+                                      "rows": rows, "runs": results})
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()
