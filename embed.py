@@ -72,13 +72,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_device_flag(parser)
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
                         help="int8: the linear layers multiply in 8-bit integers (smoothed "
-                             "dynamic quantisation, CPU only): faster, embeddings slightly "
-                             "different (see benchmarks/README.md); the output is float32 "
-                             "either way (default: %(default)s)")
+                             "dynamic quantisation, CPU only): faster on large inputs, "
+                             "embeddings slightly different (benchmarks/README.md, "
+                             "precision.py); the output is float32 either way (default: "
+                             "%(default)s)")
     parser.add_argument("--reference-path", action="store_true",
                         help="run the readable reference encoder (padded batches, hand-written "
-                             "attention) instead of the packed fast path of packed.py; same "
-                             "embeddings within 1e-5, slower")
+                             "attention) instead of the packed fast path of packed.py; in "
+                             "float32 the same embeddings within 1e-5, slower")
     args = parser.parse_args(argv)
     if args.sentences and args.file:
         parser.error("give sentences either as arguments or with --file, not both")
@@ -94,7 +95,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "holds them; give one of the two")
     elif args.corpus is not None or args.corpus_embeddings is not None:
         parser.error("--corpus and --corpus-embeddings go with --query TEXT")
-    if args.precision == "int8" and args.device not in (None, "cpu"):
+    if args.precision == "int8" and args.device is not None and args.device.split(":")[0] != "cpu":
         parser.error(f"argument --precision: int8 runs on the CPU only, not --device {args.device}")
     if args.out is not None and args.out.suffix != ".npy":
         parser.error(f"argument --out: must end in .npy, got {args.out}")

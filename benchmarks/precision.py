@@ -64,14 +64,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--smoothing", default=None, metavar="A|none",
+                        help="the int8 copy's SmoothQuant a, or none for no smoothing (default: "
+                             "quantize.SMOOTHING, what encode uses)")
     add_output_arguments(parser, VARIANTS, "precision.json")
     args = parser.parse_args()
-    check_arguments(parser, args, VARIANTS, "--repeats")
+    check_arguments(parser, args, VARIANTS, "repeats")
     threads = set_threads(args.threads)
     from minitransformer.loading import load_sentence_encoder
 
     minilm_model_directory()  # exits with how to install it
     model = load_sentence_encoder("minilm", "cpu")
+    if args.smoothing is not None:  # replace the int8 copy that encode would make
+        from minitransformer.quantize import WeightsVersion, int8_copy
+
+        smoothing = None if args.smoothing == "none" else float(args.smoothing)
+        model.int8_cache = (WeightsVersion(model.encoder),
+                            int8_copy(model.encoder, model.calibration_batches(), smoothing))
     sentences = read_corpus(args.corpus, args.limit)
     outputs = {variant: encode(model, sentences, variant, args.batch_size)  # warm-up
                for variant in args.contestants}
@@ -97,15 +106,19 @@ def main() -> None:
             row["x_fp32"] = row["sent_per_s"] / base["sent_per_s"]
             if row["spearman"] is not None and base["spearman"] is not None:
                 row["d_spearman"] = row["spearman"] - base["spearman"]
-    print(f"{len(sentences)} sentences, batch {args.batch_size}, {threads} threads, "
-          f"median of {args.repeats}; CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    from minitransformer.quantize import SMOOTHING
+
+    smoothing = SMOOTHING if args.smoothing is None else args.smoothing
+    print(f"{len(sentences)} sentences, batch {args.batch_size}, {threads} threads, median of "
+          f"{args.repeats}; int8 smoothing a = {smoothing}; CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}")
     print(format_table(rows, [("variant", "precision", "s"), ("sent_per_s", "sent/s", ".1f"),
                               ("x_fp32", "x fp32", ".2f"), ("spearman", "STS-B dev Spearman", ".4f"),
                               ("d_spearman", "vs fp32", "+.4f"), ("cos_mean", "cos mean", ".4f"),
                               ("cos_min", "cos min", ".4f")]))
     path = write_json(args.json_out, {"environment": environment(), "rows": rows,
                                       "settings": {"sentences": len(sentences), "batch_size": args.batch_size,
-                                                   "repeats": args.repeats}})
+                                                   "repeats": args.repeats, "smoothing": smoothing}})
     print(f"\nwritten to {path}")
 
 

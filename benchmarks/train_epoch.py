@@ -13,14 +13,21 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
     hf-random     a plain PyTorch loop around transformers' BertModel with the same heads, random
                   batches (what HF's Trainer makes by default)
     hf-length     the same loop, batches grouped by length as HF's Trainer does with
-                  group_by_length (random mega-batches of 50 batches, each sorted longest first)
+                  group_by_length: a random permutation cut into mega-batches of
+                  min(n / (4 x batch), 50) batches, each sorted longest first, and the longest
+                  example of all moved to the front (so a too-large batch fails first)
+
+Both loops run the same sequence of tasks (our proportional sampler, same seed) for the same
+number of steps, and start the pass over a task's examples again when it runs out. Attention:
+ours-random and ours-length train with the hand-written attention (encoder.py's reference
+path), ours-packed and HF with F.scaled_dot_product_attention.
 
 Each run is a fresh process (train.py for ours, this script with --only for HF), with the same
 thread count (OMP_NUM_THREADS); the rounds interleave the contestants, in an order that
 rotates, and the median of --repeats rounds is reported. Columns:
 
-    ex/s       training examples per second of the training steps (batch assembly, forward,
-               backward, clipping, optimizer), loading and evaluation excluded
+    ex/s       2 x --examples over the seconds of the training steps (batch assembly, forward,
+               backward, clipping, optimizer); loading and evaluation excluded
     x HF       ex/s over hf-random's
     padding    share of the batches' token positions that are padding (packed computes the
                linear layers on real tokens only, but its batches are random ones)
@@ -59,7 +66,7 @@ TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
 }
 BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128
 SEED = 0
-MEGABATCH = 50  # batches per length-sorted mega-batch, as HF's LengthGroupedSampler
+MAX_MEGABATCH = 50  # at most this many batches per length-sorted mega-batch, as HF's
 IGNORE = -100
 
 
@@ -106,27 +113,39 @@ def encode_task(name: str, rows, tokenizer, label_ids: dict[str, int]) -> list[d
                         max_length=MAX_LENGTH)
     items = []
     for index, row in enumerate(rows):
-        labels, previous = [], None
+        labels, words, previous = [], [], None
         for word in encoded.word_ids(index):
             first = word is not None and word != previous
-            # A dev tag unseen in training gets id 0: here the ids only mark the first pieces,
-            # and the dev F1 compares with the file's own tags.
+            # A dev tag unseen in training gets id 0: on dev the ids only mark the first
+            # pieces, and the F1 compares with the file's own tags of those words.
             labels.append(label_ids.get(row.tags[word], 0) if first else IGNORE)
+            if first:
+                words.append(word)
             previous = word
-        items.append({"ids": encoded["input_ids"][index], "labels": labels})
+        items.append({"ids": encoded["input_ids"][index], "labels": labels, "words": words})
     return items
 
 
 def batch_indices(items: list[dict], grouped: bool, generator: random.Random) -> list[list[int]]:
-    """Batches of example indices: a random permutation cut into batches, or (grouped) the
-    permutation cut into mega-batches of MEGABATCH batches, each sorted longest first."""
+    """One pass over a task's examples, as batches of indices: a random permutation cut into
+    batches, or (grouped) HF's length grouping of that permutation (see the top)."""
     order = list(range(len(items)))
     generator.shuffle(order)
     if grouped:
-        size = MEGABATCH * BATCH_SIZE
-        order = [index for start in range(0, len(order), size)
-                 for index in sorted(order[start : start + size], key=lambda i: -len(items[i]["ids"]))]
+        length = lambda i: len(items[i]["ids"])  # noqa: E731
+        per_megabatch = max(1, min(len(order) // (4 * BATCH_SIZE), MAX_MEGABATCH)) * BATCH_SIZE
+        megabatches = [sorted(order[start : start + per_megabatch], key=length, reverse=True)
+                       for start in range(0, len(order), per_megabatch)]
+        longest = max(range(len(megabatches)), key=lambda m: length(megabatches[m][0]))
+        megabatches[0][0], megabatches[longest][0] = megabatches[longest][0], megabatches[0][0]
+        order = [index for megabatch in megabatches for index in megabatch]
     return [order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+
+
+def endless(items: list[dict], grouped: bool, generator: random.Random):
+    """Batches of one task, pass after pass (each pass a new permutation)."""
+    while True:
+        yield from batch_indices(items, grouped, generator)
 
 
 def collate(items: list[dict], pad_id: int) -> dict:
@@ -167,6 +186,8 @@ class HFMultiTask(nn.Module):
 def run_hf(grouped: bool, examples: int) -> dict:
     """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
     from minitransformer.metrics import accuracy, entity_f1
+    from minitransformer.optim import make_adamw, warmup_linear_factor
+    from minitransformer.samplers import make_sampler
 
     transformers = import_reference("transformers")
     directory = minilm_model_directory()
@@ -183,27 +204,32 @@ def run_hf(grouped: bool, examples: int) -> dict:
         dev[name] = (dev_rows, encode_task(name, dev_rows, tokenizer, label_ids))
     model = HFMultiTask(load_hf_bert(directory, pooler=False), {n: len(v) for n, v in labels.items()})
     model.train()
-    decay = [p for n, p in model.bert.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.bert.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([
-        {"params": decay, "weight_decay": WEIGHT_DECAY, "lr": LR},
-        {"params": no_decay, "weight_decay": 0.0, "lr": LR},
-        {"params": list(model.heads.parameters()), "weight_decay": WEIGHT_DECAY, "lr": HEAD_LR}],
-        fused=True)
+    # As our optim.py: weight decay on matrices only, the heads at their own rate, AdamW's
+    # fused kernel where there is one, warm-up then linear decay.
+    groups = []
+    for part, lr in ((model.bert, LR), (model.heads, HEAD_LR)):
+        matrices = [p for p in part.parameters() if p.ndim >= 2]
+        others = [p for p in part.parameters() if p.ndim < 2]
+        groups += [{"params": matrices, "weight_decay": WEIGHT_DECAY, "lr": lr},
+                   {"params": others, "weight_decay": 0.0, "lr": lr}]
+    optimizer = make_adamw(groups, LR)
+    steps = sum(math.ceil(len(items) / BATCH_SIZE) for items in train.values())
+    warmup = int(WARMUP * steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_linear_factor(step, warmup, steps))
+    # The task of each step: our trainer's proportional sampler with its seed for epoch 0,
+    # so that both loops train the same tasks in the same order.
+    sampler = make_sampler("proportional", {name: len(items) for name, items in train.items()},
+                           seed=SEED * 100_003)
     generator = random.Random(SEED)
-    schedule = [(name, batch) for name in TASKS
-                for batch in batch_indices(train[name], grouped, generator)]
-    generator.shuffle(schedule)  # one task per step, each in proportion to its batches
-    warmup = int(WARMUP * len(schedule))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (
-        step / max(1, warmup) if step < warmup else
-        max(0.0, (len(schedule) - step) / max(1, len(schedule) - warmup))))
+    streams = {name: endless(items, grouped, generator) for name, items in train.items()}
     loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)
     real = positions = 0
     seconds = 0.0
-    for name, indices in schedule:
+    for _ in range(steps):
         started = time.perf_counter()
-        batch = collate([train[name][i] for i in indices], tokenizer.pad_token_id)
+        name = next(sampler)
+        batch = collate([train[name][i] for i in next(streams[name])], tokenizer.pad_token_id)
         logits = model(name, batch["input_ids"], batch["attention_mask"])
         loss = loss_function(logits.flatten(0, -2), batch["labels"].flatten())
         loss.backward()
@@ -231,11 +257,9 @@ def run_hf(grouped: bool, examples: int) -> dict:
                 for row, item in enumerate(chunk):  # back to one tag per word (first pieces)
                     keep = torch.tensor(item["labels"]) != IGNORE
                     predicted.append([labels[name][i] for i in guess[row, : len(item["labels"])][keep].tolist()])
-            if name == "sst2":
-                scores[name] = accuracy(predicted, gold)
-            else:  # gold: the file's own tags (a truncated word keeps its gold, as conlleval)
-                gold_tags = [row.tags[: len(tags)] for row, tags in zip(rows, predicted)]
-                scores[name] = entity_f1(predicted, gold_tags)
+                    gold.append([rows[start + row].tags[word] for word in item["words"]])
+            # As our token kind: words cut off by truncation (or with no piece) are not scored.
+            scores[name] = accuracy(predicted, gold) if name == "sst2" else entity_f1(predicted, gold)
     return {"train_seconds": seconds, "padding": 1 - real / positions, **scores}
 
 
@@ -262,15 +286,16 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2000,
                         help="training examples of each task (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="OMP_NUM_THREADS of every run (default: the number of cores)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="OMP_NUM_THREADS of every run (default: the cores this process may "
+                             "use, %(default)s)")
     parser.add_argument("--only", choices=["hf-random", "hf-length"], help=argparse.SUPPRESS)
     add_output_arguments(parser, CONTESTANTS, "train_epoch.json")
     args = parser.parse_args()
     if args.only:  # child mode: one HF epoch in this fresh process
         report_to_parent(run_hf(args.only == "hf-length", args.examples))
         return
-    check_arguments(parser, args, CONTESTANTS, "--repeats")
+    check_arguments(parser, args, CONTESTANTS, "repeats")
     missing = [str(path) for _, train, dev in TASKS.values() for path in (train, dev) if not path.is_file()]
     if missing:
         sys.exit(f"the benchmark data is missing: {', '.join(missing)} (see ../shared/data)")

@@ -73,11 +73,12 @@ def main() -> None:
                         help="one sentence per line (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="only the first N sentences")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="OMP_NUM_THREADS of every process (default: the number of cores)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="OMP_NUM_THREADS of every process (default: the cores this process "
+                             "may use, %(default)s)")
     add_output_arguments(parser, CONTESTANTS, "whole_process.json")
     args = parser.parse_args()
-    check_arguments(parser, args, CONTESTANTS, "--repeats")
+    check_arguments(parser, args, CONTESTANTS, "repeats")
     model_directory = minilm_model_directory()
     sentences = read_corpus(args.corpus, args.limit)
 

@@ -25,6 +25,8 @@ SETTINGS = [  # (run name, start, task, metric), in the order of experiments/pre
     ("scratch_sst2", "from scratch", "sst2", "accuracy"),
     ("own_mlm_sst2", "our MLM pretraining", "sst2", "accuracy"),
     ("minilm_sst2", "all-MiniLM-L6-v2", "sst2", "accuracy"),
+    ("own_mlm_agnews_lr3e-4", "our MLM pretraining, lr 3e-4", "agnews", "accuracy"),
+    ("own_mlm_sst2_lr3e-4", "our MLM pretraining, lr 3e-4", "sst2", "accuracy"),
 ]
 
 

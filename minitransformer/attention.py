@@ -84,7 +84,10 @@ class MultiHeadAttention(nn.Module):
         Returns (B, T, d), and the attention weights (B, h, T, T) if return_weights.
         """
         dropout = self.attention_dropout if self.training else 0.0
-        if self.fused and not return_weights:
+        if self.stacked_qkv is not None and return_weights:
+            raise ValueError("an int8 copy (quantize.py) has no separate Q, K and V layers to "
+                             "show attention weights with; ask the float32 model")
+        if (self.fused or self.stacked_qkv is not None) and not return_weights:
             batch, length, _ = hidden.shape
             qkv = self.project_qkv(hidden).view(batch, length, 3, self.num_heads, self.head_size)
             q, k, v = qkv.permute(2, 0, 3, 1, 4)  # three (B, h, T, d_k)

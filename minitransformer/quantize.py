@@ -1,22 +1,26 @@
 """int8 inference: a copy of the encoder whose linear layers multiply in 8-bit integers.
 
 The linear layers (Q, K, V, the attention output and the feed-forward) are nearly all of an
-encoder's FLOPs. PyTorch's *dynamic* quantisation stores each weight matrix as int8 (one scale
-per output row) and, at every call, rounds the incoming activations to 8 bits with one scale
-for the whole tensor, multiplies in integers and scales the result back to float. Everything
-else (embeddings, LayerNorm, softmax, GELU) stays float32. It runs on the CPU only.
+encoder's FLOPs. PyTorch's *dynamic* quantisation stores each weight matrix as int8 with one
+scale per output row and, at every call, rounds the incoming activations to 8 bits (7 on x86,
+whose kernel keeps one bit in reserve) with one scale and zero point for the whole tensor,
+multiplies in integers and scales the result back to float. Everything else (embeddings,
+LayerNorm, softmax, GELU) stays float32. It runs on the CPU only. Because the activation scale
+is taken from the whole batch, a sentence's int8 vector depends a little on the sentences it
+is batched with.
 
 One scale for a whole activation tensor is the weak spot: trained transformers have a few
 *outlier channels* whose values are ten or more times larger than the rest, so the scale
-follows them and the ordinary channels keep only a few levels. On all-MiniLM-L6-v2 that costs
-0.006 STS-B Spearman. SmoothQuant (Xiao et al. 2023) moves the difficulty from the activations
-to the weights, exactly, before rounding:
+follows them and the ordinary channels keep only a few levels. SmoothQuant (Xiao et al. 2023)
+moves part of the difficulty from the activations to the weights, exactly, before rounding:
 
     y = x W^T = (x / s) (W * s)^T        s_j = max|x_j|^a / max|W_:,j|^(1-a)   per input channel j
 
-so the scaled activations x / s have no outliers left, and the weights, which are rounded per
-output row, absorb the factor. max|x_j| is measured on calibration sentences (SentenceEncoder
-uses the embedded default dataset); a = SMOOTHING.
+After it, channel j of the activations reaches at most (max|x_j|^(1-a) * max|W_:,j|^a): the
+outliers are compressed toward the other channels, and the weight columns grow by the same
+factors, which int8 weights (a scale per row, fitted to the row's largest entry) tolerate
+better than activations tolerate outliers. max|x_j| is measured on calibration sentences
+(SentenceEncoder uses the embedded default dataset); a = SMOOTHING.
 
     encoder --deepcopy--> stack Q|K|V into one Linear --measure inputs--> smooth
             --quantize_dynamic--> int8 copy
@@ -37,10 +41,12 @@ from .encoder import Encoder
 from .errors import InputError
 from .packed import packed_forward
 
-# SmoothQuant's a: 0 leaves the activations as they are, 1 moves all their range into the
-# weights. On all-MiniLM-L6-v2's STS-B dev Spearman: 0.0057 below float32 without smoothing,
-# 0.0019 below with a = 0.5, 0.0005 below with a = 0.7 (benchmarks/precision.py).
+# SmoothQuant's a: 0 puts all the range on the activations (every weight column scaled to a
+# largest entry of 1), 1 all on the weights (every activation channel scaled to at most 1).
+# all-MiniLM-L6-v2's STS-B dev Spearman below float32's: 0.0057 without smoothing, 0.0019 with
+# a = 0.5, 0.0005 with a = 0.7 (python benchmarks/precision.py --smoothing none / 0.5 / 0.7).
 SMOOTHING = 0.7
+Calibration = Iterable[tuple[torch.Tensor, torch.Tensor]]  # (input_ids, attention_mask), (B, T)
 
 
 class SmoothedLinear(nn.Module):
@@ -56,22 +62,30 @@ class SmoothedLinear(nn.Module):
         return self.linear(x * self.inverse_scale)
 
 
-def int8_copy(encoder: Encoder, calibration: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Encoder:
-    """A new encoder with the same weights, its linear layers smoothed and dynamically
-    quantised to int8. calibration: (input_ids, attention_mask) batches, each (B, T)."""
+def int8_copy(encoder: Encoder, calibration: Calibration, smoothing: float | None = SMOOTHING
+              ) -> Encoder:
+    """A new encoder with the same weights, its linear layers smoothed (a = smoothing; None:
+    not smoothed) and dynamically quantised to int8."""
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError:
+        raise InputError(f"int8 inference needs torch.ao.quantization, which torch "
+                         f"{torch.__version__} does not have; use float32") from None
+    if torch.backends.quantized.engine in (None, "none"):
+        raise InputError("int8 inference: this torch build has no quantised kernels for this "
+                         "CPU; use float32")
+    model = copy.deepcopy(encoder).cpu().eval()
+    stack_qkv(model)
+    if smoothing is not None:
+        smooth(model, input_maxima(model, calibration), smoothing)
     with warnings.catch_warnings():
         # torch marks torch.ao.quantization as deprecated in favour of the separate torchao
         # package; it still works in the torch versions we support, and we take no new dependency.
-        warnings.simplefilter("ignore")
-        quantization = getattr(getattr(torch, "ao", None), "quantization", None)
-        if not hasattr(quantization, "quantize_dynamic"):
-            raise InputError(f"int8 inference needs torch.ao.quantization.quantize_dynamic, "
-                             f"which torch {torch.__version__} does not have; use float32")
-        model = copy.deepcopy(encoder).cpu().eval()
-        stack_qkv(model)
-        smooth(model, input_maxima(model, calibration))
-        return quantization.quantize_dynamic(
-            model, {nn.Linear: quantization.per_channel_dynamic_qconfig})
+        warnings.filterwarnings("ignore", message=".*(deprecated|torchao).*")
+        try:
+            return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+        except RuntimeError as error:  # e.g. no kernel for this CPU in this build
+            raise InputError(f"int8 inference is not available here ({error}); use float32") from None
 
 
 def stack_qkv(model: Encoder) -> None:
@@ -86,25 +100,23 @@ def stack_qkv(model: Encoder) -> None:
             stacked.bias.copy_(torch.cat([attention.query.bias, attention.key.bias,
                                           attention.value.bias]))
         attention.stacked_qkv = stacked
-        attention.query = attention.key = attention.value = None
-        attention.fused = True  # the hand-written path would need the three separate layers
+        attention.query = attention.key = attention.value = None  # forward uses stacked_qkv
 
 
-def smooth(model: nn.Module, maxima: dict[str, torch.Tensor]) -> None:
+def smooth(model: nn.Module, maxima: dict[str, torch.Tensor], smoothing: float = SMOOTHING) -> None:
     """Wrap each measured linear layer in a SmoothedLinear: the same function in float, with
     its activation outliers moved into the weights. maxima: {layer name: (d_in,)}."""
     for name, maximum in maxima.items():
         parent_name, _, attribute = name.rpartition(".")
         parent, linear = model.get_submodule(parent_name), model.get_submodule(name)
         weight_maximum = linear.weight.detach().abs().amax(dim=0).clamp(min=1e-5)  # (d_in,)
-        scale = maximum.clamp(min=1e-5) ** SMOOTHING / weight_maximum ** (1 - SMOOTHING)
+        scale = maximum.clamp(min=1e-5) ** smoothing / weight_maximum ** (1 - smoothing)
         with torch.no_grad():
             linear.weight.mul_(scale)  # column j times s_j
         setattr(parent, attribute, SmoothedLinear(linear, scale))
 
 
-def input_maxima(model: Encoder, calibration: Iterable[tuple[torch.Tensor, torch.Tensor]]
-                 ) -> dict[str, torch.Tensor]:
+def input_maxima(model: Encoder, calibration: Calibration) -> dict[str, torch.Tensor]:
     """Largest |input| per channel of every linear layer, {name: (d_in,)}, over the real
     tokens of the calibration batches (the packed path, so that padding does not count)."""
     maxima: dict[str, torch.Tensor] = {}
@@ -129,8 +141,19 @@ def input_maxima(model: Encoder, calibration: Iterable[tuple[torch.Tensor, torch
     return maxima
 
 
-def parameters_version(module: nn.Module) -> tuple[tuple[int, int], ...]:
-    """Changes whenever a parameter is replaced or changed in place (optimizer steps,
-    load_state_dict): torch counts the in-place writes to each tensor in `_version`. Tells
-    whether an int8 copy made earlier still matches the weights."""
-    return tuple((id(parameter), parameter._version) for parameter in module.parameters())
+class WeightsVersion:
+    """A snapshot that tells whether a module's weights changed since: any parameter replaced,
+    written in place (optimizer steps, load_state_dict: torch counts in-place writes to a
+    tensor in its `_version`) or given new storage (`.data = ...`). A write through `.data`
+    is not counted by torch; a model whose weights are edited that way must drop its int8
+    copy itself (SentenceEncoder.int8_cache = None)."""
+
+    def __init__(self, module: nn.Module):
+        self.parameters = list(module.parameters())  # held, so that no id can be reused
+        self.state = [(parameter._version, parameter.data_ptr()) for parameter in self.parameters]
+
+    def matches(self, module: nn.Module) -> bool:
+        now = list(module.parameters())
+        return (len(now) == len(self.parameters)
+                and all(a is b for a, b in zip(now, self.parameters))
+                and [(p._version, p.data_ptr()) for p in now] == self.state)

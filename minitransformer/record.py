@@ -4,7 +4,11 @@
      "start": "from the pretrained all-MiniLM-L6-v2", "seed": 0, "options": {...},
      "tasks": [{"name": "stsb", "kind": ..., "train": {"path", "examples", "sha256"}, ...}],
      "versions": {"python", "torch", ...}, "git": {"commit", "dirty"},
-     "best": {"step", "epoch", "score", "metrics"}, "wall_seconds", "train_seconds", ...}
+     "best": {"step", "epoch", "score", "metrics"}, "wall_seconds", "train_seconds",
+     "padding_fraction", ...}
+
+train_seconds counts every session of a resumed run; padding_fraction (the share of the
+training batches' token positions that were padding) only the last session's steps.
 
 It is written when training starts (status "running") and again when the run ends
 ("finished", "interrupted" or "failed"), each time in one piece (errors.write_json), so

@@ -25,7 +25,7 @@ from .encoder import Encoder
 from .errors import InputError, about, read_format_file, write_json
 from .packed import packed_forward
 from .pooling import get_pooling
-from .quantize import int8_copy, parameters_version
+from .quantize import WeightsVersion, int8_copy
 from .safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
@@ -59,7 +59,7 @@ class SentenceEncoder(nn.Module):
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
         self.normalize = normalize
-        # (weights version, int8 copy of the encoder), made on the first encode(precision="int8").
+        # (WeightsVersion, int8 copy of the encoder), made on the first encode(precision="int8").
         # A tuple, so that nn.Module does not register the copy as a submodule.
         self.int8_cache: tuple | None = None
         if device is not None:
@@ -94,12 +94,14 @@ class SentenceEncoder(nn.Module):
             normalised (self.normalize, as all-MiniLM-L6-v2's Normalize module does) stays so.
         show_progress_bar: None shows a bar for long inputs when stderr is a terminal.
         device: compute there; the model moves to it and stays (as in sentence-transformers).
-        fast: run the packed, padding-free path of packed.py (same result); False runs the
-            readable reference Encoder.forward.
+        fast: run the packed, padding-free path of packed.py (in float32, the same result
+            within 1e-5); False runs the readable reference Encoder.forward.
         precision: "float32", or "int8" to compute the linear layers in 8-bit integers
-            (quantize.py; CPU only; faster, slightly different vectors). The result is float32
-            either way. Not sentence-transformers' `precision`, which quantises the *output*
-            vectors (to int8 or binary codes) after a float32 computation.
+            (quantize.py; CPU only): faster on large inputs (the first call also makes the int8
+            copy, about a second), vectors slightly different, and dependent a little on the
+            batch (the activations' int8 scale is the batch's). The result is float32 either way.
+            Not sentence-transformers' `precision`, which quantises the *output* vectors (to
+            int8 or binary codes) after a float32 computation.
         """
         single = isinstance(sentences, str)
         sentences = check_texts([sentences] if single else sentences)
@@ -107,14 +109,12 @@ class SentenceEncoder(nn.Module):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if device is not None:
-            self.to(pick_device(device))
-        device = self.device
-        encoder = self.encoder
-        if precision == "int8":
-            if device.type != "cpu":
-                raise InputError(f"int8 inference runs on the CPU only; the model is on {device}")
-            encoder = self.int8_encoder()
+        target = self.device if device is None else pick_device(device)
+        if precision == "int8" and target.type != "cpu":
+            raise InputError(f"int8 inference runs on the CPU only, not on {target}")
+        self.to(target)
+        device = target
+        encoder = self.int8_encoder() if precision == "int8" else self.encoder
         normalize = self.normalize or normalize_embeddings
         embeddings = torch.empty(len(sentences), self.embedding_size)
         token_ids = self.tokenizer.tokenize(sentences)  # tokenized once, for sorting and batching
@@ -150,9 +150,9 @@ class SentenceEncoder(nn.Module):
 
     def int8_encoder(self) -> Encoder:
         """The int8 copy of the encoder (quantize.py), made again when the weights changed."""
-        version = parameters_version(self.encoder)
-        if self.int8_cache is None or self.int8_cache[0] != version:
-            self.int8_cache = (version, int8_copy(self.encoder, self.calibration_batches()))
+        if self.int8_cache is None or not self.int8_cache[0].matches(self.encoder):
+            self.int8_cache = (WeightsVersion(self.encoder),
+                               int8_copy(self.encoder, self.calibration_batches()))
         return self.int8_cache[1]
 
     def calibration_batches(self, batch_size: int = 32):

@@ -110,7 +110,7 @@ class Trainer:
         self.best_score = -math.inf
         self.train_seconds = 0.0  # time spent in training steps (not evaluation), all epochs
         # Token positions of this session's training batches: real tokens, and all positions
-        # (padding included), both sides of a pair; their ratio is the padding fraction.
+        # (padding included, both sides of a pair); their ratio gives the padding fraction.
         self.real_tokens, self.token_positions = 0, 0
         self.elapsed_before = 0.0  # wall seconds of the earlier sessions of a resumed run
         self.resumed = False  # continued from RUN/last (restore)
@@ -202,10 +202,13 @@ class Trainer:
                 self.model.train()
 
     def _count_tokens(self, batch: dict) -> None:
-        for key, mask in batch.items():
-            if key.startswith("attention_mask"):  # attention_mask, or _a and _b of a pair
-                self.real_tokens += int(mask.sum())
-                self.token_positions += mask.numel()
+        if "attention_mask_a" in batch:  # a pair: both sides padded to one length, one batch
+            a, b = batch["attention_mask_a"], batch["attention_mask_b"]
+            self.real_tokens += int(a.sum()) + int(b.sum())
+            self.token_positions += 2 * a.shape[0] * max(a.shape[1], b.shape[1])
+        else:
+            self.real_tokens += int(batch["attention_mask"].sum())
+            self.token_positions += batch["attention_mask"].numel()
 
     def padding_fraction(self) -> float | None:
         """The share of the training batches' token positions that were padding (this session).

@@ -49,7 +49,8 @@ def test_precision_int8_gives_what_encode_gives(model_dir, tmp_path, capsys, sen
     saved = np.load(out)
     assert saved.dtype == np.float32
     np.testing.assert_allclose(saved, sentence_encoder.encode(CORPUS[:3], precision="int8"), atol=1e-6)
-    assert not np.allclose(saved, sentence_encoder.encode(CORPUS[:3]), atol=1e-4)
+    # float32 paths agree within 1e-6; int8 rounding moves the vectors more than that
+    assert np.abs(saved - sentence_encoder.encode(CORPUS[:3])).max() > 1e-5
 
 
 def test_stdin_in_a_real_process(model_dir, tmp_path):

