@@ -51,6 +51,7 @@ class TaskSpec:
     label_field: str | None = None  # the class label, or the similarity score
     second_text_field: str | None = None  # similarity only: the second text
     head_hidden: int | None = None  # classifier heads: d -> head_hidden -> ReLU -> classes
+    max_train: int | None = None  # train on a random subsample of at most this many examples
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not TASK_NAME.fullmatch(self.name):
@@ -78,6 +79,10 @@ class TaskSpec:
                 raise InputError(f"TaskSpec {self.name!r}: a {self.kind} task has no "
                                  f"{name} (the fields it uses: {uses})")
 
+        if self.max_train is not None and (isinstance(self.max_train, bool) or
+                                           not isinstance(self.max_train, int) or self.max_train < 1):
+            raise InputError(f"TaskSpec {self.name!r}: max_train must be an integer >= 1 (the "
+                             f"size of the training subsample), got {self.max_train!r}")
         if self.head_hidden is not None:
             if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) or \
                     self.head_hidden < 1:
@@ -230,9 +235,11 @@ def load_task(spec: TaskSpec, tokenizer: Tokenizer, label_map: Sequence[str] | N
 
     The label map is built from the training file unless one is given: a model resumed from a
     checkpoint must keep the ids its head was trained with, so it passes the saved map.
-    max_train: keep a random subsample (fixed by `seed`) of at most this many training examples.
+    max_train: keep a random subsample (fixed by `seed`) of at most this many training examples;
+    the task's own spec.max_train, where smaller, wins.
     """
     train = spec.read("train")
+    max_train = min((n for n in (max_train, spec.max_train) if n is not None), default=None)
     if max_train is not None and len(train) > max_train:
         train = random.Random(seed).sample(train, max_train)
     if spec.task_kind.has_label_map:

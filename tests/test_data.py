@@ -82,6 +82,9 @@ def test_task_spec_rejects_bad_values():
         TaskSpec("ner", "token_classification", "train.conll", text_field="word")
     with pytest.raises(ValueError, match="sentence_classification task has no second_text_field"):
         TaskSpec("sst2", "sentence_classification", "t.csv", second_text_field="b")
+    for bad in (0, 2.5, True, "100"):
+        with pytest.raises(ValueError, match="max_train must be an integer >= 1"):
+            TaskSpec.from_dict({**good, "max_train": bad})
 
 
 # ---- readers: good files ------------------------------------------------------------------------
@@ -255,6 +258,20 @@ def test_load_task_builds_or_keeps_the_label_map(tmp_path, small_tokenizer):
                                    {"text": "a dog", "topic": "dogs"}])
     with pytest.raises(DataError, match="dev.jsonl, line 2: label 'dogs'"):
         load_task(spec, small_tokenizer)
+
+
+def test_the_smaller_of_the_task_and_run_subsample_sizes_wins(tmp_path, small_tokenizer):
+    rows = [{"text": "the cat" if i % 2 else "new york", "label": str(i)} for i in range(20)]
+    path = jsonl(tmp_path / "train.jsonl", rows)
+    spec = TaskSpec("t", "sentence_classification", path, max_train=5)
+    labels = lambda task: sorted(task.label_map[item["label"]] for item in task.train)  # noqa: E731
+    own = load_task(spec, small_tokenizer, seed=1)
+    assert len(own.train) == 5 and labels(own) == labels(load_task(spec, small_tokenizer, seed=1))
+    assert labels(own) != labels(load_task(spec, small_tokenizer, seed=2))  # seeded, random
+    assert len(load_task(spec, small_tokenizer, max_train=3).train) == 3  # the run's is smaller
+    assert len(load_task(spec, small_tokenizer, max_train=50).train) == 5  # the task's is
+    plain = TaskSpec("t", "sentence_classification", path)
+    assert len(load_task(plain, small_tokenizer).train) == 20
 
 
 # ---- token-label alignment ----------------------------------------------------------------------
