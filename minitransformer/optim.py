@@ -43,12 +43,13 @@ def depth_of(name: str, num_layers: int) -> int | None:
 
 def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
                      layer_decay: float = 1.0, head_lrs: dict[str, float] | None = None,
-                     exclude: Iterable[nn.Parameter] = ()):
+                     exclude: Iterable[nn.Parameter] = (), hidden_lr_factor: float = 1.0):
     """Optimizer groups for `model` (parameters named encoder.* and heads.NAME.*).
 
     Returns (groups for torch.optim, list of GroupInfo for printing). Frozen parameters
     (requires_grad False) are left out entirely, so they get no optimizer state. `exclude`:
     parameters already in an optimizer (gradual unfreezing asks only for the newly unfrozen).
+    hidden_lr_factor: an MLP head's hidden layer trains at this multiple of its head's rate.
     Each group remembers its full rate as "base_lr"; the schedule scales "lr" from it.
     """
     num_layers = model.encoder.config.num_layers
@@ -63,7 +64,10 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
             head = name.split(".")[1]
             label, rate = f"head {head}", head_lrs.get(head, lr)
             if getattr(model.heads[head], "hidden", None) is not None:  # an MLP head: its layers
-                label += f" {name.split('.')[2]}"
+                part = name.split(".")[2]
+                label += f" {part}"
+                if part == "hidden":
+                    rate *= hidden_lr_factor
         else:
             label = "embeddings" if depth == 0 else f"layer {depth}"
             rate = lr * layer_decay ** (num_layers - depth)

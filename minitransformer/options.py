@@ -48,6 +48,8 @@ class TrainingOptions:
     lr: float = option(5e-5, "learning rate of the encoder's top layer (from scratch: 1e-3)")
     head_lr: float | None = option(None, "learning rate of the heads (default: 10 x lr, since "
                                          "they start from random)")
+    head_hidden_lr_factor: float = option(1.0, "an MLP head's hidden layer (--head-hidden) trains "
+                                               "at this multiple of the head's rate")
     layer_decay: float = option(1.0, "layer-wise LR decay d: depth k trains at lr * d**(N-k); "
                                      "d < 1 keeps lower layers slower, d > 1 makes them faster")
     weight_decay: float = option(0.01, "AdamW weight decay (matrices only)")
@@ -84,6 +86,7 @@ class TrainingOptions:
 OPTION_CHECKS = {
     "epochs": _number(1, integer=True), "batch_size": _number(1, integer=True),
     "lr": _number(0, low_open=True), "layer_decay": _number(0, low_open=True),
+    "head_hidden_lr_factor": _number(0, low_open=True),
     "weight_decay": _number(0), "warmup": _number(0, 1, high_open=True),
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
     "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),

@@ -91,7 +91,8 @@ class Trainer:
                                         options.loss_weights).to(self.device)
         groups, self.group_infos = parameter_groups(
             model, options.lr, options.weight_decay, options.layer_decay,
-            head_lrs={t.spec.name: self.head_lr for t in tasks})
+            head_lrs={t.spec.name: self.head_lr for t in tasks},
+            hidden_lr_factor=options.head_hidden_lr_factor)
         weighting_parameters = list(self.weighting.parameters())
         if weighting_parameters:  # learned log-variances: no decay, which would pull them to 0
             groups.append({"params": weighting_parameters, "lr": self.head_lr,

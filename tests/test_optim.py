@@ -89,3 +89,17 @@ def test_optimizer_groups_train_at_their_rates():
     optimizer = torch.optim.AdamW(groups)
     rates = {group["name"]: group["lr"] for group in optimizer.param_groups}
     assert rates["layer 6"] == pytest.approx(LR) and rates["embeddings"] == pytest.approx(LR * DECAY ** 6)
+
+
+def test_an_mlp_heads_layers_get_groups_of_their_own_and_the_hidden_rate_factor():
+    encoder = make_encoder(100, num_layers=6)
+    model = MultiTaskModel(encoder, {"topic": SentenceClassificationHead(32, 3, hidden=16)})
+    groups, infos = parameter_groups(model, LR, WEIGHT_DECAY, head_lrs={"topic": HEAD_LR},
+                                     hidden_lr_factor=3.0)
+    rates = {(group["name"], group["weight_decay"]): group["lr"] for group in groups}
+    assert rates[("head topic hidden", WEIGHT_DECAY)] == pytest.approx(3 * HEAD_LR)
+    assert rates[("head topic hidden", 0.0)] == pytest.approx(3 * HEAD_LR)  # its bias
+    assert rates[("head topic classifier", WEIGHT_DECAY)] == pytest.approx(HEAD_LR)
+    hidden = {name for group in groups if group["name"] == "head topic hidden" for name in group["names"]}
+    assert hidden == {"heads.topic.hidden.weight", "heads.topic.hidden.bias"}
+    assert "head topic hidden" in format_groups(infos)
