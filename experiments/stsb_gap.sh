@@ -17,4 +17,8 @@ run pair_sst2_weight_0.2 --loss-weight sst2=0.2
 run pair_round_robin --sampler round_robin
 run pair_uncertainty --loss-weighting uncertainty
 run pair_mlp_head --head-hidden 128             # MLP heads: d -> 128 -> ReLU -> classes
+run pair_sst2_weight_0.1 --loss-weight sst2=0.1
+run pair_sst2_weight_0.05 --loss-weight sst2=0.05
+run pair_mlp_head_sst2_weight_0.2 --head-hidden 128 --loss-weight sst2=0.2
+run pair_mlp_head_hidden_lr_3x --head-hidden 128 --head-hidden-lr-factor 3
 echo "$(date +%T) done"

@@ -28,6 +28,10 @@ SETTINGS = [  # (run name, what changes), in the order of experiments/stsb_gap.s
     ("pair_round_robin", "pair, round-robin sampler"),
     ("pair_uncertainty", "pair, uncertainty weighting"),
     ("pair_mlp_head", "pair, MLP heads (d -> 128 -> ReLU -> classes)"),
+    ("pair_sst2_weight_0.1", "pair, SST-2 loss weight 0.1"),
+    ("pair_sst2_weight_0.05", "pair, SST-2 loss weight 0.05"),
+    ("pair_mlp_head_sst2_weight_0.2", "pair, MLP heads and SST-2 loss weight 0.2"),
+    ("pair_mlp_head_hidden_lr_3x", "pair, MLP heads, hidden layer at 3x the head's rate"),
 ]
 
 
