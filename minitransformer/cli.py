@@ -94,7 +94,9 @@ def check_writable(path: Path, flag: str, directory: bool = False) -> None:
     file or read-only."""
     if path.exists() and path.is_dir() != directory:
         raise InputError(f"{flag} {path}: is {'a directory' if path.is_dir() else 'a file'}")
-    ancestor = path.parent if not path.exists() else path
+    if path.exists() and not os.access(path, os.W_OK):  # an existing one is replaced
+        raise InputError(f"{flag} {path}: is not writable")
+    ancestor = path.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():

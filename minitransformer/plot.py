@@ -89,6 +89,7 @@ def draw(runs: dict[str, Series], out: Path) -> None:
                    {name.split(" ")[0] for series in runs.values() for name in series.metrics})
     style = {task: LINE_STYLES[i % len(LINE_STYLES)] for i, task in enumerate(tasks)}
     markers = {}
+    unbounded_axes = None
     for index, (label, series) in enumerate(runs.items()):
         colour = colours[index % len(colours)]
         prefix = f"{label}: " if len(runs) > 1 else ""
@@ -99,8 +100,18 @@ def draw(runs: dict[str, Series], out: Path) -> None:
         for name, (steps, values) in series.metrics.items():
             task, metric = name.split(" ", 1)
             marker = markers.setdefault(metric, MARKERS[len(markers) % len(MARKERS)])
-            metric_axes.plot(steps, values, color=colour, linestyle=style[task], marker=marker,
-                             markersize=4, label=f"{prefix}{name}")
+            # Scores live in [0, 1]; a perplexity or a loss (masked-LM) would flatten them, so
+            # those go on a second, logarithmic axis on the right.
+            if all(0.0 <= value <= 1.0 for value in values):
+                axes = metric_axes
+            else:
+                if unbounded_axes is None:
+                    unbounded_axes = metric_axes.twinx()
+                    unbounded_axes.set_yscale("log")
+                    unbounded_axes.set_ylabel("loss, perplexity (log scale)")
+                axes = unbounded_axes
+            axes.plot(steps, values, color=colour, linestyle=style[task], marker=marker,
+                      markersize=4, label=f"{prefix}{name}", alpha=1.0 if axes is metric_axes else 0.6)
         lr_axes.plot(*series.lr, color=colour, label=label)
     for axes, title in ((loss_axes, "training loss (smoothed)"), (metric_axes, "dev metrics"),
                         (lr_axes, "learning rate, top layer")):
@@ -108,7 +119,9 @@ def draw(runs: dict[str, Series], out: Path) -> None:
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
         if axes.lines:
-            axes.legend(fontsize="small")
+            axes.legend(fontsize="small", loc="upper left" if axes is metric_axes else "best")
+    if unbounded_axes is not None:
+        unbounded_axes.legend(fontsize="small", loc="upper right")
     save_figure(figure, out)
 
 

@@ -28,6 +28,9 @@ def test_arguments_and_out(model_dir, tmp_path, capsys, sentence_encoder):
     saved = np.load(out)
     assert saved.dtype == np.float32
     np.testing.assert_allclose(saved, sentence_encoder.encode(CORPUS[:3]), atol=1e-6)
+    # Asked again with other sentences, the file is replaced.
+    assert embed.main(["--model", str(model_dir), "--out", str(out), "--quiet"] + CORPUS[3:5]) == 0
+    np.testing.assert_allclose(np.load(out), sentence_encoder.encode(CORPUS[3:5]), atol=1e-6)
 
 
 def test_file_skips_blank_lines_and_keeps_order(model_dir, tmp_path, sentence_encoder):
