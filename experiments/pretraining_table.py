@@ -17,16 +17,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "transfer"
 PRETRAINING = ROOT / "runs" / "pretrain_mlm"
-SETTINGS = [  # (run name, start, task, metric), in the order of experiments/pretraining.sh
-    ("scratch_agnews", "from scratch", "agnews", "accuracy"),
-    ("own_mlm_agnews", "our MLM pretraining", "agnews", "accuracy"),
-    ("minilm_agnews", "all-MiniLM-L6-v2", "agnews", "accuracy"),
-    ("minilm_agnews_with_mlm", "all-MiniLM-L6-v2, + MLM on the AG News text", "agnews", "accuracy"),
-    ("scratch_sst2", "from scratch", "sst2", "accuracy"),
-    ("own_mlm_sst2", "our MLM pretraining", "sst2", "accuracy"),
-    ("minilm_sst2", "all-MiniLM-L6-v2", "sst2", "accuracy"),
+SETTINGS = [  # (run name, start, task, metric), grouped by task
+    ("scratch_agnews", "from scratch, lr 1e-3", "agnews", "accuracy"),
+    ("own_mlm_agnews", "our MLM pretraining, lr 1e-4", "agnews", "accuracy"),
     ("own_mlm_agnews_lr3e-4", "our MLM pretraining, lr 3e-4", "agnews", "accuracy"),
+    ("own_mlm_agnews_lr1e-3", "our MLM pretraining, lr 1e-3", "agnews", "accuracy"),
+    ("minilm_agnews", "all-MiniLM-L6-v2, lr 1e-4", "agnews", "accuracy"),
+    ("minilm_agnews_with_mlm", "all-MiniLM-L6-v2, lr 1e-4, + MLM on the AG News text", "agnews",
+     "accuracy"),
+    ("scratch_sst2", "from scratch, lr 1e-3", "sst2", "accuracy"),
+    ("own_mlm_sst2", "our MLM pretraining, lr 1e-4", "sst2", "accuracy"),
     ("own_mlm_sst2_lr3e-4", "our MLM pretraining, lr 3e-4", "sst2", "accuracy"),
+    ("own_mlm_sst2_lr1e-3", "our MLM pretraining, lr 1e-3", "sst2", "accuracy"),
+    ("minilm_sst2", "all-MiniLM-L6-v2, lr 1e-4", "sst2", "accuracy"),
 ]
 
 
