@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 import torch
 
 from .config import check_fields
-from .errors import InputError
+from .errors import InputError, is_integer_at_least
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
 from .readers import DataError, Example, TokenExample
 from .tokenizer import Tokenizer
@@ -79,13 +79,11 @@ class TaskSpec:
                 raise InputError(f"TaskSpec {self.name!r}: a {self.kind} task has no "
                                  f"{name} (the fields it uses: {uses})")
 
-        if self.max_train is not None and (isinstance(self.max_train, bool) or
-                                           not isinstance(self.max_train, int) or self.max_train < 1):
+        if self.max_train is not None and not is_integer_at_least(self.max_train, 1):
             raise InputError(f"TaskSpec {self.name!r}: max_train must be an integer >= 1 (the "
                              f"size of the training subsample), got {self.max_train!r}")
         if self.head_hidden is not None:
-            if isinstance(self.head_hidden, bool) or not isinstance(self.head_hidden, int) or \
-                    self.head_hidden < 1:
+            if not is_integer_at_least(self.head_hidden, 1):
                 raise InputError(f"TaskSpec {self.name!r}: head_hidden must be a positive "
                                  f"integer (the width of the head's hidden layer), got "
                                  f"{self.head_hidden!r}")

@@ -99,3 +99,8 @@ def write_json(path: str | Path, value: dict | list) -> None:
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)  # only still there if the write failed
+
+
+def is_integer_at_least(value, low: int) -> bool:
+    """Whether a value read from a config is an integer >= low (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low

@@ -31,7 +31,7 @@ from .config import PRESETS, EncoderConfig
 from .data import TaskData, TaskSpec, encode_examples, load_task
 from .distributed import DistributedContext
 from .encoder import Encoder
-from .errors import InputError, about, read_json
+from .errors import InputError, about, is_integer_at_least, read_json
 from .evaluation import score_dataset
 from .freezing import count_parameters
 from .heads import MaskedLanguageModelHead, MultiTaskModel, build_head
@@ -117,12 +117,10 @@ class RunConfig:
                              f"{self.init!r}")
         if self.preset not in PRESETS:
             raise InputError(f"--preset {self.preset}: choose one of {', '.join(PRESETS)}")
-        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or \
-                self.max_length < 4:
+        if not is_integer_at_least(self.max_length, 4):
             raise InputError(f"max length (--max-length, or max_length in the config) must be "
                              f"an integer >= 4, got {self.max_length!r}")
-        if self.max_train is not None and (isinstance(self.max_train, bool) or
-                                           not isinstance(self.max_train, int) or self.max_train < 1):
+        if self.max_train is not None and not is_integer_at_least(self.max_train, 1):
             raise InputError(f"max_train in the config must be an integer >= 1, got "
                              f"{self.max_train!r}")
         check_writable(self.run_dir, "--run-dir", directory=True)
