@@ -133,8 +133,11 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     lines = example_predictions(best_model, run.tasks)
     if lines:
         say("\nexample predictions (dev, best checkpoint):\n" + "\n".join(lines))
-    padding = trainer.padding_fraction()
-    padding = "" if padding is None else f", {padding:.0%} of the batches' token positions padding"
+    fraction, padding = trainer.padding_fraction(), ""
+    if fraction is not None:
+        skipped = (", which the packed path skips outside attention"
+                   if run.config.options.batching == "packed" else "")
+        padding = f"; {fraction:.0%} of the batches' token positions were padding{skipped}"
     say(f"\ndone in {record.content['wall_seconds']:.0f} s ({trainer.train_seconds:.0f} s of "
         f"training steps{padding}); saved to {run.config.run_dir} (best/, last/, run.json). "
         f"Embed with: python embed.py --model {run.config.run_dir} \"a sentence\"")

@@ -35,6 +35,8 @@ rotates, and the median of --repeats rounds is reported. Columns:
 
     python benchmarks/train_epoch.py                       # 2 x 2,000 examples, 3 rounds
     python benchmarks/train_epoch.py --examples 200 --repeats 1   # a quick check
+    python benchmarks/train_epoch.py --repeats 1 --seed 1 --contestants ours-random,ours-length \
+        --json-out benchmarks/results/train_epoch_seed1.json   # the dev scores of another seed
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
     "sst2": ("sentence_classification", DATA / "sst2" / "train.jsonl", DATA / "sst2" / "dev.jsonl"),
 }
 BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128
-SEED = 0
+SEED = 0  # --seed: the subsample, the heads, the data order, the dropout masks
 MAX_MEGABATCH = 50  # at most this many batches per length-sorted mega-batch, as HF's
 IGNORE = -100
 
@@ -264,7 +266,8 @@ def run_hf(grouped: bool, examples: int) -> dict:
 
 
 def run_child_hf(name: str, examples: int, threads: int) -> dict:
-    command = [sys.executable, __file__, "--only", name, "--examples", str(examples)]
+    command = [sys.executable, __file__, "--only", name, "--examples", str(examples),
+               "--seed", str(SEED)]
     environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
     for line in reversed(finished.stdout.splitlines()):
@@ -281,6 +284,7 @@ def run_contestant(name: str, examples: int, threads: int) -> dict:
 
 
 def main() -> None:
+    global SEED
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=2000,
@@ -289,9 +293,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="OMP_NUM_THREADS of every run (default: the cores this process may "
                              "use, %(default)s)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of every run (default: "
+                        "%(default)s)")
     parser.add_argument("--only", choices=["hf-random", "hf-length"], help=argparse.SUPPRESS)
     add_output_arguments(parser, CONTESTANTS, "train_epoch.json")
     args = parser.parse_args()
+    SEED = args.seed
     if args.only:  # child mode: one HF epoch in this fresh process
         report_to_parent(run_hf(args.only == "hf-length", args.examples))
         return
@@ -324,7 +331,7 @@ def main() -> None:
                               ("padding", "padding", ".1%"), ("sst2", "sst2 acc", ".4f"),
                               ("ner", "ner F1", ".4f")]))
     settings = {"examples_per_task": args.examples, "repeats": args.repeats, "batch_size": BATCH_SIZE,
-                "threads": args.threads}
+                "threads": args.threads, "seed": SEED}
     path = write_json(args.json_out, {"environment": environment(), "settings": settings,
                                       "rows": rows, "runs": results})
     print(f"\nwritten to {path}")

@@ -16,8 +16,9 @@ Here the real tokens of the batch are *packed* into one (N, d) matrix, N = numbe
 
 Token states at real positions equal Encoder.forward's (a test checks it); padding positions
 hold zeros instead of the reference's meaningless values, which pooling ignores anyway. It
-trains too (train.py --batching packed): autograd flows through the gathers and scatters, and
-in training mode dropout acts where Encoder.forward's does, on the real tokens' values.
+trains too (train.py --batching packed, the default): autograd flows through the gathers and
+scatters, and in training mode dropout acts where Encoder.forward's does, on the real tokens'
+values.
 """
 
 from __future__ import annotations
