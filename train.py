@@ -50,7 +50,8 @@ def training_parser() -> CommandParser:
     run.add_argument("--init", metavar="minilm|scratch|auto|DIR",
                      help="start from the pretrained MiniLM, from scratch (new WordPiece "
                           "vocabulary, random weights), or from a model directory (BERT format, "
-                          "a saved model or a run); auto (the default): minilm if installed, "
+                          "a saved model or a run, whose trained heads carry over to tasks of "
+                          "the same name and labels); auto (the default): minilm if installed, "
                           "else scratch")
     run.add_argument("--preset", default="small", help="encoder preset for --init scratch "
                                                        "(default %(default)s)")

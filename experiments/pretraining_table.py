@@ -10,9 +10,10 @@ command, read back from each run's run.json. The first line gives the pretrainin
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
+
+from tables import bare_command, finished_runs, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "transfer"
@@ -33,24 +34,6 @@ SETTINGS = [  # (run name, start, task, metric), grouped by task
 ]
 
 
-def finished_runs(name: str) -> list[dict]:
-    """run.json of every finished seed of one setting, by seed."""
-    records = []
-    for run in sorted(RUNS.glob(f"{name}_s*")):
-        if re.fullmatch(rf"{re.escape(name)}_s\d+", run.name) and (run / "run.json").is_file():
-            record = json.loads((run / "run.json").read_text())
-            if record.get("status") == "finished":
-                records.append(record)
-    return records
-
-
-def spread(values: list[float]) -> str:
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return f"{mean:.4f} (one seed)"
-    return f"{mean:.4f} ± {(max(values) - min(values)) / 2:.4f}"
-
-
 def main() -> None:
     if (PRETRAINING / "run.json").is_file():
         record = json.loads((PRETRAINING / "run.json").read_text())
@@ -62,13 +45,13 @@ def main() -> None:
     print("| start | task | dev accuracy | seeds (each) | train s / run | command |")
     print("|---|---|---|---|---|---|")
     for name, start, task, metric in SETTINGS:
-        records = finished_runs(name)
+        records = [record for _, record in finished_runs(RUNS, name)]
         if not records:
             continue
         scores = [r["best"]["metrics"][task][metric] for r in records]
         seeds = ", ".join(f"{r['seed']}: {s:.4f}" for r, s in zip(records, scores))
         seconds = sum(r["train_seconds"] for r in records) / len(records)
-        command = re.sub(r" --seed \d+| --run-dir \S+| --progress \S+", "", records[0]["command"])
+        command = bare_command(records[0])
         print(f"| {start} | {task} | {spread(scores)} | {seeds} | {seconds:.0f} | `{command}` |")
 
 

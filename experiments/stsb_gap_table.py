@@ -10,10 +10,10 @@ shared the machine during some of these runs.)
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
+
+from tables import finished_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,12 +40,7 @@ def main() -> None:
           "command |")
     print("|---|---|---|---|---|---|")
     for name, setting in SETTINGS:
-        for run in sorted(RUNS.glob(f"{name}_s*")):
-            if not re.fullmatch(rf"{re.escape(name)}_s\d+", run.name) or not (run / "run.json").is_file():
-                continue
-            record = json.loads((run / "run.json").read_text())
-            if record.get("status") != "finished":
-                continue
+        for run, record in finished_runs(RUNS, name):
             kept = record["best"]["metrics"]
             evals = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "eval"]
             best = max(evals, key=lambda r: r["metrics"]["stsb"]["spearman"])

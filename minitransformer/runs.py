@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from . import devices
+from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import TRAINING_STATE, load_checkpoint
 from .cli import check_writable
 from .config import PRESETS, EncoderConfig
@@ -236,6 +237,8 @@ class Start:
     pooling: str
     description: str  # for people: "the pretrained all-MiniLM-L6-v2", "scratch: small preset ..."
     mlm_head: dict[str, torch.Tensor] | None = None  # a BERT checkpoint's own masked-LM head
+    # A training run's heads, by task name, each with its saved task {"spec", "label_map"}
+    heads: dict[str, tuple[dict, torch.nn.Module]] = dataclasses.field(default_factory=dict)
 
 
 def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
@@ -256,7 +259,24 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
     model.tokenizer.set_max_length(min(config.max_length, model.tokenizer.max_length))
     name = "the pretrained all-MiniLM-L6-v2" if config.init == "minilm" else config.init
     mlm_head = bert_mlm_head(config.init)
-    return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}", mlm_head)
+    return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}", mlm_head,
+                 trained_heads(config.init))
+
+
+def trained_heads(init: str) -> dict[str, tuple[dict, torch.nn.Module]]:
+    """The heads of the training run or checkpoint that --init names, by task name, each with
+    its saved task ({"spec", "label_map"}); {} for any other start (MiniLM, a BERT directory,
+    a saved SentenceEncoder). MT-DNN fine-tunes a multi-task model's heads with its encoder.
+    (This reads the checkpoint's weights a second time: a fraction of a second.)"""
+    path = Path(init)
+    if init.lower() in MINILM_NAMES or not path.is_dir():
+        return {}
+    path = run_checkpoint(path) if (path / "best").is_dir() else path
+    if read_json(path / "config.json").get("format") != CHECKPOINT_FORMAT:
+        return {}
+    model, _, description = load_checkpoint(path)
+    return {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]])
+            for task in description["tasks"]}
 
 
 def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tokenizer:
@@ -321,10 +341,20 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
              for spec in config.tasks]
     heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
              for t in tasks}
-    for name, head in heads.items():
+    for task in tasks:
+        name, head = task.spec.name, heads[task.spec.name]
         if isinstance(head, MaskedLanguageModelHead) and start.mlm_head is not None:
             head.load_state_dict(start.mlm_head)  # the checkpoint's own, not a new one
             log(f"task {name}: the masked-LM head of {config.init}")
+        if name in start.heads:
+            saved, trained = start.heads[name]
+            if (saved["spec"]["kind"], saved.get("label_map"), saved["spec"].get("head_hidden")) \
+                    == (task.spec.kind, task.label_map, task.spec.head_hidden):
+                head.load_state_dict(trained.state_dict())
+                log(f"task {name}: its trained head from {config.init}")
+            else:
+                log(f"task {name}: a new head ({config.init}'s head of that name has another "
+                    f"kind, labels or size)")
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed)

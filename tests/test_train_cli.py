@@ -15,7 +15,8 @@ from minitransformer.evaluation import example_predictions  # noqa: E402
 from minitransformer.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
 from minitransformer.kinds import TOKEN_CLASSIFICATION  # noqa: E402
 from minitransformer.readers import TokenExample  # noqa: E402
-from minitransformer.runs import read_config_file  # noqa: E402
+from minitransformer.checkpoint import load_checkpoint  # noqa: E402
+from minitransformer.runs import RunConfig, prepare_run, read_config_file  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
@@ -105,3 +106,28 @@ def test_example_predictions_name_the_entities_found_at_first_sub_words(tokenize
                                "train": "x.conll", "dev": "x.conll"})
     lines = example_predictions(model, [TaskData(spec, labels, data, data)])
     assert lines[-1].endswith("-> ner: Transformers (PER), read (PER), every (PER), zebra (PER)")
+
+
+def test_init_from_a_run_continues_its_trained_heads(tmp_path):
+    """MT-DNN's second stage: --init RUN starts each task from RUN's head of the same name
+    when kind and labels match, and from a new head when they do not."""
+    first = tmp_path / "first"
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "40",
+                       "--run-dir", str(first), "--progress", "off"]) == 0
+    saved = load_checkpoint(first / "best")[0].heads
+    relabelled = tmp_path / "relabelled.json"  # "topic" now predicts the sentiment labels
+    relabelled.write_text(json.dumps({"tasks": [
+        {"name": "topic", "kind": "sentence_classification", "train": str(DEV), "dev": str(DEV),
+         "label_field": "sentiment"},
+        {"name": "sentiment", "kind": "sentence_classification", "train": str(DEV), "dev": str(DEV),
+         "label_field": "sentiment"}]}))
+    logged = []
+    config = RunConfig.read(train.training_parser().parse_args(
+        ["--config", str(relabelled), "--init", str(first), "--run-dir", str(tmp_path / "second")]))
+    heads = prepare_run(config, log=logged.append).model.heads
+    for name, continued in (("sentiment", True), ("topic", False)):
+        same = [torch.equal(a, b) for a, b in zip(heads[name].state_dict().values(),
+                                                  saved[name].state_dict().values())]
+        assert all(same) if continued else not any(same), name
+    assert any("sentiment: its trained head" in line for line in logged)
+    assert any("topic: a new head" in line for line in logged)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Issue 18, steps 2-3: one model for every task against one model per task. For the seed given:
+#   all        configs/all_tasks.json, every task at once
+#   single_T   the same config and recipe with --tasks T: the same training examples of T and so
+#              the same number of steps on T as inside `all`
+#   mtdnn_T    MT-DNN: T alone for one epoch from the `all` run (--init it), to set against
+#              single_T, which starts from all-MiniLM-L6-v2
+# Runs one after another (2 cores); `all` takes about an hour. Table: python experiments/all_tasks_table.py
+# Usage: bash experiments/all_tasks.sh [SEED]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed=${1:-0}
+out=runs/all_tasks
+mkdir -p "$out"
+common=(--config configs/all_tasks.json --seed "$seed" --progress lines)
+source experiments/run_row.sh
+tasks=(stsb sst2 sst3 agnews ner wnut domain sentiment)
+run all
+for task in "${tasks[@]}"; do
+    run "single_$task" --tasks "$task"
+done
+for task in "${tasks[@]}"; do
+    run "mtdnn_$task" --tasks "$task" --init "$out/all_s$seed" --epochs 1
+done
+echo "$(date +%T) done"

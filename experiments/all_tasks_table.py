@@ -1,0 +1,55 @@
+"""The single-vs-all table of docs/experiments.md, from the runs of experiments/all_tasks.sh.
+
+    python experiments/all_tasks_table.py           # every seed found under runs/all_tasks
+
+For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
+mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the
+all-tasks model (all), and MT-DNN, one more epoch of T alone from the all-tasks run (mtdnn_T);
+then the differences to the single-task run. The last lines give the commands and times.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tables import bare_command, finished_runs, spread
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "runs" / "all_tasks"
+TASKS = [  # (task, main metric), in the order of configs/all_tasks.json
+    ("stsb", "spearman"), ("sst2", "accuracy"), ("sst3", "accuracy"), ("agnews", "accuracy"),
+    ("ner", "entity_f1"), ("wnut", "entity_f1"), ("domain", "accuracy"), ("sentiment", "accuracy"),
+]
+
+
+def scores(name: str, task: str, metric: str) -> list[float]:
+    return [record["best"]["metrics"][task][metric] for _, record in finished_runs(RUNS, name)]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def main() -> None:
+    print("| task (metric) | single task | all tasks | all - single | MT-DNN | MT-DNN - single |")
+    print("|---|---|---|---|---|---|")
+    for task, metric in TASKS:
+        single, together = scores(f"single_{task}", task, metric), scores("all", task, metric)
+        mtdnn = scores(f"mtdnn_{task}", task, metric)
+        cells = [spread(values) if values else "-" for values in (single, together)]
+        cells.append(f"{mean(together) - mean(single):+.4f}" if single and together else "-")
+        cells.append(spread(mtdnn) if mtdnn else "-")
+        cells.append(f"{mean(mtdnn) - mean(single):+.4f}" if single and mtdnn else "-")
+        print(f"| {task} ({metric}) | " + " | ".join(cells) + " |")
+    print()
+    for name in ["all"] + [f"{kind}_{task}" for kind in ("single", "mtdnn") for task, _ in TASKS]:
+        runs = finished_runs(RUNS, name)
+        if runs:
+            minutes = mean([record["train_seconds"] for _, record in runs]) / 60
+            print(f"- {name}: `{bare_command(runs[0][1])}`, {minutes:.1f} min of training "
+                  f"({len(runs)} seed(s))")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
