@@ -1,7 +1,9 @@
 """How far one step of each task moves the shared encoder: the gradient norm of the first
-batches of STS-B (CoSENT) and SST-2 (cross-entropy), from all-MiniLM-L6-v2, before clipping.
+batches of each task of a config, from all-MiniLM-L6-v2, before clipping.
 
-    python experiments/gradient_norms.py        # needs ../shared/data and the MiniLM package
+    python experiments/gradient_norms.py                     # STS-B (CoSENT) and SST-2
+    python experiments/gradient_norms.py configs/all_tasks.json
+    (needs ../shared/data and the MiniLM package)
 
 The trainer clips every step's gradient to norm 1.0 (--max-grad-norm), and each step trains one
 task: a task whose gradients are far above 1 is clipped to 1 every step, and then its loss
@@ -10,6 +12,7 @@ weight changes nothing (docs/experiments.md, "The STS-B gap").
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,17 +23,20 @@ sys.path.insert(0, str(ROOT))
 from minitransformer.data import TaskSpec, iterate_batches, load_task  # noqa: E402
 from minitransformer.heads import MultiTaskModel, build_head  # noqa: E402
 from minitransformer.loading import load_sentence_encoder  # noqa: E402
+from minitransformer.runs import read_config_file  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 BATCHES, BATCH_SIZE = 3, 32
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", nargs="?", default=ROOT / "configs" / "stsb_sst2.json",
+                        type=Path, help="a train.py config (default: %(default)s)")
+    config = read_config_file(parser.parse_args().config)
     torch.manual_seed(0)
     start = load_sentence_encoder("minilm", "cpu")
     start.tokenizer.set_max_length(128)
-    specs = [TaskSpec("stsb", "sentence_similarity", DATA / "stsb" / "train.jsonl"),
-             TaskSpec("sst2", "sentence_classification", DATA / "sst2" / "train.jsonl")]
+    specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
     tasks = [load_task(spec, start.tokenizer, max_train=BATCHES * BATCH_SIZE * 4, seed=0)
              for spec in specs]
     heads = {t.spec.name: build_head(t.spec.kind, start.encoder.config, t.label_map) for t in tasks}
