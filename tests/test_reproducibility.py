@@ -47,10 +47,15 @@ def runs(tmp_path_factory, tokenizer):
         assert result.returncode == 0, result.stderr
         return name_and_seed[0], place / name_and_seed[0]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        started = pool.map(train_in_a_process, [("first", 7), ("again", 7)])
-        assert train_command.main(arguments("other", 8)) == 0
-        return {**dict(started), "other": place / "other"}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # beside the two processes, not over them: 2 cores, 3 threads
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            started = pool.map(train_in_a_process, [("first", 7), ("again", 7)])
+            assert train_command.main(arguments("other", 8)) == 0
+            return {**dict(started), "other": place / "other"}
+    finally:
+        torch.set_num_threads(threads)
 
 
 def losses(run: Path) -> list[float]:
