@@ -136,7 +136,7 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
         say("\nexample predictions (dev, best checkpoint):\n" + "\n".join(lines))
     fraction, padding = trainer.padding_fraction(), ""
     if fraction is not None:
-        skipped = (", which the packed path skips outside attention"
+        skipped = (", not computed outside attention with --batching packed"
                    if run.config.options.batching == "packed" else "")
         padding = f"; {fraction:.0%} of the batches' token positions were padding{skipped}"
     say(f"\ndone in {record.content['wall_seconds']:.0f} s ({trainer.train_seconds:.0f} s of "

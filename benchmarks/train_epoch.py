@@ -67,13 +67,13 @@ TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
     "sst2": ("sentence_classification", DATA / "sst2" / "train.jsonl", DATA / "sst2" / "dev.jsonl"),
 }
 BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128
-SEED = 0  # --seed: the subsample, the heads, the data order, the dropout masks
+SEED = 0  # the default --seed, which fixes the subsample, heads, data order and dropout masks
 MAX_MEGABATCH = 50  # at most this many batches per length-sorted mega-batch, as HF's
 IGNORE = -100
 
 
 # ---- ours: train.py, timed by the trainer itself -----------------------------------------------
-def run_ours(batching: str, examples: int, threads: int) -> dict:
+def run_ours(batching: str, examples: int, threads: int, seed: int) -> dict:
     """One epoch through train.py; its run.json has the step time, padding and dev scores."""
     with tempfile.TemporaryDirectory() as run_dir:
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config",
@@ -81,7 +81,7 @@ def run_ours(batching: str, examples: int, threads: int) -> dict:
                    "--max-train", str(examples), "--epochs", "1", "--batch-size", str(BATCH_SIZE),
                    "--lr", str(LR), "--head-lr", str(HEAD_LR), "--weight-decay", str(WEIGHT_DECAY),
                    "--warmup", str(WARMUP), "--max-grad-norm", str(MAX_GRAD_NORM),
-                   "--max-length", str(MAX_LENGTH), "--seed", str(SEED), "--batching", batching,
+                   "--max-length", str(MAX_LENGTH), "--seed", str(seed), "--batching", batching,
                    "--progress", "off", "--device", "cpu", "--run-dir", run_dir]
         environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
@@ -94,13 +94,13 @@ def run_ours(batching: str, examples: int, threads: int) -> dict:
 
 
 # ---- HF: a plain loop, as a user of transformers would write it ----------------------------------
-def read_task(name: str, split: str, examples: int | None):
+def read_task(name: str, split: str, examples: int | None, seed: int):
     from minitransformer.kinds import read_examples
 
     kind, train, dev = TASKS[name]
     rows = read_examples(train if split == "train" else dev, kind)
     if examples is not None and len(rows) > examples:  # the same subsample as data.py's
-        rows = random.Random(SEED).sample(rows, examples)
+        rows = random.Random(seed).sample(rows, examples)
     return rows
 
 
@@ -185,7 +185,7 @@ class HFMultiTask(nn.Module):
         return self.heads[name](self.dropout(states))
 
 
-def run_hf(grouped: bool, examples: int) -> dict:
+def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
     from minitransformer.metrics import accuracy, entity_f1
     from minitransformer.optim import make_adamw, warmup_linear_factor
@@ -194,15 +194,15 @@ def run_hf(grouped: bool, examples: int) -> dict:
     transformers = import_reference("transformers")
     directory = minilm_model_directory()
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     labels, train, dev = {}, {}, {}
     for name in TASKS:
-        rows = read_task(name, "train", examples)
+        rows = read_task(name, "train", examples, seed)
         names = sorted({row.label for row in rows} if name == "sst2" else {t for row in rows for t in row.tags})
         labels[name] = names
         label_ids = {label: index for index, label in enumerate(names)}
         train[name] = encode_task(name, rows, tokenizer, label_ids)
-        dev_rows = read_task(name, "dev", None)
+        dev_rows = read_task(name, "dev", None, seed)
         dev[name] = (dev_rows, encode_task(name, dev_rows, tokenizer, label_ids))
     model = HFMultiTask(load_hf_bert(directory, pooler=False), {n: len(v) for n, v in labels.items()})
     model.train()
@@ -222,8 +222,8 @@ def run_hf(grouped: bool, examples: int) -> dict:
     # The task of each step: our trainer's proportional sampler with its seed for epoch 0,
     # so that both loops train the same tasks in the same order.
     sampler = make_sampler("proportional", {name: len(items) for name, items in train.items()},
-                           seed=SEED * 100_003)
-    generator = random.Random(SEED)
+                           seed=seed * 100_003)
+    generator = random.Random(seed)
     streams = {name: endless(items, grouped, generator) for name, items in train.items()}
     loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)
     real = positions = 0
@@ -265,9 +265,9 @@ def run_hf(grouped: bool, examples: int) -> dict:
     return {"train_seconds": seconds, "padding": 1 - real / positions, **scores}
 
 
-def run_child_hf(name: str, examples: int, threads: int) -> dict:
+def run_child_hf(name: str, examples: int, threads: int, seed: int) -> dict:
     command = [sys.executable, __file__, "--only", name, "--examples", str(examples),
-               "--seed", str(SEED)]
+               "--seed", str(seed)]
     environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
     for line in reversed(finished.stdout.splitlines()):
@@ -277,14 +277,13 @@ def run_child_hf(name: str, examples: int, threads: int) -> dict:
                        f"{finished.stderr[-2000:]}")
 
 
-def run_contestant(name: str, examples: int, threads: int) -> dict:
+def run_contestant(name: str, examples: int, threads: int, seed: int) -> dict:
     if name.startswith("ours-"):
-        return run_ours(name.removeprefix("ours-"), examples, threads)
-    return run_child_hf(name, examples, threads)
+        return run_ours(name.removeprefix("ours-"), examples, threads, seed)
+    return run_child_hf(name, examples, threads, seed)
 
 
 def main() -> None:
-    global SEED
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=2000,
@@ -298,9 +297,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["hf-random", "hf-length"], help=argparse.SUPPRESS)
     add_output_arguments(parser, CONTESTANTS, "train_epoch.json")
     args = parser.parse_args()
-    SEED = args.seed
     if args.only:  # child mode: one HF epoch in this fresh process
-        report_to_parent(run_hf(args.only == "hf-length", args.examples))
+        report_to_parent(run_hf(args.only == "hf-length", args.examples, args.seed))
         return
     check_arguments(parser, args, CONTESTANTS, "repeats")
     missing = [str(path) for _, train, dev in TASKS.values() for path in (train, dev) if not path.is_file()]
@@ -312,7 +310,7 @@ def main() -> None:
     for round_index in range(args.repeats):
         shift = round_index % len(args.contestants)
         for name in args.contestants[shift:] + args.contestants[:shift]:
-            result = run_contestant(name, args.examples, args.threads)
+            result = run_contestant(name, args.examples, args.threads, args.seed)
             results[name].append(result)
             print(f"round {round_index + 1}: {name:12s} {result['train_seconds']:7.1f} s  "
                   f"sst2 {result['sst2']:.4f}  ner {result['ner']:.4f}", file=sys.stderr, flush=True)
@@ -331,7 +329,7 @@ def main() -> None:
                               ("padding", "padding", ".1%"), ("sst2", "sst2 acc", ".4f"),
                               ("ner", "ner F1", ".4f")]))
     settings = {"examples_per_task": args.examples, "repeats": args.repeats, "batch_size": BATCH_SIZE,
-                "threads": args.threads, "seed": SEED}
+                "threads": args.threads, "seed": args.seed}
     path = write_json(args.json_out, {"environment": environment(), "settings": settings,
                                       "rows": rows, "runs": results})
     print(f"\nwritten to {path}")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Issue 18, steps 2-3: one model for every task against one model per task. For the seed given:
 #   all        configs/all_tasks.json, every task at once
-#   single_T   the same config and recipe with --tasks T: the same training examples of T and so
-#              the same number of steps on T as inside `all`
-#   mtdnn_T    MT-DNN: T alone for one epoch from the `all` run (--init it), to set against
-#              single_T, which starts from all-MiniLM-L6-v2
+#   single_T   the same config and recipe with --tasks T: the same training examples of T, so as
+#              many steps on T as inside `all` on average (there the sampler draws each step's task
+#              at random: a few % more or fewer)
+#   mtdnn_T    MT-DNN: T alone for one epoch from the `all` run's best checkpoint, encoder and T's
+#              trained head (--init it), to set against single_T, which starts from MiniLM
 # Runs one after another (2 cores); `all` takes about an hour. Table: python experiments/all_tasks_table.py
 # Usage: bash experiments/all_tasks.sh [SEED]
 set -euo pipefail

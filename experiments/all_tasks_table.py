@@ -5,7 +5,9 @@
 For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
 mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the
 all-tasks model (all), and MT-DNN, one more epoch of T alone from the all-tasks run (mtdnn_T);
-then the differences to the single-task run. The last lines give the commands and times.
+then the differences to the single-task run over the seeds both have. The last lines give the
+commands and times. The MT-DNN rows start from the all-tasks run's best checkpoint (best mean
+score over the tasks), their heads at the usual head rate (10 x lr).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tables import bare_command, finished_runs, spread
+from table_helpers import bare_command, finished_runs, mean, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "all_tasks"
@@ -23,12 +25,24 @@ TASKS = [  # (task, main metric), in the order of configs/all_tasks.json
 ]
 
 
-def scores(name: str, task: str, metric: str) -> list[float]:
-    return [record["best"]["metrics"][task][metric] for _, record in finished_runs(RUNS, name)]
+def scores(name: str, task: str, metric: str) -> dict[int, float]:
+    """{seed: the task's dev score} over the finished runs of one setting."""
+    return {record["seed"]: record["best"]["metrics"][task][metric]
+            for _, record in finished_runs(RUNS, name)}
 
 
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+def cell(values: dict[int, float]) -> str:
+    if not values:
+        return "-"
+    return f"{spread(list(values.values()))} (seeds {', '.join(map(str, sorted(values)))})"
+
+
+def difference(values: dict[int, float], reference: dict[int, float]) -> str:
+    """Mean difference over the seeds both settings have."""
+    seeds = sorted(set(values) & set(reference))
+    if not seeds:
+        return "-"
+    return f"{mean([values[s] - reference[s] for s in seeds]):+.4f}"
 
 
 def main() -> None:
@@ -37,10 +51,8 @@ def main() -> None:
     for task, metric in TASKS:
         single, together = scores(f"single_{task}", task, metric), scores("all", task, metric)
         mtdnn = scores(f"mtdnn_{task}", task, metric)
-        cells = [spread(values) if values else "-" for values in (single, together)]
-        cells.append(f"{mean(together) - mean(single):+.4f}" if single and together else "-")
-        cells.append(spread(mtdnn) if mtdnn else "-")
-        cells.append(f"{mean(mtdnn) - mean(single):+.4f}" if single and mtdnn else "-")
+        cells = [cell(single), cell(together), difference(together, single), cell(mtdnn),
+                 difference(mtdnn, single)]
         print(f"| {task} ({metric}) | " + " | ".join(cells) + " |")
     print()
     for name in ["all"] + [f"{kind}_{task}" for kind in ("single", "mtdnn") for task, _ in TASKS]:

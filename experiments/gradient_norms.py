@@ -5,6 +5,10 @@ batches of each task of a config, from all-MiniLM-L6-v2, before clipping.
     python experiments/gradient_norms.py configs/all_tasks.json
     (needs ../shared/data and the MiniLM package)
 
+Each task's heads start as in a run with seed 0 (runs.new_head, head_hidden included), and the
+dropout masks are seeded afresh for each task, so a task's numbers do not depend on which other
+tasks the config holds. Batches of 32, max length 128, whatever the config says.
+
 The trainer clips every step's gradient to norm 1.0 (--max-grad-norm), and each step trains one
 task: a task whose gradients are far above 1 is clipped to 1 every step, and then its loss
 weight changes nothing (docs/experiments.md, "The STS-B gap").
@@ -21,9 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from minitransformer.data import TaskSpec, iterate_batches, load_task  # noqa: E402
-from minitransformer.heads import MultiTaskModel, build_head  # noqa: E402
+from minitransformer.heads import MultiTaskModel  # noqa: E402
 from minitransformer.loading import load_sentence_encoder  # noqa: E402
-from minitransformer.runs import read_config_file  # noqa: E402
+from minitransformer.runs import new_head, read_config_file  # noqa: E402
 
 BATCHES, BATCH_SIZE = 3, 32
 
@@ -39,9 +43,10 @@ def main() -> None:
     specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
     tasks = [load_task(spec, start.tokenizer, max_train=BATCHES * BATCH_SIZE * 4, seed=0)
              for spec in specs]
-    heads = {t.spec.name: build_head(t.spec.kind, start.encoder.config, t.label_map) for t in tasks}
+    heads = {t.spec.name: new_head(t, start.encoder.config, seed=0) for t in tasks}
     model = MultiTaskModel(start.encoder, heads).train()
     for task in tasks:
+        torch.manual_seed(0)  # the same dropout masks whichever tasks come before
         norms = []
         for index, batch in enumerate(iterate_batches(task.train, BATCH_SIZE, 0)):
             if index == BATCHES:

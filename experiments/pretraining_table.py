@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from tables import bare_command, finished_runs, spread
+from table_helpers import bare_command, finished_runs, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "transfer"

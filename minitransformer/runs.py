@@ -7,8 +7,8 @@ Precedence, written once (`RunConfig.read`): a flag beats the config file, which
 default. Every value is checked where it enters, and a bad one is reported with its source
 ("--epochs" or "configs/x.json: options.epochs"), before any file is written.
 
-Same seed, same run: the seed fixes the scratch weights, the heads (from any start, each by its
-task's name), the training subsample, the data order, the task sampler and the dropout masks
+Same seed, same run: the seed fixes the scratch weights, the new heads (from any start, each by
+its task's name; a run given to --init passes on its trained heads instead), the training subsample, the data order, the task sampler and the dropout masks
 (trainer.py derives the last three from it). One exception: a new WordPiece vocabulary (a
 scratch start) may break ties between equally frequent merges differently from one process to
 the next (see scratch_tokenizer).
@@ -26,7 +26,7 @@ import torch
 
 from . import devices
 from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
-from .checkpoint import TRAINING_STATE, load_checkpoint
+from .checkpoint import HEADS_DIRECTORY, TRAINING_STATE, load_checkpoint
 from .cli import check_writable
 from .config import PRESETS, EncoderConfig
 from .data import TaskData, TaskSpec, encode_examples, load_task
@@ -237,8 +237,8 @@ class Start:
     pooling: str
     description: str  # for people: "the pretrained all-MiniLM-L6-v2", "scratch: small preset ..."
     mlm_head: dict[str, torch.Tensor] | None = None  # a BERT checkpoint's own masked-LM head
-    # A training run's heads, by task name, each with its saved task {"spec", "label_map"}
-    heads: dict[str, tuple[dict, torch.nn.Module]] = dataclasses.field(default_factory=dict)
+    # A training run's heads, by task name: its saved task {"spec", "label_map"}, its weights
+    heads: dict[str, tuple[dict, dict[str, torch.Tensor]]] = dataclasses.field(default_factory=dict)
 
 
 def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
@@ -263,20 +263,36 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
                  trained_heads(config.init))
 
 
-def trained_heads(init: str) -> dict[str, tuple[dict, torch.nn.Module]]:
-    """The heads of the training run or checkpoint that --init names, by task name, each with
-    its saved task ({"spec", "label_map"}); {} for any other start (MiniLM, a BERT directory,
-    a saved SentenceEncoder). MT-DNN fine-tunes a multi-task model's heads with its encoder.
-    (This reads the checkpoint's weights a second time: a fraction of a second.)"""
+def trained_heads(init: str) -> dict[str, tuple[dict, dict[str, torch.Tensor]]]:
+    """The heads of the training run, checkpoint or exported run that --init names, by task
+    name: (its saved task {"spec", "label_map"}, its weights); {} for any other start (MiniLM,
+    a BERT directory, a saved SentenceEncoder). MT-DNN fine-tunes a multi-task model's heads
+    with its encoder. (This reads the checkpoint's weights a second time: a fraction of a
+    second.)"""
     path = Path(init)
     if init.lower() in MINILM_NAMES or not path.is_dir():
         return {}
-    path = run_checkpoint(path) if (path / "best").is_dir() else path
-    if read_json(path / "config.json").get("format") != CHECKPOINT_FORMAT:
+    if (path / "best" / "config.json").is_file():
+        path = run_checkpoint(path)
+    exported = (path / HEADS_DIRECTORY / "config.json").is_file()
+    if not exported and read_json(path / "config.json").get("format") != CHECKPOINT_FORMAT:
         return {}
     model, _, description = load_checkpoint(path)
-    return {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]])
+    return {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]].state_dict())
             for task in description["tasks"]}
+
+
+def carried_head(task: TaskData, saved: dict) -> str | None:
+    """None if a run's head saved for `saved` (its task {"spec", "label_map"}) fits `task`;
+    else what differs."""
+    spec = TaskSpec.from_dict(saved["spec"])
+    if spec.kind != task.spec.kind:
+        return f"kind {spec.kind}"
+    if saved.get("label_map") != task.label_map:
+        return "other labels"
+    if spec.head_hidden != task.spec.head_hidden:
+        return f"head_hidden {spec.head_hidden}"
+    return None
 
 
 def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tokenizer:
@@ -332,29 +348,33 @@ class Run:
 
 def prepare_run(config: RunConfig, distributed: DistributedContext = DistributedContext(),
                 log=print) -> Run:
-    """Read the data, build the model (start encoder + a new head per task) and its trainer,
-    and restore RUN/last for --resume. Writes nothing (but the shared vocabulary of a scratch
-    start under torchrun): the first file of the run is written when training starts."""
+    """Read the data, build the model (start encoder + a head per task: new, or a run's trained
+    one) and its trainer, and restore RUN/last for --resume. Writes nothing (but the shared
+    vocabulary of a scratch start under torchrun): the first file of the run is written when
+    training starts."""
     device = pick_device(config.device, distributed)
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
              for spec in config.tasks]
     heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
              for t in tasks}
+    carried = []
     for task in tasks:
         name, head = task.spec.name, heads[task.spec.name]
         if isinstance(head, MaskedLanguageModelHead) and start.mlm_head is not None:
             head.load_state_dict(start.mlm_head)  # the checkpoint's own, not a new one
             log(f"task {name}: the masked-LM head of {config.init}")
-        if name in start.heads:
-            saved, trained = start.heads[name]
-            if (saved["spec"]["kind"], saved.get("label_map"), saved["spec"].get("head_hidden")) \
-                    == (task.spec.kind, task.label_map, task.spec.head_hidden):
-                head.load_state_dict(trained.state_dict())
+        if name in start.heads and not config.resume:  # (a resumed run restores its own)
+            saved, weights = start.heads[name]
+            differs = carried_head(task, saved)
+            if differs is None:
+                head.load_state_dict(weights)
+                carried.append(name)
                 log(f"task {name}: its trained head from {config.init}")
             else:
-                log(f"task {name}: a new head ({config.init}'s head of that name has another "
-                    f"kind, labels or size)")
+                log(f"task {name}: a new head ({config.init}'s head of that name has {differs})")
+    if carried:  # run.json records the start's description
+        start.description += f", with its trained head(s) for {', '.join(carried)}"
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed)

@@ -346,6 +346,12 @@ class Trainer:
             raise InputError(f"{directory}: saved with tasks {', '.join(saved)}, not "
                              f"{', '.join(t.spec.name for t in self.tasks)}; resume with the "
                              f"command that started the run")
+        # The default batching changed from random to packed (2026-11-26): a run saved with
+        # another batching must go on with it, or its dropout masks and losses would change.
+        batching = description.get("options", {}).get("batching", "random")
+        if batching != self.options.batching:
+            raise InputError(f"{directory}: the run trained with --batching {batching}, not "
+                             f"{self.options.batching}; resume with --batching {batching}")
         state = load_training_state(directory)
         progress = description["progress"]
         self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]

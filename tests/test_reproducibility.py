@@ -48,7 +48,9 @@ def runs(tmp_path_factory, tokenizer):
         return name_and_seed[0], place / name_and_seed[0]
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # beside the two processes, not over them: 2 cores, 3 threads
+    # One thread here too: on a 2-core machine (CI) a 2-thread run beside the two 1-thread
+    # processes waits on its own threads at every operation (10 s for this fixture, not 6).
+    torch.set_num_threads(1)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             started = pool.map(train_in_a_process, [("first", 7), ("again", 7)])

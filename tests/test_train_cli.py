@@ -1,4 +1,5 @@
-"""train.py end to end: the default two-task run on a shortened schedule, then `evaluate --json`."""
+"""train.py end to end: the default two-task run on a shortened schedule, then `evaluate --json`;
+token and similarity tasks; the shipped configs; example predictions; --init from a run."""
 
 import json
 import sys
@@ -10,12 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
 from conftest import make_encoder  # noqa: E402
+from minitransformer.checkpoint import load_checkpoint  # noqa: E402
 from minitransformer.data import TaskData, TaskSpec, encode_examples  # noqa: E402
 from minitransformer.evaluation import example_predictions  # noqa: E402
 from minitransformer.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
 from minitransformer.kinds import TOKEN_CLASSIFICATION  # noqa: E402
 from minitransformer.readers import TokenExample  # noqa: E402
-from minitransformer.checkpoint import load_checkpoint  # noqa: E402
 from minitransformer.runs import RunConfig, prepare_run, read_config_file  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
@@ -115,19 +116,25 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
     assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "40",
                        "--run-dir", str(first), "--progress", "off"]) == 0
     saved = load_checkpoint(first / "best")[0].heads
-    relabelled = tmp_path / "relabelled.json"  # "topic" now predicts the sentiment labels
-    relabelled.write_text(json.dumps({"tasks": [
-        {"name": "topic", "kind": "sentence_classification", "train": str(DEV), "dev": str(DEV),
-         "label_field": "sentiment"},
+    # The same file with the topics renamed: as many labels, other names.
+    renamed = tmp_path / "renamed.jsonl"
+    renamed.write_text("".join(json.dumps({**row, "topic": row["topic"].upper()}) + "\n" for row in
+                               map(json.loads, DEV.read_text().splitlines())))
+    config_file = tmp_path / "renamed.json"
+    config_file.write_text(json.dumps({"tasks": [
+        {"name": "topic", "kind": "sentence_classification", "train": str(renamed),
+         "dev": str(renamed), "label_field": "topic"},
         {"name": "sentiment", "kind": "sentence_classification", "train": str(DEV), "dev": str(DEV),
          "label_field": "sentiment"}]}))
     logged = []
     config = RunConfig.read(train.training_parser().parse_args(
-        ["--config", str(relabelled), "--init", str(first), "--run-dir", str(tmp_path / "second")]))
-    heads = prepare_run(config, log=logged.append).model.heads
+        ["--config", str(config_file), "--init", str(first), "--run-dir", str(tmp_path / "second")]))
+    run = prepare_run(config, log=logged.append)
+    heads = run.model.heads
     for name, continued in (("sentiment", True), ("topic", False)):
         same = [torch.equal(a, b) for a, b in zip(heads[name].state_dict().values(),
                                                   saved[name].state_dict().values())]
         assert all(same) if continued else not any(same), name
-    assert any("sentiment: its trained head" in line for line in logged)
-    assert any("topic: a new head" in line for line in logged)
+    assert "task sentiment: its trained head from" in "\n".join(logged)
+    assert "task topic: a new head" in "\n".join(logged) and "other labels" in "\n".join(logged)
+    assert run.start.description.endswith("with its trained head(s) for sentiment")

@@ -11,6 +11,7 @@ from minitransformer import checkpoint as checkpoint_module
 from minitransformer import trainer as trainer_module
 from minitransformer.checkpoint import load_checkpoint, save_checkpoint
 from minitransformer.data import TaskSpec, load_task
+from minitransformer.errors import InputError
 from minitransformer.heads import MultiTaskModel, build_head
 from minitransformer.progress import read_metrics
 from minitransformer.tokenizer import Tokenizer
@@ -61,7 +62,8 @@ def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tm
 
 
 @pytest.mark.parametrize("controls", [{}, {"unfreeze_every": 3, "unfreeze_unit": "steps",
-                                           "loss_weighting": "uncertainty"}])
+                                           "loss_weighting": "uncertainty",
+                                           "batching": "random"}])
 def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_files, tmp_path,
                                                                controls):
     # Dropout on, so the random-number state must be restored too. With gradual unfreezing the
@@ -89,6 +91,13 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_fi
     resumed.train(resume=True)
     assert len(resumed.losses) == len(uninterrupted.losses) == 12
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+
+
+def test_resume_with_another_batching_is_refused(tokenizer, task_files, tmp_path):
+    make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1, batching="random").train()
+    other = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2)  # the default, packed
+    with pytest.raises(InputError, match="trained with --batching random"):
+        other.train(resume=True)
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files, tmp_path):

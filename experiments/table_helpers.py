@@ -18,12 +18,15 @@ def finished_runs(runs: Path, name: str) -> list[tuple[Path, dict]]:
     return records
 
 
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def spread(values: list[float]) -> str:
     """Mean ± half the range over seeds (the noise the tables quote)."""
-    mean = sum(values) / len(values)
     if len(values) == 1:
-        return f"{mean:.4f} (one seed)"
-    return f"{mean:.4f} ± {(max(values) - min(values)) / 2:.4f}"
+        return f"{values[0]:.4f} (one seed)"
+    return f"{mean(values):.4f} ± {(max(values) - min(values)) / 2:.4f}"
 
 
 def bare_command(record: dict) -> str:
