@@ -21,4 +21,5 @@ run pair_sst2_weight_0.1 --loss-weight sst2=0.1
 run pair_sst2_weight_0.05 --loss-weight sst2=0.05
 run pair_mlp_head_sst2_weight_0.2 --head-hidden 128 --loss-weight sst2=0.2
 run pair_mlp_head_hidden_lr_3x --head-hidden 128 --head-hidden-lr-factor 3
+run pair_mlp_head_hidden_lr_3x_sst2_weight_0.2 --head-hidden 128 --head-hidden-lr-factor 3 --loss-weight sst2=0.2
 echo "$(date +%T) done"
