@@ -8,8 +8,9 @@ default. Every value is checked where it enters, and a bad one is reported with 
 ("--epochs" or "configs/x.json: options.epochs"), before any file is written.
 
 Same seed, same run: the seed fixes the scratch weights, the new heads (from any start, each by
-its task's name; a run given to --init passes on its trained heads instead), the training subsample, the data order, the task sampler and the dropout masks
-(trainer.py derives the last three from it). One exception: a new WordPiece vocabulary (a
+its task's name; a run given to --init passes on its trained heads instead), the training
+subsample, the data order, the task sampler and the dropout masks (trainer.py derives the last
+three from it). One exception: a new WordPiece vocabulary (a
 scratch start) may break ties between equally frequent merges differently from one process to
 the next (see scratch_tokenizer).
 """
@@ -254,32 +255,36 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
             f"{encoder_config.hidden_size}, {config.norm_placement}-norm, "
             f"{encoder_config.positional} positions), WordPiece "
             f"vocabulary of {tokenizer.vocab_size} trained on the training text"))
+    heads = {}
     with about(f"--init {config.init}"):
-        model = load_sentence_encoder(config.init, "cpu")  # prepare_run moves it to --device
-    model.tokenizer.set_max_length(min(config.max_length, model.tokenizer.max_length))
+        checkpoint = multitask_checkpoint(config.init)
+        if checkpoint is None:  # MiniLM, a BERT directory, a saved SentenceEncoder
+            model = load_sentence_encoder(config.init, "cpu")  # prepare_run moves it to --device
+            encoder, tokenizer, pooling = model.encoder, model.tokenizer, model.pooling_name
+        else:  # a run, checkpoint or exported run: its trained heads come with it
+            model, tokenizer, description = load_checkpoint(checkpoint)
+            encoder, pooling = model.encoder, model.pooling_name
+            heads = {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]].state_dict())
+                     for task in description["tasks"]}
+    tokenizer.set_max_length(min(config.max_length, tokenizer.max_length))
     name = "the pretrained all-MiniLM-L6-v2" if config.init == "minilm" else config.init
-    mlm_head = bert_mlm_head(config.init)
-    return Start(model.encoder, model.tokenizer, model.pooling_name, f"from {name}", mlm_head,
-                 trained_heads(config.init))
+    return Start(encoder, tokenizer, pooling, f"from {name}", bert_mlm_head(config.init), heads)
 
 
-def trained_heads(init: str) -> dict[str, tuple[dict, dict[str, torch.Tensor]]]:
-    """The heads of the training run, checkpoint or exported run that --init names, by task
-    name: (its saved task {"spec", "label_map"}, its weights); {} for any other start (MiniLM,
-    a BERT directory, a saved SentenceEncoder). MT-DNN fine-tunes a multi-task model's heads
-    with its encoder. (This reads the checkpoint's weights a second time: a fraction of a
-    second.)"""
+def multitask_checkpoint(init: str) -> Path | None:
+    """The checkpoint directory if --init names a training run, a checkpoint or an exported
+    run (whose heads MT-DNN's recipe fine-tunes along with the encoder); else None."""
     path = Path(init)
     if init.lower() in MINILM_NAMES or not path.is_dir():
-        return {}
+        return None
     if (path / "best" / "config.json").is_file():
         path = run_checkpoint(path)
-    exported = (path / HEADS_DIRECTORY / "config.json").is_file()
-    if not exported and read_json(path / "config.json").get("format") != CHECKPOINT_FORMAT:
-        return {}
-    model, _, description = load_checkpoint(path)
-    return {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]].state_dict())
-            for task in description["tasks"]}
+    if (path / HEADS_DIRECTORY / "config.json").is_file():
+        return path
+    config_file = path / "config.json"
+    if config_file.is_file() and read_json(config_file).get("format") == CHECKPOINT_FORMAT:
+        return path
+    return None
 
 
 def carried_head(task: TaskData, saved: dict) -> str | None:
