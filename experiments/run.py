@@ -66,7 +66,7 @@ def rows() -> list[Row]:
                         ("gradual unfreezing, a depth every 12 steps",
                          ["--unfreeze-every", "12steps"])]:  # params: all, at the end
         add("freezing", label, *TWO_TASKS, *args)
-    for decay in ("1.0", "0.95", "0.9", "0.8"):
+    for decay in ("1.1", "1.0", "0.95", "0.9", "0.8"):  # d > 1: lower layers faster
         add("layer decay", f"d = {decay}", *TWO_TASKS, *([] if decay == "1.0" else
                                                          ["--layer-decay", decay]))
     add("single vs multi-task", "multi-task: sst3 + agnews", *TWO_TASKS)
