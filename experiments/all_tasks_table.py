@@ -34,6 +34,9 @@ def scores(name: str, task: str, metric: str) -> dict[int, float]:
 def cell(values: dict[int, float]) -> str:
     if not values:
         return "-"
+    if len(values) == 1:
+        (seed, value), = values.items()
+        return f"{value:.4f} (seed {seed})"
     return f"{spread(list(values.values()))} (seeds {', '.join(map(str, sorted(values)))})"
 
 
