@@ -25,5 +25,5 @@ run pair_mlp_head_hidden_lr_3x_sst2_weight_0.2 --head-hidden 128 --head-hidden-l
 # layer-wise rates (issue 18, item 5) on the best setting above: d = 1 is the row above;
 # d > 1 makes the lower layers learn faster than the upper ones, d < 1 slower
 run pair_mlp_head_hidden_lr_3x_layer_decay_1.1 --head-hidden 128 --head-hidden-lr-factor 3 --layer-decay 1.1
-# not run yet: run pair_mlp_head_hidden_lr_3x_layer_decay_0.95 --head-hidden 128 --head-hidden-lr-factor 3 --layer-decay 0.95
+run pair_mlp_head_hidden_lr_3x_layer_decay_0.95 --head-hidden 128 --head-hidden-lr-factor 3 --layer-decay 0.95
 echo "$(date +%T) done"
