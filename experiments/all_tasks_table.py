@@ -5,13 +5,15 @@
 For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
 mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the
 all-tasks model (all), and MT-DNN, one more epoch of T alone from the all-tasks run (mtdnn_T);
-then the differences to the single-task run over the seeds both have. The last lines give the
-commands and times. The MT-DNN rows start from the all-tasks run's best checkpoint (best mean
+then the differences to the single-task run over the seeds both have. A second table counts the
+training steps each task had alone and inside the all-tasks run, where the sampler draws each
+step's task at random. The last lines give the commands and times. The MT-DNN rows start from the all-tasks run's best checkpoint (best mean
 score over the tasks), their heads at the usual head rate (10 x lr).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -29,6 +31,17 @@ def scores(name: str, task: str, metric: str) -> dict[int, float]:
     """{seed: the task's dev score} over the finished runs of one setting."""
     return {record["seed"]: record["best"]["metrics"][task][metric]
             for _, record in finished_runs(RUNS, name)}
+
+
+def steps_inside(run: Path) -> dict[str, int]:
+    """{task: training steps it had} in a multi-task run, from the training records of its
+    metrics.jsonl (each counts the steps of its task since the record before)."""
+    steps: dict[str, int] = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["type"] == "train":
+            steps[record["task"]] = steps.get(record["task"], 0) + record["steps"]
+    return steps
 
 
 def cell(values: dict[int, float]) -> str:
@@ -57,6 +70,16 @@ def main() -> None:
         cells = [cell(single), cell(together), difference(together, single), cell(mtdnn),
                  difference(mtdnn, single)]
         print(f"| {task} ({metric}) | " + " | ".join(cells) + " |")
+    print()
+    inside = {record["seed"]: steps_inside(run) for run, record in finished_runs(RUNS, "all")}
+    total = {seed: sum(steps.values()) for seed, steps in inside.items()}
+    print("| task | steps alone | steps inside the all-tasks run (share) |")
+    print("|---|---|---|")
+    for task, _ in TASKS:
+        alone = sorted({record["steps"] for _, record in finished_runs(RUNS, f"single_{task}")})
+        shares = [f"{steps[task]} ({100 * steps[task] / total[seed]:.1f} %, seed {seed})"
+                  for seed, steps in sorted(inside.items())]
+        print(f"| {task} | {', '.join(map(str, alone)) or '-'} | {'; '.join(shares) or '-'} |")
     print()
     for name in ["all"] + [f"{kind}_{task}" for kind in ("single", "mtdnn") for task, _ in TASKS]:
         runs = finished_runs(RUNS, name)
