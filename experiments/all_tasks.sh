@@ -6,8 +6,8 @@
 #              at random: a few % more or fewer)
 #   mtdnn_T    MT-DNN: T alone for one epoch from the `all` run's best checkpoint, encoder and T's
 #              trained head (--init it), to set against single_T, which starts from MiniLM
-# Runs one after another (2 cores): `all` 50 min, the singles 45, MT-DNN 23 on this 2-core CPU (seed 0;
-# 2 hours per seed with loading). Table: python experiments/all_tasks_table.py
+# Runs one after another (2 cores): `all` 49-50 min, the singles 45-48, MT-DNN 23-24 on this 2-core
+# CPU (seeds 0 and 1; 2 hours per seed with loading). Table: python experiments/all_tasks_table.py
 # Usage: bash experiments/all_tasks.sh [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,8 +7,9 @@ mean ± half the range over the seeds found: trained alone from MiniLM (single_T
 all-tasks model (all), and MT-DNN, one more epoch of T alone from the all-tasks run (mtdnn_T);
 then the differences to the single-task run over the seeds both have. A second table counts the
 training steps each task had alone and inside the all-tasks run, where the sampler draws each
-step's task at random. The last lines give the commands and times. The MT-DNN rows start from the all-tasks run's best checkpoint (best mean
-score over the tasks), their heads at the usual head rate (10 x lr).
+step's task at random. The last lines give the commands and times. The MT-DNN rows start from
+the all-tasks run's best checkpoint (best mean score over the tasks), their heads at the usual
+head rate (10 x lr).
 """
 
 from __future__ import annotations
