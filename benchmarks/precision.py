@@ -27,10 +27,20 @@ import sys
 
 import numpy as np
 import torch
-
-from common import (DEFAULT_CORPUS, REPO_ROOT, add_output_arguments, check_arguments, environment,
-                    format_table, median, minilm_model_directory, read_corpus, set_threads, timed,
-                    write_json)
+from common import (
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    add_output_arguments,
+    check_arguments,
+    environment,
+    format_table,
+    median,
+    minilm_model_directory,
+    read_corpus,
+    set_threads,
+    timed,
+    write_json,
+)
 
 VARIANTS = ["float32", "int8", "bfloat16"]
 STSB_DEV = REPO_ROOT.parent / "shared" / "data" / "stsb" / "dev.jsonl"
@@ -45,7 +55,7 @@ def encode(model, sentences: list[str], variant: str, batch_size: int) -> np.nda
 
 
 def stsb_spearman(model, variant: str, batch_size: int) -> float | None:
-    from minitransformer.metrics import spearman
+    from minitransformer.tasks.metrics import spearman
 
     if not STSB_DEV.is_file():
         return None

@@ -23,11 +23,23 @@ import argparse
 import sys
 
 import torch
-
-from common import (add_output_arguments, check_arguments, comma_separated_ints,
-                    ENCODER_CONTESTANTS, attention_flop_share, encoder_flops,
-                    environment, format_table, median, minilm_model_directory, model_shape,
-                    random_batch, set_threads, timed, write_json)
+from common import (
+    ENCODER_CONTESTANTS,
+    add_output_arguments,
+    attention_flop_share,
+    check_arguments,
+    comma_separated_ints,
+    encoder_flops,
+    environment,
+    format_table,
+    median,
+    minilm_model_directory,
+    model_shape,
+    random_batch,
+    set_threads,
+    timed,
+    write_json,
+)
 
 REFERENCE = "hf-sdpa"  # HF's default attention; the "time/HF" column divides by it
 

@@ -53,11 +53,21 @@ import time
 from pathlib import Path
 
 import torch
+from common import (
+    CHILD_RESULT_MARKER,
+    REPO_ROOT,
+    add_output_arguments,
+    check_arguments,
+    environment,
+    format_table,
+    import_reference,
+    load_hf_bert,
+    median,
+    minilm_model_directory,
+    report_to_parent,
+    write_json,
+)
 from torch import nn
-
-from common import (CHILD_RESULT_MARKER, REPO_ROOT, add_output_arguments, check_arguments,
-                    environment, format_table, import_reference, load_hf_bert, median,
-                    minilm_model_directory, report_to_parent, write_json)
 
 CONTESTANTS = ["ours-random", "ours-length", "ours-packed", "hf-random", "hf-length"]
 REFERENCE = "hf-random"
@@ -95,7 +105,7 @@ def run_ours(batching: str, examples: int, threads: int, seed: int) -> dict:
 
 # ---- HF: a plain loop, as a user of transformers would write it ----------------------------------
 def read_task(name: str, split: str, examples: int | None, seed: int):
-    from minitransformer.kinds import read_examples
+    from minitransformer.tasks.kinds import read_examples
 
     kind, train, dev = TASKS[name]
     rows = read_examples(train if split == "train" else dev, kind)
@@ -187,9 +197,9 @@ class HFMultiTask(nn.Module):
 
 def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
-    from minitransformer.metrics import accuracy, entity_f1
-    from minitransformer.optim import make_adamw, warmup_linear_factor
-    from minitransformer.samplers import make_sampler
+    from minitransformer.tasks.metrics import accuracy, entity_f1
+    from minitransformer.tasks.samplers import make_sampler
+    from minitransformer.training.optim import make_adamw, warmup_linear_factor
 
     transformers = import_reference("transformers")
     directory = minilm_model_directory()

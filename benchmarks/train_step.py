@@ -31,12 +31,24 @@ import time
 from pathlib import Path
 
 import torch
-
-from common import (add_output_arguments, check_arguments,
-                    ENCODER_CONTESTANTS, current_rss_mib, encoder_flops,
-                    environment, format_table, median, minilm_model_directory, model_shape,
-                    peak_rss_mib, random_batch, report_to_parent, run_child, set_threads,
-                    write_json)
+from common import (
+    ENCODER_CONTESTANTS,
+    add_output_arguments,
+    check_arguments,
+    current_rss_mib,
+    encoder_flops,
+    environment,
+    format_table,
+    median,
+    minilm_model_directory,
+    model_shape,
+    peak_rss_mib,
+    random_batch,
+    report_to_parent,
+    run_child,
+    set_threads,
+    write_json,
+)
 
 REFERENCE = "hf-sdpa"  # HF's default attention; the "time / HF" column divides by it
 LEARNING_RATE = 2e-5  # small, so the weights stay near MiniLM's; it does not change the cost

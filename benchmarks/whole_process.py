@@ -28,10 +28,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from common import (DEFAULT_CORPUS, REPO_ROOT, add_output_arguments, check_arguments,
-                    environment, format_table, median, minilm_model_directory, read_corpus,
-                    write_json)
+from common import (
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    add_output_arguments,
+    check_arguments,
+    environment,
+    format_table,
+    median,
+    minilm_model_directory,
+    read_corpus,
+    write_json,
+)
 
 CONTESTANTS = ["ours", "ours-int8", "sentence-transformers"]
 REFERENCE = "sentence-transformers"

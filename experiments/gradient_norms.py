@@ -24,10 +24,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from minitransformer.data import TaskSpec, iterate_batches, load_task  # noqa: E402
-from minitransformer.heads import MultiTaskModel  # noqa: E402
 from minitransformer.loading import load_sentence_encoder  # noqa: E402
-from minitransformer.runs import new_head, read_config_file  # noqa: E402
+from minitransformer.tasks.data import TaskSpec, iterate_batches, load_task  # noqa: E402
+from minitransformer.tasks.heads import MultiTaskModel  # noqa: E402
+from minitransformer.training.runs import new_head, read_config_file  # noqa: E402
 
 BATCHES, BATCH_SIZE = 3, 32
 

@@ -17,7 +17,7 @@ from table_helpers import finished_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from minitransformer.progress import read_metrics  # noqa: E402
+from minitransformer.training.progress import read_metrics  # noqa: E402
 
 RUNS = ROOT / "runs" / "ablation"
 SETTINGS = [  # (run name, what changes), in the order of experiments/stsb_gap.sh

@@ -17,11 +17,11 @@ import numpy as np
 
 from .cli import CommandParser, add_device_flag, main_of, positive_int
 from .devices import pick_device
-from .kinds import SENTENCE_SIMILARITY, read_examples
 from .loading import load_sentence_encoder
-from .metrics import pearson, spearman
-from .readers import PairExample
 from .sentence import SentenceEncoder
+from .tasks.kinds import SENTENCE_SIMILARITY, read_examples
+from .tasks.metrics import pearson, spearman
+from .tasks.readers import PairExample
 
 
 def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_size: int = 64,

@@ -20,14 +20,14 @@ import sys
 import uuid
 from pathlib import Path
 
-from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
-from .checkpoint import HEADS_DIRECTORY, load_checkpoint, save_heads
 from .cli import CommandParser, check_writable, main_of
 from .errors import InputError, read_json
-from .heads import MaskedLanguageModelHead
 from .loading import load_sentence_encoder, resolve_model, run_checkpoint
 from .pretrained import export_bert
 from .sentence import CONFIG_FILE, SentenceEncoder
+from .tasks.heads import MaskedLanguageModelHead
+from .training.checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
+from .training.checkpoint import HEADS_DIRECTORY, load_checkpoint, save_heads
 
 
 def is_run(name: str) -> bool:

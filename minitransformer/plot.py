@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .cli import PLOTS_INSTALL, CommandParser, check_writable, main_of, pyplot, save_figure
 from .errors import InputError
-from .progress import METRICS_FILE, read_metrics
+from .training.progress import METRICS_FILE, read_metrics
 
 FORMATS = (".png", ".svg", ".pdf")
 LINE_STYLES = ("-", "--", ":", "-.")

@@ -25,8 +25,8 @@ import torch
 from .config import EncoderConfig
 from .encoder import Encoder
 from .errors import InputError, about, read_json, write_json
-from .safetensors_io import read_safetensors, write_safetensors
 from .sentence import SentenceEncoder
+from .storage.safetensors_io import read_safetensors, write_safetensors
 from .tokenizer import Tokenizer
 
 # Our parameter names (left) and BERT's (right). "{i}" is a layer index.

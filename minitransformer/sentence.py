@@ -26,7 +26,7 @@ from .errors import InputError, about, read_format_file, write_json
 from .packed import packed_forward
 from .pooling import get_pooling
 from .quantize import WeightsVersion, int8_copy
-from .safetensors_io import load_weights, write_safetensors
+from .storage.safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
 FORMAT_NAME = "minitransformer.SentenceEncoder"

@@ -6,6 +6,12 @@
 Semantic search is a cosine matrix and a top-k per row. The corpus is scored in chunks, so a
 million-sentence corpus never needs an (n, 1,000,000) matrix at once: each chunk keeps only its
 own top k, and the final top k is taken from those.
+
+Equal vectors must get equal scores, or the rule for ties (the lower index wins) would depend on
+the machine: a float32 matrix product of another shape (another chunk size, another CPU's
+kernel) can round the same dot product differently in the last bit. So the search scores in
+float64 and rounds the scores to float32: the kernels' float64 differences (about 1e-16) are far
+below float32's rounding step (about 6e-8), so equal vectors round to the same float32 score.
 """
 
 from __future__ import annotations
@@ -70,7 +76,8 @@ def semantic_search(query_embeddings, corpus_embeddings, top_k: int = 10,
     best_scores = torch.empty(len(queries), 0)
     best_indices = torch.empty(len(queries), 0, dtype=torch.long)
     for start in range(0, len(corpus), corpus_chunk_size):
-        scores = cos_sim(queries, corpus[start:start + corpus_chunk_size]).float().cpu()  # (n, chunk)
+        chunk = corpus[start:start + corpus_chunk_size]
+        scores = cos_sim(queries.double(), chunk).float().cpu()  # (n, chunk); see the docstring
         scores = scores.nan_to_num(nan=float("-inf"))  # a NaN vector ranks last, not nowhere
         chunk_scores, chunk_indices = best_of(scores, min(top_k, scores.shape[1]))
         best_scores = torch.cat([best_scores, chunk_scores], dim=1)  # (n, <= chunks * top_k)

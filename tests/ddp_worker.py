@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 from conftest import make_encoder
-from minitransformer.data import TaskSpec, load_task
-from minitransformer.distributed import init_distributed, shutdown_distributed
-from minitransformer.heads import MultiTaskModel, build_head
-from minitransformer.safetensors_io import write_safetensors
+
+from minitransformer.storage.safetensors_io import write_safetensors
+from minitransformer.tasks.data import TaskSpec, load_task
+from minitransformer.tasks.heads import MultiTaskModel, build_head
 from minitransformer.tokenizer import Tokenizer
-from minitransformer.trainer import Trainer, TrainingOptions
+from minitransformer.training.distributed import init_distributed, shutdown_distributed
+from minitransformer.training.trainer import Trainer, TrainingOptions
 
 # Gradual unfreezing (DDP is rebuilt as layers join) and learned loss weights (averaged by
 # hand: they live outside the DDP-wrapped model) ride along, so they are checked too.

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import CORPUS, make_encoder
+
 from minitransformer.pretrained import export_bert
 from minitransformer.sentence import SentenceEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
+
 TRAIN, EMBED, EVALUATE = ["train.py"], ["embed.py"], ["-m", "minitransformer.evaluate"]
 EXPORT, CHECK = ["-m", "minitransformer.export"], ["-m", "minitransformer.check"]
 

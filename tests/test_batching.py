@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from minitransformer.data import epoch_order, grouped_by_length
+from minitransformer.tasks.data import epoch_order, grouped_by_length
 
 BATCH = 8
 

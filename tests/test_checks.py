@@ -4,9 +4,9 @@ exercise skeletons fail with "not implemented yet"."""
 
 from pathlib import Path
 
+import broken_components as broken
 import pytest
 
-import broken_components as broken
 from minitransformer.check import load_object, main
 from minitransformer.checks import COMPONENT_MODULES, get_component
 from minitransformer.checks.core import run_component

@@ -9,14 +9,31 @@ from pathlib import Path
 import pytest
 import torch
 
-from minitransformer.data import (EncodedDataset, TaskSpec, build_label_map, check_labels,
-                                  encode_examples, endless_batches, epoch_order, iterate_batches,
-                                  load_task)
-from minitransformer.kinds import IGNORE_INDEX, KINDS, align_labels, get_kind, read_examples
-from minitransformer.samplers import (ProportionalSampler, RoundRobinSampler, TemperatureSampler,
-                                      make_sampler)
-from minitransformer.readers import (DataError, PairExample, SentenceExample, TokenExample,
-                                     read_conll)
+from minitransformer.tasks.data import (
+    EncodedDataset,
+    TaskSpec,
+    build_label_map,
+    check_labels,
+    encode_examples,
+    endless_batches,
+    epoch_order,
+    iterate_batches,
+    load_task,
+)
+from minitransformer.tasks.kinds import IGNORE_INDEX, KINDS, align_labels, get_kind, read_examples
+from minitransformer.tasks.readers import (
+    DataError,
+    PairExample,
+    SentenceExample,
+    TokenExample,
+    read_conll,
+)
+from minitransformer.tasks.samplers import (
+    ProportionalSampler,
+    RoundRobinSampler,
+    TemperatureSampler,
+    make_sampler,
+)
 from minitransformer.tokenizer import Tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from minitransformer.progress import read_metrics
-from minitransformer.safetensors_io import read_safetensors
-from minitransformer.tokenizer import Tokenizer
 from test_trainer import ROWS
+
+from minitransformer.storage.safetensors_io import read_safetensors
+from minitransformer.tokenizer import Tokenizer
+from minitransformer.training.progress import read_metrics
 
 WORKER = Path(__file__).parent / "ddp_worker.py"
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import make_encoder
+
 from minitransformer.pooling import POOLINGS
 from minitransformer.sentence import SentenceEncoder
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import CORPUS, make_encoder
+
 from minitransformer.export import main as export_main
 from minitransformer.loading import load_sentence_encoder, minilm_directory
 from minitransformer.sentence import SentenceEncoder

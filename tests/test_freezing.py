@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-
 from conftest import make_encoder
-from minitransformer.freezing import GradualUnfreezing, apply_freezing
-from minitransformer.heads import MultiTaskModel, SentenceClassificationHead
-from minitransformer.optim import parameter_groups
+
+from minitransformer.tasks.heads import MultiTaskModel, SentenceClassificationHead
+from minitransformer.training.freezing import GradualUnfreezing, apply_freezing
+from minitransformer.training.optim import parameter_groups
 
 NUM_LAYERS = 3
 

@@ -1,9 +1,14 @@
 import pytest
 import torch
-
 from conftest import make_encoder
-from minitransformer.heads import (IGNORE_INDEX, MultiTaskModel, SentenceClassificationHead,
-                                   SimilarityObjective, TokenClassificationHead)
+
+from minitransformer.tasks.heads import (
+    IGNORE_INDEX,
+    MultiTaskModel,
+    SentenceClassificationHead,
+    SimilarityObjective,
+    TokenClassificationHead,
+)
 
 
 def test_token_loss_ignores_unlabelled_positions():
@@ -37,9 +42,9 @@ def test_unknown_task_is_named(tokenizer):
 
 
 def test_every_task_kind_has_a_head_and_metrics_that_exist():
-    from minitransformer import metrics
-    from minitransformer.heads import HEADS
-    from minitransformer.kinds import KINDS
+    from minitransformer.tasks import metrics
+    from minitransformer.tasks.heads import HEADS
+    from minitransformer.tasks.kinds import KINDS
 
     assert set(HEADS) == set(KINDS)
     for kind in KINDS.values():
@@ -47,11 +52,11 @@ def test_every_task_kind_has_a_head_and_metrics_that_exist():
 
 
 def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenizer, tmp_path):
-    from minitransformer.checkpoint import load_checkpoint, save_checkpoint
-    from minitransformer.data import TaskSpec
     from minitransformer.errors import InputError
-    from minitransformer.heads import build_head
-    from minitransformer.optim import format_groups, parameter_groups
+    from minitransformer.tasks.data import TaskSpec
+    from minitransformer.tasks.heads import build_head
+    from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
+    from minitransformer.training.optim import format_groups, parameter_groups
 
     encoder = make_encoder(tokenizer.vocab_size)
     head = build_head("sentence_classification", encoder.config, ["a", "b", "c"], 0.0, hidden=16)

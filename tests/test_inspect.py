@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 import torch
-
 from conftest import CORPUS
+
 from minitransformer import inspect
 
 TWO = [CORPUS[0], "A cat."]  # different lengths: the second is padded

@@ -1,47 +1,64 @@
 """The package's layers: each module imports only modules of lower layers, so there are no
-cycles and a reader can go bottom-up. A new module must be given its layer here."""
+cycles and a reader can go bottom-up (docs/architecture.md draws them). Modules are named
+relative to the package: `encoder`, `tasks.heads`, `training.trainer`. A new module must be
+given its layer here."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 
-# Bottom to top.
+# Bottom to top. The folders are what a reader sees; the layers are what the imports obey.
 LAYERS = [
-    {"__init__", "errors", "distributed"},
-    {"config", "metrics", "safetensors_io", "tokenizer", "readers", "pooling", "positional",
-     "attention", "samplers", "weighting", "optim", "freezing", "cli", "progress", "devices",
-     "masking",
-     "similarity"},
-    {"encoder", "kinds", "options"},  # the model's body; task kinds; training options
-    {"packed", "data"},
+    {"errors", "training.distributed",
+     "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
+    {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
+     "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
+     "training.weighting", "training.optim", "cli", "training.progress", "devices",
+     "tasks.masking", "similarity"},
+    {"encoder", "tasks.kinds", "training.options"},  # the model's body; task kinds; options
+    {"packed", "tasks.data", "training.freezing"},
     {"quantize"},  # int8 copies of an encoder, calibrated through the packed path
-    {"sentence", "heads"},
-    {"pretrained", "evaluation"},
-    {"checkpoint"},
-    {"loading", "trainer"},
-    {"checks"},  # the subpackage of component checks (one layer for all its files)
-    {"runs", "record", "evaluate", "plot", "inspect", "check", "export"},  # a run and its record; the commands
+    {"sentence", "tasks.heads"},
+    {"pretrained", "tasks.evaluation"},
+    {"training.checkpoint"},
+    {"loading", "training.trainer"},
+    {"checks"},  # the learner's component checks: one layer for all its files
+    {"training.runs", "training.record", "evaluate", "plot", "inspect", "check", "export"},
+    {"__init__"},  # the few names a user starts from, re-exported
 ]
-SUBPACKAGES = {"checks"}  # their files import the package's modules with `from ..module import`
+GROUPED = {"checks"}  # subpackages whose files share one layer (imports among them are free)
+
+
+def module_name(path: Path) -> str:
+    """`tasks/heads.py` -> 'tasks.heads'; a grouped subpackage's files -> its name."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return parts[0] if parts[0] in GROUPED else ".".join(parts)
 
 
 def package_files() -> list[tuple[str, Path]]:
-    """(layer name, file) for every module: a subpackage's files all carry its name."""
-    files = [(path.stem, path) for path in sorted(PACKAGE.glob("*.py"))]
-    return files + [(name, path) for name in sorted(SUBPACKAGES)
-                    for path in sorted((PACKAGE / name).glob("*.py"))]
+    return [(module_name(path), path) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
 def imported_modules(path: Path) -> set[str]:
-    """The package modules a file imports (relative imports, also those inside functions);
-    for a subpackage's file, its imports from the package above (`from ..module import`)."""
-    level = 2 if path.parent != PACKAGE else 1
+    """The package modules a file imports with relative imports (also inside functions), named
+    as in LAYERS; imports inside a grouped subpackage are left out."""
+    folder = path.relative_to(PACKAGE).parent.parts  # () at the top, ('tasks',) below
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == level:
-            names.update([node.module.split(".")[0]] if node.module else
-                         [alias.name for alias in node.names])
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        base = list(folder[:len(folder) - (node.level - 1)])
+        targets = ([node.module] if node.module else [alias.name for alias in node.names])
+        for target in targets:
+            parts = base + target.split(".")
+            if parts[0] in GROUPED:
+                if folder[:1] != (parts[0],):
+                    names.add(parts[0])
+                continue
+            if (PACKAGE.joinpath(*parts)).is_dir():  # a subpackage itself: its __init__
+                parts = parts + ["__init__"]
+            names.add(".".join(parts))
     return names
 
 
@@ -54,7 +71,15 @@ def test_every_module_has_a_layer():
 
 def test_modules_import_only_from_lower_layers():
     layer_of = {name: index for index, layer in enumerate(LAYERS) for name in layer}
-    upward = [f"{path.name} (layer {layer_of[module]}) imports {name} (layer {layer_of[name]})"
+    upward = [f"{path.relative_to(PACKAGE)} (layer {layer_of[module]}) imports {name} "
+              f"(layer {layer_of.get(name)})"
               for module, path in package_files() for name in sorted(imported_modules(path))
-              if layer_of[name] >= layer_of[module]]
+              if name not in layer_of or layer_of[name] >= layer_of[module]]
     assert upward == []
+
+
+def test_the_transformer_is_at_the_top_of_the_package():
+    """What a learner reads first is in the listing of minitransformer/, not in a subpackage."""
+    for name in ("config", "tokenizer", "positional", "attention", "encoder", "pooling",
+                 "sentence", "similarity"):
+        assert (PACKAGE / f"{name}.py").is_file(), name

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import CORPUS, make_encoder
-from minitransformer.checkpoint import load_checkpoint
-from minitransformer.data import TaskSpec, load_task
-from minitransformer.evaluation import score_dataset
-from minitransformer.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
-from minitransformer.kinds import MASKED_LM, get_kind
-from minitransformer.masking import IGNORE_INDEX, mask_by_content, mask_tokens
+
 from minitransformer.export import main as export_main
 from minitransformer.pretrained import export_bert, load_bert_encoder, read_mlm_head_weights
-from minitransformer.safetensors_io import read_safetensors
 from minitransformer.sentence import SentenceEncoder
+from minitransformer.storage.safetensors_io import read_safetensors
+from minitransformer.tasks.data import TaskSpec, load_task
+from minitransformer.tasks.evaluation import score_dataset
+from minitransformer.tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
+from minitransformer.tasks.kinds import MASKED_LM, get_kind
+from minitransformer.tasks.masking import IGNORE_INDEX, mask_by_content, mask_tokens
 from minitransformer.tokenizer import Tokenizer
-from minitransformer.trainer import Trainer, TrainingOptions
+from minitransformer.training.checkpoint import load_checkpoint
+from minitransformer.training.trainer import Trainer, TrainingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import train  # noqa: E402

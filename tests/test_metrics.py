@@ -1,10 +1,16 @@
-"""Tests for minitransformer.metrics against hand-computed values (arithmetic in the comments)."""
+"""Tests for minitransformer.tasks.metrics against hand-computed values (arithmetic in the comments)."""
 import numpy as np
 import pytest
 
-from minitransformer.metrics import (accuracy, bio_spans, entity_f1, macro_f1, pearson, rankdata,
-                                     spearman)
-
+from minitransformer.tasks.metrics import (
+    accuracy,
+    bio_spans,
+    entity_f1,
+    macro_f1,
+    pearson,
+    rankdata,
+    spearman,
+)
 
 # ---------------------------------------------------------------- classification
 

@@ -16,12 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-from minitransformer.loading import MINILM_INSTALL, minilm_directory
-from minitransformer.evaluate import main as evaluate_main
-from minitransformer.packed import packed_forward
-from minitransformer.pretrained import (export_bert, load_bert_sentence_encoder,
-                                        read_sentence_settings)
 from minitransformer.checks.minilm import read_reference
+from minitransformer.evaluate import main as evaluate_main
+from minitransformer.loading import MINILM_INSTALL, minilm_directory
+from minitransformer.packed import packed_forward
+from minitransformer.pretrained import (
+    export_bert,
+    load_bert_sentence_encoder,
+    read_sentence_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -5,11 +5,15 @@ from collections import Counter
 
 import pytest
 import torch
-
 from conftest import make_encoder
-from minitransformer.freezing import apply_freezing
-from minitransformer.heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
-from minitransformer.optim import format_groups, parameter_groups, warmup_linear_factor
+
+from minitransformer.tasks.heads import (
+    MultiTaskModel,
+    SentenceClassificationHead,
+    TokenClassificationHead,
+)
+from minitransformer.training.freezing import apply_freezing
+from minitransformer.training.optim import format_groups, parameter_groups, warmup_linear_factor
 
 LR, DECAY, HEAD_LR, WEIGHT_DECAY = 1e-3, 0.8, 5e-3, 0.01
 

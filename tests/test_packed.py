@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_encoder
+
 from minitransformer.packed import packed_forward
 
 SETTINGS = [dict(norm_placement="post", positional="learned"),
@@ -46,9 +46,9 @@ def test_training_through_the_packed_path_gives_the_reference_losses_and_gradien
         tokenizer, norm_placement):
     """Every task kind's loss and every parameter's gradient, on padded batches, through the
     packed path and the reference one (dropout 0, so both compute the same function)."""
-    from minitransformer.data import TaskSpec
-    from minitransformer.heads import MultiTaskModel, build_head
-    from minitransformer.kinds import get_kind
+    from minitransformer.tasks.data import TaskSpec
+    from minitransformer.tasks.heads import MultiTaskModel, build_head
+    from minitransformer.tasks.kinds import get_kind
 
     encoder = make_encoder(tokenizer.vocab_size, norm_placement=norm_placement)
     kinds = {"topic": ("sentence_classification", ["a", "b", "c"]),

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_encoder
+
 from minitransformer.errors import InputError
 from minitransformer.pretrained import export_bert, load_bert_encoder, load_bert_sentence_encoder
-from minitransformer.safetensors_io import SafetensorsError, write_safetensors
 from minitransformer.sentence import SentenceEncoder
+from minitransformer.storage.safetensors_io import SafetensorsError, write_safetensors
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "."]
 HIDDEN, FF, LAYERS = 8, 16, 4

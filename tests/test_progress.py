@@ -1,8 +1,8 @@
 """Progress for a person: plain lines in a log at a steady cadence; a metrics log that can be
 read while it is being written."""
 
-from minitransformer import progress
-from minitransformer.progress import MetricsLog, Progress, format_duration, read_metrics
+from minitransformer.training import progress
+from minitransformer.training.progress import MetricsLog, Progress, format_duration, read_metrics
 
 
 def run_steps(mode, total, every, monkeypatch=None):

@@ -4,9 +4,9 @@ outlier channels, and encode(precision="int8") stays close to float32 and follow
 import numpy as np
 import pytest
 import torch
+from conftest import CORPUS, make_encoder
 from torch import nn
 
-from conftest import CORPUS, make_encoder
 from minitransformer import sentence as sentence_module
 from minitransformer.errors import InputError
 from minitransformer.loading import minilm_directory

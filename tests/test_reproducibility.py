@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_encoder
+
 from minitransformer.pretrained import export_bert
-from minitransformer.safetensors_io import read_safetensors
 from minitransformer.sentence import SentenceEncoder
+from minitransformer.storage.safetensors_io import read_safetensors
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -14,8 +14,12 @@ import warnings
 import pytest
 import torch
 
-from minitransformer.safetensors_io import (
-    SafetensorsError, read_safetensors, read_safetensors_metadata, write_safetensors)
+from minitransformer.storage.safetensors_io import (
+    SafetensorsError,
+    read_safetensors,
+    read_safetensors_metadata,
+    write_safetensors,
+)
 
 
 def _file_bytes(header, data=b"", padding=0):

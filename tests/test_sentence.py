@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import CORPUS, make_encoder
+
 from minitransformer.errors import InputError
 from minitransformer.sentence import SentenceEncoder
 

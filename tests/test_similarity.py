@@ -11,7 +11,8 @@ from minitransformer.similarity import cos_sim, semantic_search
 def brute_force(queries: np.ndarray, corpus: np.ndarray, top_k: int):
     unit_q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
     unit_c = corpus / np.linalg.norm(corpus, axis=1, keepdims=True)
-    scores = unit_q.astype(np.float64) @ unit_c.astype(np.float64).T
+    # float64, rounded to float32 as semantic_search rounds: equal vectors, equal scores.
+    scores = (unit_q.astype(np.float64) @ unit_c.astype(np.float64).T).astype(np.float32)
     return [[(j, row[j]) for j in sorted(range(len(corpus)), key=lambda j: (-row[j], j))[:top_k]]
             for row in scores]
 

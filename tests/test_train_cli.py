@@ -9,15 +9,16 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
 from conftest import make_encoder  # noqa: E402
-from minitransformer.checkpoint import load_checkpoint  # noqa: E402
-from minitransformer.data import TaskData, TaskSpec, encode_examples  # noqa: E402
-from minitransformer.evaluation import example_predictions  # noqa: E402
-from minitransformer.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
-from minitransformer.kinds import TOKEN_CLASSIFICATION  # noqa: E402
-from minitransformer.readers import TokenExample  # noqa: E402
-from minitransformer.runs import RunConfig, prepare_run, read_config_file  # noqa: E402
+
+import train  # noqa: E402
+from minitransformer.tasks.data import TaskData, TaskSpec, encode_examples  # noqa: E402
+from minitransformer.tasks.evaluation import example_predictions  # noqa: E402
+from minitransformer.tasks.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
+from minitransformer.tasks.kinds import TOKEN_CLASSIFICATION  # noqa: E402
+from minitransformer.tasks.readers import TokenExample  # noqa: E402
+from minitransformer.training.checkpoint import load_checkpoint  # noqa: E402
+from minitransformer.training.runs import RunConfig, prepare_run, read_config_file  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 

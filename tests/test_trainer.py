@@ -5,18 +5,18 @@ import math
 
 import pytest
 import torch
-
 from conftest import make_encoder
-from minitransformer import checkpoint as checkpoint_module
-from minitransformer import trainer as trainer_module
-from minitransformer.checkpoint import load_checkpoint, save_checkpoint
-from minitransformer.data import TaskSpec, load_task
+
 from minitransformer.errors import InputError
-from minitransformer.heads import MultiTaskModel, build_head
-from minitransformer.progress import read_metrics
+from minitransformer.tasks.data import TaskSpec, load_task
+from minitransformer.tasks.evaluation import evaluate_task
+from minitransformer.tasks.heads import MultiTaskModel, build_head
 from minitransformer.tokenizer import Tokenizer
-from minitransformer.evaluation import evaluate_task
-from minitransformer.trainer import NonFiniteLoss, Trainer, TrainingOptions
+from minitransformer.training import checkpoint as checkpoint_module
+from minitransformer.training import trainer as trainer_module
+from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
+from minitransformer.training.progress import read_metrics
+from minitransformer.training.trainer import NonFiniteLoss, Trainer, TrainingOptions
 
 ROWS = [("The team won the final match.", "sports", "positive"),
         ("The striker missed an easy goal again.", "sports", "negative"),
@@ -181,7 +181,7 @@ def test_uncertainty_weights_are_learned(tokenizer, task_files, tmp_path):
 
 
 def test_uncertainty_weighting_gradient_reaches_the_log_variance():
-    from minitransformer.weighting import UncertaintyWeighting
+    from minitransformer.training.weighting import UncertaintyWeighting
 
     weighting = UncertaintyWeighting(["a", "b"])
     loss = torch.tensor(2.0)

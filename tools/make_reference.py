@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from minitransformer.loading import MINILM_INSTALL, minilm_directory  # noqa: E402
 from minitransformer.pretrained import export_bert, load_bert_sentence_encoder  # noqa: E402
-from minitransformer.safetensors_io import write_safetensors  # noqa: E402
+from minitransformer.storage.safetensors_io import write_safetensors  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 DEFAULT_STSB = "../shared/data/stsb/dev.jsonl"  # relative to the repository root

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from minitransformer.readers import read_conll, read_records  # noqa: E402
+from minitransformer.tasks.readers import read_conll, read_records  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SOURCES = [  # (training file, its text fields; none for CoNLL, whose words are joined)

@@ -19,8 +19,16 @@ import torch
 from torch import nn
 
 from ..attention import MultiHeadAttention, additive_padding_mask
-from .core import (Check, CheckFailed, Component, close, expect_shape, fit_factor,
-                   load_same_weights, max_difference)
+from .core import (
+    Check,
+    CheckFailed,
+    Component,
+    close,
+    expect_shape,
+    fit_factor,
+    load_same_weights,
+    max_difference,
+)
 from .minilm import swapped_minilm_check
 
 WIDTH, HEADS = 256, 4  # d_k = 64, so a missing 1/sqrt(d_k) shows as a factor 8

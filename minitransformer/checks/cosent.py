@@ -149,8 +149,8 @@ def check_no_order(candidate) -> str:
 COMPONENT = Component(
     name="cosent",
     writes="a function cosent_loss(cosines, scores, scale=20.0), or a class like "
-           "minitransformer.heads.SimilarityObjective",
-    ours="minitransformer/heads.py:SimilarityObjective",
+           "minitransformer.tasks.heads.SimilarityObjective",
+    ours="minitransformer/tasks/heads.py:SimilarityObjective",
     checks=[
         Check("one number per batch", check_scalar),
         Check("a batch computed by hand", check_by_hand),

@@ -13,8 +13,16 @@ from __future__ import annotations
 import torch
 
 from ..encoder import Encoder
-from .core import (Check, CheckFailed, Component, close, expect_shape, load_same_weights,
-                   max_difference, parameter_names)
+from .core import (
+    Check,
+    CheckFailed,
+    Component,
+    close,
+    expect_shape,
+    load_same_weights,
+    max_difference,
+    parameter_names,
+)
 from .encoder_layer import randomise, run_torch, small_config, torch_layer
 from .minilm import swapped_minilm_check
 

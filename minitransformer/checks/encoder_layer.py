@@ -19,8 +19,15 @@ from torch import nn
 from ..attention import additive_padding_mask
 from ..config import EncoderConfig
 from ..encoder import ACTIVATION_FUNCTIONS, EncoderLayer
-from .core import (Check, CheckFailed, Component, close, expect_shape, load_same_weights,
-                   max_difference)
+from .core import (
+    Check,
+    CheckFailed,
+    Component,
+    close,
+    expect_shape,
+    load_same_weights,
+    max_difference,
+)
 from .minilm import swapped_minilm_check
 
 TOLERANCE = 1e-5

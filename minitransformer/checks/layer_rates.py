@@ -5,7 +5,7 @@
     weight decay only on matrices (2 or more dimensions), never on biases or LayerNorm gains;
     frozen parameters (requires_grad False) are in no group.
 
-The learner writes a function like minitransformer.optim.parameter_groups:
+The learner writes a function like minitransformer.training.optim.parameter_groups:
     parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> list of dicts
 with "params", "lr" and "weight_decay", as torch.optim.AdamW takes them (ours returns that list
 and a table for printing: a (groups, table) pair is accepted). The model is a 12-layer
@@ -21,7 +21,7 @@ import torch
 
 from ..config import EncoderConfig
 from ..encoder import Encoder
-from ..heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
+from ..tasks.heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
 from .core import Check, CheckFailed, Component
 
 LR, DECAY, WEIGHT_DECAY = 1e-3, 0.8, 0.01
@@ -177,9 +177,9 @@ def check_adamw_step(candidate) -> str:
 
 COMPONENT = Component(
     name="layer_rates",
-    writes="a function like minitransformer.optim.parameter_groups(model, lr, weight_decay, "
+    writes="a function like minitransformer.training.optim.parameter_groups(model, lr, weight_decay, "
            "layer_decay)",
-    ours="minitransformer/optim.py:parameter_groups",
+    ours="minitransformer/training/optim.py:parameter_groups",
     checks=[
         Check("every trainable parameter in exactly one group", check_groups),
         Check("rates by depth, post-norm", check_rates),

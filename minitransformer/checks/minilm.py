@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from ..loading import MINILM_INSTALL, minilm_directory
 from ..pretrained import load_bert_sentence_encoder
-from ..safetensors_io import read_safetensors
 from ..sentence import SentenceEncoder
+from ..storage.safetensors_io import read_safetensors
 from .core import Check, CheckFailed, CheckSkipped, max_difference
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"

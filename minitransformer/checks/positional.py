@@ -17,6 +17,7 @@ import inspect
 import math
 
 import torch
+
 from .core import Check, CheckFailed, Component, close, expect_shape, max_difference
 
 SMALL = (50, 16)  # (max_length, d) where mistakes are named

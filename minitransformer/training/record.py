@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .errors import read_json, write_json
+from ..errors import read_json, write_json
 
 RECORD_FILE = "run.json"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def file_summary(path: str | None, examples: int | None) -> dict | None:

@@ -12,8 +12,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from .errors import InputError
-from .samplers import SAMPLERS
+from ..errors import InputError
+from ..tasks.samplers import SAMPLERS
 from .weighting import WEIGHTINGS
 
 

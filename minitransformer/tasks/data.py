@@ -23,12 +23,11 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .config import check_fields
-from .errors import InputError, is_integer_at_least
+from ..config import check_fields
+from ..errors import InputError, is_integer_at_least
+from ..tokenizer import Tokenizer
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
 from .readers import DataError, Example, TokenExample
-from .tokenizer import Tokenizer
-
 
 TASK_NAME = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -18,15 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import EncoderConfig
-from .encoder import ACTIVATION_FUNCTIONS, Encoder
-from .freezing import depth_blocks
+from ..config import EncoderConfig
+from ..encoder import ACTIVATION_FUNCTIONS, Encoder
+from ..packed import packed_forward
+from ..pooling import get_pooling
+from ..training.freezing import depth_blocks
+
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
-from .kinds import (IGNORE_INDEX, MASKED_LM, SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY,
-                    TOKEN_CLASSIFICATION)
+from .kinds import (
+    IGNORE_INDEX,
+    MASKED_LM,
+    SENTENCE_CLASSIFICATION,
+    SENTENCE_SIMILARITY,
+    TOKEN_CLASSIFICATION,
+)
 from .masking import mask_by_content, mask_tokens
-from .packed import packed_forward
-from .pooling import get_pooling
 
 
 @dataclass

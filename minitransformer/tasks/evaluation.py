@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..sentence import PROGRESS_MIN_BATCHES
 from .data import EncodedDataset, TaskData, iterate_batches, to_device
 from .heads import MultiTaskModel
 from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
 from .metrics import bio_spans
-from .sentence import PROGRESS_MIN_BATCHES
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,

@@ -30,15 +30,15 @@ from pathlib import Path
 
 import torch
 
-from .config import EncoderConfig
-from .data import TaskSpec
-from .encoder import Encoder
-from .errors import InputError, about, read_format_file, write_json
-from .heads import MaskedLanguageModelHead, MultiTaskModel, build_head
-from .pretrained import load_bert_sentence_encoder, read_mlm_head_weights
-from .safetensors_io import load_weights, read_safetensors, write_safetensors
-from .sentence import SentenceEncoder
-from .tokenizer import Tokenizer
+from ..config import EncoderConfig
+from ..encoder import Encoder
+from ..errors import InputError, about, read_format_file, write_json
+from ..pretrained import load_bert_sentence_encoder, read_mlm_head_weights
+from ..sentence import SentenceEncoder
+from ..storage.safetensors_io import load_weights, read_safetensors, write_safetensors
+from ..tasks.data import TaskSpec
+from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
+from ..tokenizer import Tokenizer
 
 FORMAT_NAME = "minitransformer.Checkpoint"
 FORMAT_VERSION = 1

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+
 
 class RoundRobinSampler:
     """Task 1, task 2, ..., task K, task 1, ...: equal steps for every task, whatever its size."""

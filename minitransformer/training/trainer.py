@@ -29,19 +29,19 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ..errors import InputError
+from ..storage.safetensors_io import load_weights
+from ..tasks.data import TaskData, endless_batches, to_device
+from ..tasks.evaluation import dev_results, format_results, main_score
+from ..tasks.heads import MultiTaskModel
+from ..tasks.samplers import make_sampler
+from ..tokenizer import Tokenizer
 from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
-from .data import TaskData, endless_batches, to_device
 from .distributed import DistributedContext
-from .errors import InputError
-from .evaluation import dev_results, format_results, main_score
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
-from .heads import MultiTaskModel
+from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
-from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
-from .safetensors_io import load_weights
-from .samplers import make_sampler
-from .tokenizer import Tokenizer
 from .weighting import make_weighting
 
 

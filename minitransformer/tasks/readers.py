@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
-from .errors import InputError
+from ..errors import InputError
 
 
 class DataError(InputError):

@@ -27,13 +27,24 @@ from typing import Sequence
 
 import torch
 
+from ..errors import InputError
+from ..tokenizer import SPECIAL_TOKENS, Tokenizer
 from . import metrics
-from .errors import InputError
 from .masking import IGNORE_INDEX  # the label of positions without loss
-from .readers import (RECORD_FORMATS, DataError, PairExample, SentenceExample, TextExample,
-                      TokenExample, get_label, get_score, get_text, read_conll, read_records,
-                      read_text_lines)
-from .tokenizer import SPECIAL_TOKENS, Tokenizer
+from .readers import (
+    RECORD_FORMATS,
+    DataError,
+    PairExample,
+    SentenceExample,
+    TextExample,
+    TokenExample,
+    get_label,
+    get_score,
+    get_text,
+    read_conll,
+    read_records,
+    read_text_lines,
+)
 
 SENTENCE_CLASSIFICATION = "sentence_classification"
 TOKEN_CLASSIFICATION = "token_classification"

@@ -24,12 +24,12 @@ import uuid
 
 import torch
 
-from .errors import InputError
+from ..errors import InputError
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's
 # order, so a big-endian host would silently scramble every value.
 if sys.byteorder != "little":
-    raise ImportError("minitransformer.safetensors_io needs a little-endian host")
+    raise ImportError("minitransformer.storage.safetensors_io needs a little-endian host")
 
 DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16,

@@ -25,26 +25,31 @@ from pathlib import Path
 
 import torch
 
-from . import devices
+from .. import devices
+from ..cli import check_writable
+from ..config import PRESETS, EncoderConfig
+from ..encoder import Encoder
+from ..errors import InputError, about, is_integer_at_least, read_json
+from ..loading import (
+    MINILM_NAMES,
+    bert_mlm_head,
+    load_sentence_encoder,
+    minilm_directory,
+    run_checkpoint,
+)
+from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
+from ..tasks.evaluation import score_dataset
+from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
+from ..tasks.kinds import SENTENCE_CLASSIFICATION, read_examples
+from ..tokenizer import Tokenizer
 from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
 from .checkpoint import HEADS_DIRECTORY, TRAINING_STATE, load_checkpoint
-from .cli import check_writable
-from .config import PRESETS, EncoderConfig
-from .data import TaskData, TaskSpec, encode_examples, load_task
 from .distributed import DistributedContext
-from .encoder import Encoder
-from .errors import InputError, about, is_integer_at_least, read_json
-from .evaluation import score_dataset
 from .freezing import count_parameters
-from .heads import MaskedLanguageModelHead, MultiTaskModel, build_head
-from .kinds import SENTENCE_CLASSIFICATION, read_examples
-from .loading import (MINILM_NAMES, bert_mlm_head, load_sentence_encoder, minilm_directory,
-                      run_checkpoint)
 from .options import TrainingOptions, check_option
-from .tokenizer import Tokenizer
 from .trainer import Trainer
 
-DEFAULT_DATA = Path(__file__).resolve().parent / "default_data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "default_data"
 # With no --config: topic and sentiment of the small dataset that ships inside the package.
 DEFAULT_TASKS = [
     {"name": name, "kind": SENTENCE_CLASSIFICATION, "train": str(DEFAULT_DATA / "train.jsonl"),

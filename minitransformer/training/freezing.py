@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .errors import InputError
+from ..errors import InputError
 
 STRATEGY_HELP = "none | all[:HEAD,...] | backbone | embeddings | layers:K | head:HEAD[,...]"
 
