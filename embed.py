@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from minitransformer.errors import InputError, read_text
 from minitransformer.loading import load_sentence_encoder
 from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
+from minitransformer.storage.atomic import atomic_file
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
 PREVIEW_DIMS = 4
@@ -168,14 +168,9 @@ def print_report(sentences: list[str], embeddings: np.ndarray) -> None:
 
 
 def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
-    """np.save through a temporary file: an interrupted write never leaves half an array."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.npy")
-    try:
+    """np.save, atomically: an interrupted write never leaves half an array."""
+    with atomic_file(path) as temporary:
         np.save(temporary, embeddings.astype(np.float32))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)  # only still there if the save failed
 
 
 def print_hits(queries: list[str], corpus: list[str], hits: list[list[tuple[int, float]]]) -> None:

@@ -200,6 +200,7 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     from minitransformer.tasks.metrics import accuracy, entity_f1
     from minitransformer.tasks.samplers import make_sampler
     from minitransformer.training.optim import make_adamw, warmup_linear_factor
+    from minitransformer.training.seeds import derive_seed
 
     transformers = import_reference("transformers")
     directory = minilm_model_directory()
@@ -232,7 +233,7 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     # The task of each step: our trainer's proportional sampler with its seed for epoch 0,
     # so that both loops train the same tasks in the same order.
     sampler = make_sampler("proportional", {name: len(items) for name, items in train.items()},
-                           seed=seed * 100_003)
+                           seed=derive_seed(seed, "epoch", 0, "tasks"))
     generator = random.Random(seed)
     streams = {name: endless(items, grouped, generator) for name, items in train.items()}
     loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)

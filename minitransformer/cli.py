@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+from .storage.atomic import atomic_file
 
 BAD_INPUT = 2  # the exit status of every command on bad input, as argparse uses for bad flags
 PLOTS_INSTALL = "pip install 'minitransformer[plots]' (or: pip install matplotlib)"
@@ -81,10 +82,8 @@ def save_figure(figure, out: Path) -> None:
     """Lay out, save (the format follows the suffix) and close a figure of `pyplot()`, through
     a temporary file: an interrupted save never leaves half a picture."""
     figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    figure.savefig(temporary, dpi=110)
-    os.replace(temporary, out)
+    with atomic_file(out) as temporary:
+        figure.savefig(temporary, dpi=110)
     pyplot("saving").close(figure)
 
 

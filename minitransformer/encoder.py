@@ -128,6 +128,24 @@ class Encoder(nn.Module):
                     nn.init.normal_(module.weight, std=0.02)  # BERT's initializer
                     nn.init.zeros_(module.bias)
 
+    def blocks_by_depth(self) -> list[list[nn.Module]]:
+        """The encoder's modules by depth, the one definition of depth in the project:
+        [[embeddings], [layer 1], ..., [layer N]], a pre-norm model's final LayerNorm at depth N
+        (it normalises the last layer's output). Layer-wise learning rates (training/optim.py)
+        and freezing (training/freezing.py) both count depth from here."""
+        blocks = [[self.embeddings]] + [[layer] for layer in self.layers]
+        if self.final_norm is not None:
+            blocks[-1].append(self.final_norm)
+        return blocks
+
+    def parameter_depths(self) -> dict[str, int]:
+        """{parameter name within the encoder: its depth} (see blocks_by_depth)."""
+        depths = {}
+        for depth, block in enumerate(self.blocks_by_depth()):
+            for module in block:
+                depths.update({id(parameter): depth for parameter in module.parameters()})
+        return {name: depths[id(parameter)] for name, parameter in self.named_parameters()}
+
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every layer between the hand-written and the fused attention path."""
         for layer in self.layers:

@@ -88,19 +88,6 @@ def read_format_file(path: Path, format_name: str, max_version: int, keys: tuple
     return description
 
 
-def write_json(path: str | Path, value: dict | list) -> None:
-    """Write a JSON object (indented, UTF-8) through a temporary file, so that a reader never
-    sees half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)  # only still there if the write failed
-
-
 def is_integer_at_least(value, low: int) -> bool:
     """Whether a value read from a config is an integer >= low (JSON's true is not one)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= low

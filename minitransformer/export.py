@@ -15,60 +15,44 @@ What is written, and which of our encoders are BERTs: pretrained.export_bert.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import uuid
 from pathlib import Path
 
 from .cli import CommandParser, check_writable, main_of
-from .errors import InputError, read_json
-from .loading import load_sentence_encoder, resolve_model, run_checkpoint
+from .errors import InputError
+from .loading import find_model, read_sentence_encoder
 from .pretrained import export_bert
-from .sentence import CONFIG_FILE, SentenceEncoder
+from .sentence import SentenceEncoder
+from .storage.atomic import atomic_directory
+from .storage.formats import HEADS_DIRECTORY
 from .tasks.heads import MaskedLanguageModelHead
-from .training.checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
-from .training.checkpoint import HEADS_DIRECTORY, load_checkpoint, save_heads
-
-
-def is_run(name: str) -> bool:
-    """A training run, one of its checkpoints, or an exported run: a model with heads."""
-    path = Path(name)
-    if (path / "best" / CONFIG_FILE).is_file() or (path / HEADS_DIRECTORY / CONFIG_FILE).is_file():
-        return True
-    return (path / CONFIG_FILE).is_file() and read_json(path / CONFIG_FILE).get("format") == CHECKPOINT_FORMAT
+from .training.checkpoint import load_checkpoint, save_heads
 
 
 def export(name: str, out: Path) -> list[str]:
-    """Write the model `name` to `out` (which must not hold anything yet), through a temporary
-    directory renamed at the end: an error leaves nothing behind. Returns the task names of the
-    heads written beside the encoder."""
+    """Write the model `name` to `out` (which must not hold anything yet), atomically: an error
+    leaves nothing behind. Returns the task names of the heads written beside the encoder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out}: already exists and is not an empty directory; choose a new one")
     check_writable(out, "OUT_DIR")
-    if is_run(name):
-        model, tokenizer, description = load_checkpoint(run_checkpoint(name))
+    found = find_model(name)
+    if found.has_heads:  # a run, one of its checkpoints, or an exported run
+        model, tokenizer, description = load_checkpoint(found.path)
         encoder = SentenceEncoder(tokenizer, model.encoder, pooling=model.pooling_name)
+        mlm_heads = [head for head in model.heads.values()
+                     if isinstance(head, MaskedLanguageModelHead)]
     else:
-        resolve_model(name)  # a clear error for a name that is no model
-        model, description = None, None
-        encoder = load_sentence_encoder(name, "cpu")
-    temporary = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        mlm_heads = [] if model is None else [head for head in model.heads.values()
-                                              if isinstance(head, MaskedLanguageModelHead)]
-        if len(mlm_heads) > 1 and encoder.encoder.config.positional == "sinusoidal":
-            raise InputError("several masked-LM heads on sinusoidal positions: the export rescales "
-                             "the token table, and only one head can be written rescaled")
+        model, description, mlm_heads = None, None, []
+        encoder = read_sentence_encoder(found)
+    if len(mlm_heads) > 1 and encoder.encoder.config.positional == "sinusoidal":
+        raise InputError("several masked-LM heads on sinusoidal positions: the export rescales "
+                         "the token table, and only one head can be written rescaled")
+    with atomic_directory(out) as temporary:
         # A run's masked-LM head is also written as BERT's own (cls.predictions): then
         # BertForMaskedLM loads the export as it is.
         export_bert(encoder, temporary, mlm_heads[0] if len(mlm_heads) == 1 else None)
         if model is not None:
             save_heads(temporary / HEADS_DIRECTORY, model, description)
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        temporary.rename(out)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return [] if model is None else list(model.heads)
 
 

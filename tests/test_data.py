@@ -20,7 +20,7 @@ from minitransformer.tasks.data import (
     iterate_batches,
     load_task,
 )
-from minitransformer.tasks.kinds import IGNORE_INDEX, KINDS, align_labels, get_kind, read_examples
+from minitransformer.tasks.kinds import IGNORE_INDEX, align_labels, get_kind, read_examples
 from minitransformer.tasks.readers import (
     DataError,
     PairExample,

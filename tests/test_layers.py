@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"errors", "training.distributed",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
+    {"storage.atomic", "storage.formats", "training.seeds"},  # one home for each mechanism
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
      "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
      "training.weighting", "training.optim", "cli", "training.progress", "devices",
@@ -22,6 +23,7 @@ LAYERS = [
     {"sentence", "tasks.heads"},
     {"pretrained", "tasks.evaluation"},
     {"training.checkpoint"},
+    {"training.run_checkpoints"},
     {"loading", "training.trainer"},
     {"checks"},  # the learner's component checks: one layer for all its files
     {"training.runs", "training.record", "evaluate", "plot", "inspect", "check", "export"},

@@ -46,7 +46,6 @@ def test_training_through_the_packed_path_gives_the_reference_losses_and_gradien
         tokenizer, norm_placement):
     """Every task kind's loss and every parameter's gradient, on padded batches, through the
     packed path and the reference one (dropout 0, so both compute the same function)."""
-    from minitransformer.tasks.data import TaskSpec
     from minitransformer.tasks.heads import MultiTaskModel, build_head
     from minitransformer.tasks.kinds import get_kind
 

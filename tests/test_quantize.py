@@ -12,7 +12,6 @@ from minitransformer.errors import InputError
 from minitransformer.loading import minilm_directory
 from minitransformer.packed import packed_forward
 from minitransformer.quantize import input_maxima, int8_copy, smooth, stack_qkv
-from minitransformer.sentence import SentenceEncoder
 
 
 def batches(tokenizer, texts, size=3):

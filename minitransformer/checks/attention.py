@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from ..attention import MultiHeadAttention, additive_padding_mask
+from ..attention import additive_padding_mask
 from .core import (
     Check,
     CheckFailed,

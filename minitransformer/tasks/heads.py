@@ -22,7 +22,6 @@ from ..config import EncoderConfig
 from ..encoder import ACTIVATION_FUNCTIONS, Encoder
 from ..packed import packed_forward
 from ..pooling import get_pooling
-from ..training.freezing import depth_blocks
 
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
 from .kinds import (
@@ -223,7 +222,7 @@ class MultiTaskModel(nn.Module):
         so a frozen block adds no dropout noise (see freezing.py)."""
         super().train(mode)
         if mode:
-            encoder_blocks = [module for depth in depth_blocks(self) for module in depth]
+            encoder_blocks = [module for depth in self.encoder.blocks_by_depth() for module in depth]
             for block in [*encoder_blocks, *self.heads.values()]:
                 if not any(parameter.requires_grad for parameter in block.parameters()):
                     block.eval()

@@ -37,7 +37,6 @@ from .readers import (
     PairExample,
     SentenceExample,
     TextExample,
-    TokenExample,
     get_label,
     get_score,
     get_text,

@@ -1,6 +1,7 @@
 """Which parts of a multi-task model learn: named freezing strategies and gradual unfreezing.
 
-The blocks of a MultiTaskModel, by encoder depth (the depths of optim.py):
+The blocks of a MultiTaskModel, by encoder depth (Encoder.blocks_by_depth, which optim.py's
+layer-wise rates read too):
 
     depth 0        the embeddings
     depth 1..N     encoder layers, bottom to top (a pre-norm model's final LayerNorm goes with N)
@@ -36,15 +37,6 @@ from torch import nn
 from ..errors import InputError
 
 STRATEGY_HELP = "none | all[:HEAD,...] | backbone | embeddings | layers:K | head:HEAD[,...]"
-
-
-def depth_blocks(model) -> list[list[nn.Module]]:
-    """The encoder's blocks by depth: [[embeddings], [layer 1], ..., [layer N (+ final norm)]]."""
-    encoder = model.encoder
-    blocks = [[encoder.embeddings]] + [[layer] for layer in encoder.layers]
-    if encoder.final_norm is not None:
-        blocks[-1].append(encoder.final_norm)
-    return blocks
 
 
 def set_trainable(modules, trainable: bool) -> None:
@@ -89,7 +81,7 @@ def apply_freezing(model, strategy: str) -> list[str]:
     else:
         raise InputError(f"unknown freezing strategy {strategy!r}; use {STRATEGY_HELP}")
 
-    blocks = depth_blocks(model)
+    blocks = model.encoder.blocks_by_depth()
     set_trainable([module for depth in frozen_depths for module in blocks[depth]], False)
     set_trainable([heads[name] for name in frozen_heads], False)
     return [("embeddings" if depth == 0 else f"layer {depth}") for depth in frozen_depths] + \
@@ -111,7 +103,7 @@ class GradualUnfreezing:
     def __init__(self, model, every: int):
         if every < 1:
             raise ValueError(f"gradual unfreezing needs a positive interval, got {every}")
-        self.blocks = depth_blocks(model)
+        self.blocks = model.encoder.blocks_by_depth()
         self.every = every
         self.unfrozen = 0  # how many depths, counted from the top, are trainable now
         set_trainable([module for block in self.blocks for module in block], False)

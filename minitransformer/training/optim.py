@@ -29,18 +29,6 @@ class GroupInfo:
     parameters: int
 
 
-def depth_of(name: str, num_layers: int) -> int | None:
-    """Depth of a parameter of a MultiTaskModel/SentenceEncoder by its name; None for heads."""
-    parts = name.split(".")
-    if parts[0] != "encoder":
-        return None
-    if parts[1] == "embeddings":
-        return 0
-    if parts[1] == "layers":
-        return int(parts[2]) + 1
-    return num_layers  # the pre-norm final LayerNorm sits on top of the last layer
-
-
 def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
                      layer_decay: float = 1.0, head_lrs: dict[str, float] | None = None,
                      exclude: Iterable[nn.Parameter] = (), hidden_lr_factor: float = 1.0):
@@ -53,13 +41,15 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
     Each group remembers its full rate as "base_lr"; the schedule scales "lr" from it.
     """
     num_layers = model.encoder.config.num_layers
+    depth_of = {f"encoder.{name}": depth
+                for name, depth in model.encoder.parameter_depths().items()}
     head_lrs = head_lrs or {}
     excluded = {id(parameter) for parameter in exclude}
     buckets: dict[tuple, list] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad or id(parameter) in excluded:
             continue
-        depth = depth_of(name, num_layers)
+        depth = depth_of.get(name)  # None: a head's parameter
         if depth is None:
             head = name.split(".")[1]
             label, rate = f"head {head}", head_lrs.get(head, lr)

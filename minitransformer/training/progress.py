@@ -27,6 +27,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..storage.atomic import atomic_file
+
 METRICS_FILE = "metrics.jsonl"
 LINE_SECONDS = 30.0  # a log shows life at least this often, whatever the step time
 PROGRESS_MODES = ("auto", "bar", "lines", "off")
@@ -42,10 +44,9 @@ class MetricsLog:
         kept = []
         if keep_until_step is not None and self.path.is_file():
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= keep_until_step]
-        temporary = self.path.with_name(f".{self.path.name}.tmp")  # all of it, or the old one
-        temporary.write_text("".join(json.dumps(record) + "\n" for record in kept),
-                             encoding="utf-8")
-        temporary.replace(self.path)
+        with atomic_file(self.path) as temporary:  # all of it, or the old one
+            temporary.write_text("".join(json.dumps(record) + "\n" for record in kept),
+                                 encoding="utf-8")
 
     def write(self, record: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:

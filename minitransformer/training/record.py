@@ -26,7 +26,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from ..errors import read_json, write_json
+from ..errors import read_json
+from ..storage.atomic import write_json
 
 RECORD_FILE = "run.json"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,23 +29,18 @@ from ..cli import check_writable
 from ..config import PRESETS, EncoderConfig
 from ..encoder import Encoder
 from ..errors import InputError, about, is_integer_at_least, read_json
-from ..loading import (
-    MINILM_NAMES,
-    bert_mlm_head,
-    load_sentence_encoder,
-    minilm_directory,
-    run_checkpoint,
-)
+from ..loading import bert_mlm_head, find_model, is_minilm, minilm_directory, read_sentence_encoder
+from ..storage.formats import LAST
 from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
 from ..tasks.evaluation import score_dataset
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from ..tasks.kinds import SENTENCE_CLASSIFICATION, read_examples
 from ..tokenizer import Tokenizer
-from .checkpoint import FORMAT_NAME as CHECKPOINT_FORMAT
-from .checkpoint import HEADS_DIRECTORY, TRAINING_STATE, load_checkpoint
+from .checkpoint import TRAINING_STATE, load_checkpoint
 from .distributed import DistributedContext
 from .freezing import count_parameters
 from .options import TrainingOptions, check_option
+from .seeds import derive_seed
 from .trainer import Trainer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "default_data"
@@ -131,7 +125,7 @@ class RunConfig:
             raise InputError(f"max_train in the config must be an integer >= 1, got "
                              f"{self.max_train!r}")
         check_writable(self.run_dir, "--run-dir", directory=True)
-        if self.resume and not (self.run_dir / "last" / TRAINING_STATE).is_file():
+        if self.resume and not (self.run_dir / LAST / TRAINING_STATE).is_file():
             raise InputError(f"--resume: nothing to resume in {self.run_dir} (no last/"
                              f"{TRAINING_STATE}); start without --resume")
 
@@ -151,7 +145,7 @@ def read_config_file(path: Path) -> dict:
             if isinstance(task.get(split), str):
                 task[split] = str((path.parent / task[split]).resolve())
     init = config.get("init")
-    if isinstance(init, str) and init not in ("auto", "scratch") and init.lower() not in MINILM_NAMES:
+    if isinstance(init, str) and init not in ("auto", "scratch") and not is_minilm(init):
         config["init"] = str((path.parent / init).resolve())  # a model directory
     options = config.get("options", {})
     if not isinstance(options, dict):
@@ -251,7 +245,7 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
     """A pretrained encoder (MiniLM, any model directory) or a new one with a new vocabulary."""
     if config.from_scratch:
         tokenizer = scratch_tokenizer(config, distributed)
-        torch.manual_seed(config.options.seed)  # the random weights
+        torch.manual_seed(derive_seed(config.options.seed, "scratch weights"))
         encoder_config = EncoderConfig.preset(
             config.preset, vocab_size=tokenizer.vocab_size, norm_placement=config.norm_placement,
             max_length=max(config.max_length, 128))
@@ -262,34 +256,18 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
             f"vocabulary of {tokenizer.vocab_size} trained on the training text"))
     heads = {}
     with about(f"--init {config.init}"):
-        checkpoint = multitask_checkpoint(config.init)
-        if checkpoint is None:  # MiniLM, a BERT directory, a saved SentenceEncoder
-            model = load_sentence_encoder(config.init, "cpu")  # prepare_run moves it to --device
+        found = find_model(config.init)
+        if not found.has_heads:  # MiniLM, a BERT directory, a saved SentenceEncoder
+            model = read_sentence_encoder(found)  # on the CPU: prepare_run moves it to --device
             encoder, tokenizer, pooling = model.encoder, model.tokenizer, model.pooling_name
         else:  # a run, checkpoint or exported run: its trained heads come with it
-            model, tokenizer, description = load_checkpoint(checkpoint)
+            model, tokenizer, description = load_checkpoint(found.path)
             encoder, pooling = model.encoder, model.pooling_name
             heads = {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]].state_dict())
                      for task in description["tasks"]}
     tokenizer.set_max_length(min(config.max_length, tokenizer.max_length))
     name = "the pretrained all-MiniLM-L6-v2" if config.init == "minilm" else config.init
     return Start(encoder, tokenizer, pooling, f"from {name}", bert_mlm_head(config.init), heads)
-
-
-def multitask_checkpoint(init: str) -> Path | None:
-    """The checkpoint directory if --init names a training run, a checkpoint or an exported
-    run (whose heads MT-DNN's recipe fine-tunes along with the encoder); else None."""
-    path = Path(init)
-    if init.lower() in MINILM_NAMES or not path.is_dir():
-        return None
-    if (path / "best" / "config.json").is_file():
-        path = run_checkpoint(path)
-    if (path / HEADS_DIRECTORY / "config.json").is_file():
-        return path
-    config_file = path / "config.json"
-    if config_file.is_file() and read_json(config_file).get("format") == CHECKPOINT_FORMAT:
-        return path
-    return None
 
 
 def carried_head(task: TaskData, saved: dict) -> str | None:
@@ -314,7 +292,7 @@ def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tok
     read it from the run directory (the ranks' models must have identical shapes).
     """
     if config.resume:
-        return Tokenizer.load(config.run_dir / "last", config.max_length)
+        return Tokenizer.load(config.run_dir / LAST, config.max_length)
     shared = config.run_dir / "scratch_tokenizer"
     if distributed.is_main:
         texts = [text for spec in config.tasks for example in spec.read("train")
@@ -364,7 +342,8 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     training starts."""
     device = pick_device(config.device, distributed)
     start = start_encoder(config, distributed)
-    tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
+    tasks = [load_task(spec, start.tokenizer, max_train=config.max_train,
+                       seed=derive_seed(config.options.seed, "subsample", spec.name))
              for spec in config.tasks]
     heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
              for t in tasks}
@@ -389,14 +368,14 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed)
     if config.resume:  # before anything is written: a checkpoint that does not fit is refused
-        trainer.restore(config.run_dir / "last")
+        trainer.restore()
     return Run(config, start, tasks, model, trainer)
 
 
 def new_head(task: TaskData, encoder_config: EncoderConfig, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
-    torch.manual_seed(seed * 100_003 + zlib.crc32(task.spec.name.encode("utf-8")))
+    torch.manual_seed(derive_seed(seed, "head", task.spec.name))
     return build_head(task.spec.kind, encoder_config, task.label_map, hidden=task.spec.head_hidden)
 
 
@@ -415,7 +394,7 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_siz
     """{task: {metric: value}} of a run's heads (RUN/best, or a checkpoint directory) on files
     in each task's format, with the label maps the heads were trained with; on `device`
     (None: the best here)."""
-    model, tokenizer, description = load_checkpoint(run_checkpoint(path))
+    model, tokenizer, description = load_checkpoint(path)
     model.to(device or devices.best_device())
     saved = {task["spec"]["name"]: task for task in description["tasks"]}
     results = {}

@@ -30,18 +30,18 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import InputError
-from ..storage.safetensors_io import load_weights
 from ..tasks.data import TaskData, endless_batches, to_device
 from ..tasks.evaluation import dev_results, format_results, main_score
 from ..tasks.heads import MultiTaskModel
 from ..tasks.samplers import make_sampler
 from ..tokenizer import Tokenizer
-from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
+from .run_checkpoints import RunCheckpoints
+from .seeds import derive_seed
 from .weighting import make_weighting
 
 
@@ -117,6 +117,9 @@ class Trainer:
         self.resumed = False  # continued from RUN/last (restore)
         self.started = time.perf_counter()
         self.metrics_log: MetricsLog | None = None
+        self.checkpoints = RunCheckpoints(self.run_dir, model, tokenizer, tasks, options)
+        # Whether this run has written best/ and last/ (a resumed run: its own from the start).
+        self.saved_best = self.saved_last = False
         self.progress: Progress | None = None
         # Since the last training record: per task [loss sum, steps]; examples and seconds.
         self.window_losses: dict[str, list[float]] = {}
@@ -133,21 +136,23 @@ class Trainer:
 
     # ---- the streams of one epoch, all derived from (seed, epoch) -------------------------
     def _epoch_streams(self, epoch: int):
-        seed = self.options.seed * 100_003 + epoch
+        seed = self.options.seed
         sizes = {t.spec.name: len(t.train) for t in self.tasks}
-        sampler = make_sampler(self.options.sampler, sizes, seed=seed,
+        sampler = make_sampler(self.options.sampler, sizes,
+                               seed=derive_seed(seed, "epoch", epoch, "tasks"),
                                temperature=self.options.temperature)
         rank, world_size = self.distributed.rank, self.distributed.world_size
         by_length = self.options.batching == "length"
-        streams = {t.spec.name: endless_batches(t.train, self.local_batch_size, seed * 31 + i,
-                                                rank, world_size, by_length)
-                   for i, t in enumerate(self.tasks)}
+        streams = {name: endless_batches(t.train, self.local_batch_size,
+                                         derive_seed(seed, "epoch", epoch, "batches", name),
+                                         rank, world_size, by_length)
+                   for name, t in self.task_by_name.items()}
         return sampler, streams
 
     def train(self, resume: bool = False) -> dict:
         """Train to the last epoch; resume: first restore RUN/last (unless `restore` was called)."""
         if resume and not self.resumed:
-            self.restore(self.run_dir / "last")
+            self.restore()
         self.started = time.perf_counter()
         if self.distributed.is_main:
             self.metrics_log = MetricsLog(self.run_dir / METRICS_FILE,
@@ -164,7 +169,7 @@ class Trainer:
             self.progress.close()
             self.log("\ninterrupted: saving the last checkpoint before exiting")
             if self.distributed.is_main:
-                self._save(self.run_dir / "last", with_training_state=True)
+                self._save(self.checkpoints.last, with_training_state=True)
             raise
         self.progress.close()
         return self.history[-1] if self.history else {}
@@ -242,8 +247,8 @@ class Trainer:
     def _step(self, name: str, batch: dict) -> float:
         # The dropout masks of this step: each rank its own, as its own examples; on every
         # device, since manual_seed seeds CUDA too.
-        torch.manual_seed((self.options.seed * 100_003 + self.global_step) * 7919 +
-                          self.distributed.rank)
+        torch.manual_seed(derive_seed(self.options.seed, "dropout", self.global_step,
+                                      self.distributed.rank))
         set_learning_rates(self.optimizer, warmup_linear_factor(
             self.global_step, self.warmup_steps, self.total_steps))
         output = self.training_model(name, to_device(batch, self.device))
@@ -252,9 +257,10 @@ class Trainer:
         # DDP the mean over ranks, so that all ranks stop together on a bad loss.
         value = self.distributed.mean(loss.item())
         if not math.isfinite(value):
+            kept = (f"the last good checkpoint of this run is kept in {self.checkpoints.last}"
+                    if self.saved_last else "no checkpoint of this run was written yet")
             raise NonFiniteLoss(f"task {name!r} gave a non-finite loss ({value}) at step "
-                                f"{self.global_step + 1}; the last good checkpoint is kept in "
-                                f"{self.run_dir / 'last'}. Try a lower --lr.")
+                                f"{self.global_step + 1}; {kept}. Try a lower --lr.")
         if loss.requires_grad:  # else this task's head and the encoder are all frozen
             loss.backward()
         self.distributed.average_gradients(self.weighting.parameters())
@@ -307,74 +313,46 @@ class Trainer:
                                     "metrics": results, "score": entry.get("score"),
                                     "elapsed_s": entry["elapsed_s"]})
             self.log(format_results(results, title=f"dev after step {self.global_step}"))
-            if entry.get("score", -math.inf) > self.best_score or not (self.run_dir / "best").exists():
+            if entry.get("score", -math.inf) > self.best_score or not self.saved_best:
                 self.best_score = entry.get("score", self.best_score)
-                self._save(self.run_dir / "best", with_training_state=False)
+                self._save(self.checkpoints.best, with_training_state=False)
+                self.saved_best = True
             if end_of_epoch:
-                self._save(self.run_dir / "last", with_training_state=True)
+                self._save(self.checkpoints.last, with_training_state=True)
         self.distributed.barrier()
 
-    def _task_descriptions(self) -> list[dict]:
-        return [{"spec": t.spec.to_dict(), "label_map": t.label_map} for t in self.tasks]
-
     def _save(self, directory: Path, with_training_state: bool) -> None:
-        extra = {"options": self.options.to_dict(),
-                 "progress": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                              "global_step": self.global_step,
-                              "train_seconds": round(self.train_seconds, 2),
-                              "elapsed_s": round(self.elapsed(), 2),
-                              # the steps since the last training record, which it will average
-                              "window": {"losses": self.window_losses,
-                                         "examples": self.window_examples,
-                                         "seconds": self.window_seconds}},
-                 "best_score": None if self.best_score == -math.inf else self.best_score,
-                 "history": self.history}
+        progress = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                    "global_step": self.global_step,
+                    "train_seconds": round(self.train_seconds, 2),
+                    "elapsed_s": round(self.elapsed(), 2),
+                    # the steps since the last training record, which it will average
+                    "window": {"losses": self.window_losses, "examples": self.window_examples,
+                               "seconds": self.window_seconds}}
         state = None
         if with_training_state:
             state = {"optimizer": self.optimizer.state_dict(),
                      "weighting": self.weighting.state_dict(), "losses": self.losses}
-        save_checkpoint(directory, self.model, self.tokenizer, self._task_descriptions(), extra,
-                        state)
+        self.checkpoints.save(directory, progress, self.history, self.best_score, state)
+        self.saved_last |= directory == self.checkpoints.last
 
-    def restore(self, directory: Path) -> None:
-        """Continue from a checkpoint with training state (RUN/last) of the same run: weights,
-        optimizer, loss weights, progress and history. A checkpoint of another run (other
-        tasks, model or options) is refused with an InputError."""
-        description = read_checkpoint_description(directory)
-        saved = [task["spec"]["name"] for task in description["tasks"]]
-        if saved != [t.spec.name for t in self.tasks]:
-            raise InputError(f"{directory}: saved with tasks {', '.join(saved)}, not "
-                             f"{', '.join(t.spec.name for t in self.tasks)}; resume with the "
-                             f"command that started the run")
-        # The default batching changed from random to packed (2026-11-26): a run saved with
-        # another batching must go on with it, or its dropout masks and losses would change.
-        batching = description.get("options", {}).get("batching", "random")
-        if batching != self.options.batching:
-            raise InputError(f"{directory}: the run trained with --batching {batching}, not "
-                             f"{self.options.batching}; resume with --batching {batching}")
-        state = load_training_state(directory)
-        progress = description["progress"]
+    def restore(self) -> None:
+        """Continue from RUN/last of the same run: weights, optimizer, loss weights, progress
+        and history. A checkpoint of another run (other tasks, model or options) is refused
+        with an InputError before anything changes."""
+        point = self.checkpoints.read_resume_point()
+        progress = point.progress
         self.epoch, self.step_in_epoch = progress["epoch"], progress["step_in_epoch"]
         self.global_step = progress["global_step"]
         self._unfreeze_due()  # the optimizer must have the groups it had when it was saved
-        load_weights(self.model, directory / "model.safetensors")
-        try:
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.weighting.load_state_dict(state["weighting"])
-        except (ValueError, KeyError, RuntimeError) as error:
-            raise InputError(f"{directory}: the saved optimizer does not fit this run's options "
-                             f"({str(error).splitlines()[0]}); resume with the command that "
-                             f"started the run") from None
-        self.losses = list(state["losses"])
-        self.history = description["history"]
-        self.best_score = description["best_score"] if description["best_score"] is not None \
-            else -math.inf
-        # (checkpoints written before progress held the times kept them in the history)
-        self.train_seconds = progress.get("train_seconds",
-                                          self.history[-1].get("train_seconds", 0.0) if self.history else 0.0)
-        self.elapsed_before = progress.get("elapsed_s", 0.0)
-        window = progress.get("window", {"losses": {}, "examples": 0, "seconds": 0.0})
+        self.checkpoints.load_into(point, self.optimizer, self.weighting)
+        self.losses = list(point.training_state["losses"])
+        self.history, self.best_score = point.history, point.best_score
+        self.train_seconds = progress["train_seconds"]
+        self.elapsed_before = progress["elapsed_s"]
+        window = progress["window"]
         self.window_losses = {task: list(total) for task, total in window["losses"].items()}
         self.window_examples, self.window_seconds = window["examples"], window["seconds"]
-        self.resumed = True
-        self.log(f"resumed from {directory} at epoch {self.epoch + 1}, step {self.global_step}")
+        self.resumed = self.saved_best = self.saved_last = True
+        self.log(f"resumed from {point.directory} at epoch {self.epoch + 1}, step "
+                 f"{self.global_step}")

@@ -1,0 +1,86 @@
+"""What a model directory holds: the one place that tells the project's formats apart.
+
+Every command that takes a model or a run (`--model`, `--init`, `train.py evaluate`, `export`)
+asks `identify`, which reads only the directory's names and its config.json's "format" (or
+BERT's "model_type"); each format's own loader then reads and checks the rest.
+
+    format             config.json says                       what it is
+    SENTENCE_ENCODER   "format": "minitransformer.SentenceEncoder"   SentenceEncoder.save
+    CHECKPOINT         "format": "minitransformer.Checkpoint"        a training checkpoint:
+                                                                     encoder + heads
+    EXPORTED_RUN       BERT's config, and heads/config.json          `export` of a run
+    BERT               "model_type": "bert" (or BERT's sizes alone)  HF / sentence-transformers
+
+A training run's directory (RUN/run.json, RUN/best/, RUN/last/) stands for its best checkpoint.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, read_json
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+SENTENCE_ENCODER_FORMAT = "minitransformer.SentenceEncoder"
+CHECKPOINT_FORMAT = "minitransformer.Checkpoint"
+HEADS_FORMAT = "minitransformer.Heads"
+HEADS_DIRECTORY = "heads"  # beside an exported encoder: the run's trained heads
+BEST, LAST = "best", "last"  # a run's best checkpoint, and its latest (resumable) one
+# The sizes a BERT config.json must give (the rest have BERT's defaults). An older or
+# hand-written one may carry only these, without "model_type".
+BERT_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",
+                    "intermediate_size", "max_position_embeddings")
+
+
+class Format(enum.Enum):
+    SENTENCE_ENCODER = "a saved minitransformer model"
+    CHECKPOINT = "a training checkpoint"
+    EXPORTED_RUN = "an exported run (BERT files and heads/)"
+    BERT = "a BERT checkpoint"
+
+
+@dataclass(frozen=True)
+class ModelDirectory:
+    path: Path  # the directory whose config.json was read (RUN/best for a run)
+    format: Format
+    run: Path | None = None  # the run directory, when a run was named
+
+    @property
+    def has_heads(self) -> bool:
+        """A multi-task model (encoder and trained heads), not an encoder alone."""
+        return self.format in (Format.CHECKPOINT, Format.EXPORTED_RUN)
+
+
+def is_run_directory(path: Path) -> bool:
+    """A training run's directory: its best checkpoint in best/, no config.json of its own."""
+    return (path / BEST / CONFIG_FILE).is_file() and not (path / CONFIG_FILE).is_file()
+
+
+def identify(path: str | Path) -> ModelDirectory:
+    """The format of the model or run at `path`, or an InputError that names the path and says
+    what is missing."""
+    path = Path(path)
+    run = None
+    if is_run_directory(path):
+        run, path = path, path / BEST
+    if not path.is_dir():
+        raise InputError(f"{path}: " + ("no such directory" if not path.exists() else "is a file")
+                         + ", so neither a training run nor a model directory")
+    if not (path / CONFIG_FILE).is_file():
+        raise InputError(f"{path}: holds no {CONFIG_FILE} (nor {BEST}/{CONFIG_FILE}), so it is "
+                         f"neither a model directory nor a training run")
+    config = read_json(path / CONFIG_FILE)
+    declared = config.get("format")
+    if declared == SENTENCE_ENCODER_FORMAT:
+        return ModelDirectory(path, Format.SENTENCE_ENCODER, run)
+    if declared == CHECKPOINT_FORMAT:
+        return ModelDirectory(path, Format.CHECKPOINT, run)
+    if declared is None and (config.get("model_type") == "bert"
+                             or all(key in config for key in BERT_CONFIG_KEYS)):
+        exported = (path / HEADS_DIRECTORY / CONFIG_FILE).is_file()
+        return ModelDirectory(path, Format.EXPORTED_RUN if exported else Format.BERT, run)
+    raise InputError(f"{path / CONFIG_FILE}: neither a minitransformer model nor a BERT "
+                     f"checkpoint (format {declared!r}, model_type {config.get('model_type')!r})")
