@@ -18,20 +18,19 @@ from pathlib import Path
 from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
 from minitransformer.devices import pick_device
 from minitransformer.loading import MINILM_INSTALL
-from minitransformer.pooling import POOLINGS
 from minitransformer.tasks.evaluation import example_predictions, format_results
 from minitransformer.training.checkpoint import load_checkpoint
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
 from minitransformer.training.freezing import STRATEGY_HELP
 from minitransformer.training.optim import format_groups
-from minitransformer.training.progress import LINE_SECONDS, PROGRESS_MODES
 from minitransformer.training.record import RunRecord
-from minitransformer.training.runs import (
+from minitransformer.training.run_config import (
     RunConfig,
     add_option_flags,
-    evaluate_saved_run,
-    prepare_run,
+    add_run_flags,
+    remove_earlier_run,
 )
+from minitransformer.training.runs import evaluate_saved_run, prepare_run
 from minitransformer.training.trainer import NonFiniteLoss
 
 
@@ -46,58 +45,18 @@ def training_parser() -> CommandParser:
                "writes RUN/best (best dev score), RUN/last (resumable), RUN/run.json (what it was) "
                "and RUN/metrics.jsonl (losses and dev metrics over steps).")
     run = parser.add_argument_group("what to train, from where")
-    run.add_argument("--config", type=Path, metavar="FILE.json",
-                     help="tasks and options in a JSON file (see configs/); paths in it are "
-                          "relative to the file. Flags given here override its options.")
-    run.add_argument("--tasks", metavar="NAME[,NAME]", help="train only these tasks of the config")
-    run.add_argument("--run-dir", type=Path, metavar="DIR",
-                     help="where the run is written (default: runs/<config name> or runs/default)")
-    run.add_argument("--init", metavar="minilm|scratch|auto|DIR",
-                     help="start from the pretrained MiniLM, from scratch (new WordPiece "
-                          "vocabulary, random weights), or from a model directory (BERT format, "
-                          "a saved model or a run, whose trained heads carry over to tasks of "
-                          "the same name and labels); auto (the default): minilm if installed, "
-                          "else scratch")
-    run.add_argument("--preset", default="small", help="encoder preset for --init scratch "
-                                                       "(default %(default)s)")
-    run.add_argument("--norm-placement", choices=("pre", "post"), default="pre",
-                     help="LayerNorm placement of a scratch encoder: pre (the default; trains more "
-                          "stably) or post (BERT's, so python -m minitransformer.export can write "
-                          "it as a BERT)")
-    run.add_argument("--max-length", type=int, metavar="N", help="truncate inputs to N tokens "
-                                                                  "(default 128)")
-    run.add_argument("--max-train", type=positive_int, metavar="N",
-                     help="use a random subsample of at most N training examples per task")
-    run.add_argument("--head-hidden", type=positive_int, metavar="N",
-                     help="give every classification head a hidden layer of N units (d -> N -> "
-                          "ReLU -> classes) instead of one linear layer; per task: head_hidden "
-                          "in the config")
-    run.add_argument("--pooling", choices=tuple(POOLINGS), help="sentence pooling (default: the "
-                                                                "starting model's own, else mean)")
-    run.add_argument("--device", metavar="NAME",
-                     help="cpu, cuda, cuda:N or mps (default: the best here: cuda, then mps, then cpu)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue from RUN_DIR/last where an earlier run stopped")
-    run.add_argument("--progress", choices=PROGRESS_MODES, default="auto",
-                     help="a bar, plain lines (one every --log-every steps and at least every "
-                          f"{LINE_SECONDS:.0f} s), or nothing; auto: a bar on a terminal, lines "
-                          "otherwise (default auto)")
+    add_run_flags(run)
     run.add_argument("--print-param-groups", action="store_true",
                      help="print the optimizer's parameter groups and exit")
     options = parser.add_argument_group("training options (also the \"options\" of a config file)")
     add_option_flags(options)
-    options.add_argument("--loss-weight", action="append", default=[], metavar="TASK=W",
-                         help="weight of a task's loss (default 1.0 each); repeatable")
-    options.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
-                         help="gradual unfreezing: heads only at first, then one more encoder "
-                              "layer from the top every N epochs (e.g. 1) or steps (200steps)")
     return parser
 
 
 def train(argv) -> int:
     started = time.perf_counter()
     args = training_parser().parse_args(argv)
-    config = RunConfig.read(args)
+    config = RunConfig.read(vars(args))
     distributed = init_distributed()  # rank 0 of 1 without torchrun
     say = print if distributed.is_main else (lambda *a, **k: None)  # only rank 0 prints
     try:
@@ -106,6 +65,9 @@ def train(argv) -> int:
             say(format_groups(run.trainer.group_infos))
             return 0
         say(run.summary())
+        if config.overwrite and distributed.is_main:  # all was read and checked: now replace
+            say(f"replacing the earlier run in {config.run_dir}")
+            remove_earlier_run(config.run_dir)
         command = ["python", "train.py", *argv]
         record = RunRecord(run, command, started) if distributed.is_main else None
         return train_and_report(run, record, say)

@@ -5,7 +5,7 @@ batches of each task of a config, from all-MiniLM-L6-v2, before clipping.
     python experiments/gradient_norms.py configs/all_tasks.json
     (needs ../shared/data and the MiniLM package)
 
-Each task's heads start as in a run with seed 0 (runs.new_head, head_hidden included), and the
+Each task's heads start as in a run with seed 0 (start.new_head, head_hidden included), and the
 dropout masks are seeded afresh for each task, so a task's numbers do not depend on which other
 tasks the config holds. Batches of 32, max length 128, whatever the config says.
 
@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from minitransformer.loading import load_sentence_encoder  # noqa: E402
 from minitransformer.tasks.data import TaskSpec, iterate_batches, load_task  # noqa: E402
 from minitransformer.tasks.heads import MultiTaskModel  # noqa: E402
-from minitransformer.training.runs import new_head, read_config_file  # noqa: E402
+from minitransformer.training.run_config import read_config_file  # noqa: E402
+from minitransformer.training.start import new_head  # noqa: E402
 
 BATCHES, BATCH_SIZE = 3, 32
 

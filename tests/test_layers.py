@@ -25,8 +25,10 @@ LAYERS = [
     {"training.checkpoint"},
     {"training.run_checkpoints"},
     {"loading", "training.trainer"},
-    {"checks"},  # the learner's component checks: one layer for all its files
-    {"training.runs", "training.record", "evaluate", "plot", "inspect", "check", "export"},
+    {"checks", "training.record"},  # checks: the learner's component checks, one layer
+    {"training.run_config"},  # flags + config file -> RunConfig
+    {"training.start"},  # where the encoder starts
+    {"training.runs", "evaluate", "plot", "inspect", "check", "export"},  # a run; the commands
     {"__init__"},  # the few names a user starts from, re-exported
 ]
 GROUPED = {"checks"}  # subpackages whose files share one layer (imports among them are free)

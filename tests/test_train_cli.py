@@ -18,7 +18,8 @@ from minitransformer.tasks.heads import MultiTaskModel, TokenClassificationHead 
 from minitransformer.tasks.kinds import TOKEN_CLASSIFICATION  # noqa: E402
 from minitransformer.tasks.readers import TokenExample  # noqa: E402
 from minitransformer.training.checkpoint import load_checkpoint  # noqa: E402
-from minitransformer.training.runs import RunConfig, prepare_run, read_config_file  # noqa: E402
+from minitransformer.training.run_config import RunConfig, read_config_file  # noqa: E402
+from minitransformer.training.runs import prepare_run  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
@@ -128,8 +129,8 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
         {"name": "sentiment", "kind": "sentence_classification", "train": str(DEV), "dev": str(DEV),
          "label_field": "sentiment"}]}))
     logged = []
-    config = RunConfig.read(train.training_parser().parse_args(
-        ["--config", str(config_file), "--init", str(first), "--run-dir", str(tmp_path / "second")]))
+    config = RunConfig.read(vars(train.training_parser().parse_args(
+        ["--config", str(config_file), "--init", str(first), "--run-dir", str(tmp_path / "second")])))
     run = prepare_run(config, log=logged.append)
     heads = run.model.heads
     for name, continued in (("sentiment", True), ("topic", False)):

@@ -1,0 +1,299 @@
+"""RunConfig: what a run is made of, from train.py's flags and a config file in one pass.
+
+Precedence, written once (`RunConfig.read`): a flag beats the config file, which beats the
+field's default. Each default is written once, in the field: the flags are made from the
+fields (`add_run_flags`, and `add_option_flags` for TrainingOptions), so a new setting is one
+field with its help text. Every value is checked where it enters and a bad one is reported with
+its source ("--epochs" or "configs/x.json: options.epochs"), before any file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cli import check_writable, positive_int
+from ..config import PRESETS
+from ..errors import InputError, about, is_integer_at_least, read_json
+from ..loading import is_minilm, minilm_directory
+from ..pooling import POOLINGS
+from ..storage.formats import BEST, LAST
+from ..tasks.data import TaskSpec
+from ..tasks.kinds import SENTENCE_CLASSIFICATION
+from .checkpoint import TRAINING_STATE
+from .options import TrainingOptions, check_option
+from .progress import METRICS_FILE, PROGRESS_MODES
+from .record import RECORD_FILE
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "default_data"
+# With no --config: topic and sentiment of the small dataset that ships inside the package.
+DEFAULT_TASKS = [
+    {"name": name, "kind": SENTENCE_CLASSIFICATION, "train": str(DEFAULT_DATA / "train.jsonl"),
+     "dev": str(DEFAULT_DATA / "dev.jsonl"), "label_field": name}
+    for name in ("topic", "sentiment")]
+CONFIG_KEYS = ("description", "tasks", "options", "init", "max_length", "max_train")
+SCRATCH_LR = 1e-3  # random weights need much larger steps than fine-tuning (5e-5)
+RUN_FILES = (RECORD_FILE, METRICS_FILE, BEST, LAST)  # what a run leaves in its directory
+
+
+def flag(default, help: str, in_config_file: bool = False, **argparse_options):
+    """A RunConfig field that train.py offers as a flag --NAME (in_config_file: also a
+    top-level key of a config file, which the flag overrides)."""
+    return field(default=default, metadata={"help": help, "in_config_file": in_config_file,
+                                            **argparse_options})
+
+
+@dataclass
+class RunConfig:
+    """Everything a run is made of, after flags and config file are merged and checked."""
+
+    tasks: list[TaskSpec]
+    options: TrainingOptions
+    init: str = flag(
+        "auto", "start from the pretrained MiniLM, from scratch (new WordPiece vocabulary, random "
+        "weights), or from a model directory (BERT format, a saved model or a run, whose trained "
+        "heads carry over to tasks of the same name and labels); auto: minilm if installed, else "
+        "scratch", in_config_file=True, metavar="minilm|scratch|auto|DIR")
+    run_dir: Path | None = flag(
+        None, "where the run is written (default: runs/<config name> or runs/default)",
+        type=Path, metavar="DIR")
+    preset: str = flag("small", "encoder preset for --init scratch", choices=tuple(PRESETS))
+    norm_placement: str = flag(
+        "pre", "LayerNorm placement of a scratch encoder: pre (trains more stably) or post "
+        "(BERT's, so python -m minitransformer.export can write it as a BERT)",
+        choices=("pre", "post"))
+    max_length: int = flag(128, "truncate inputs to N tokens, [CLS] and [SEP] included",
+                           in_config_file=True, type=int, metavar="N")
+    max_train: int | None = flag(
+        None, "use a random subsample of at most N training examples per task (a task's own "
+        "max_train in the config: the smaller wins)", in_config_file=True, type=positive_int,
+        metavar="N")
+    pooling: str | None = flag(None, "sentence pooling (default: the starting model's own)",
+                               choices=tuple(POOLINGS))
+    device: str | None = flag(None, "cpu, cuda, cuda:N or mps (default: the best here: cuda, "
+                                    "then mps, then cpu)", metavar="NAME")
+    resume: bool = flag(False, "continue from RUN_DIR/last where an earlier run stopped",
+                        action="store_true")
+    overwrite: bool = flag(False, "replace the run that RUN_DIR holds (without it, a directory "
+                                  "holding another run is refused)", action="store_true")
+    progress: str = flag("auto", "how progress is shown: a bar on a terminal, else lines "
+                                 "(auto), or always bar or lines, or off", choices=PROGRESS_MODES)
+    config_file: Path | None = None
+
+    @property
+    def from_scratch(self) -> bool:
+        return self.init == "scratch"
+
+    @classmethod
+    def read(cls, flags: dict) -> "RunConfig":
+        """Merge train.py's flags ({name: value}, None where not given) with the config file
+        they name (if any), checking both."""
+        path = flags.get("config")
+        file = read_config_file(path) if path is not None else {"tasks": DEFAULT_TASKS}
+        with about(path):
+            specs = [TaskSpec.from_dict(task) for task in file["tasks"]]
+        tasks = select_tasks(specs, flags.get("tasks"))
+        hidden = flags.get("head_hidden")
+        if hidden is not None:  # the flag sizes every head that can have the layer
+            tasks = [dataclasses.replace(spec, head_hidden=hidden)
+                     if spec.task_kind.head_can_have_hidden_layer else spec for spec in tasks]
+        values = {}
+        for item in dataclasses.fields(cls):  # flag > config file > the field's default
+            if "help" not in item.metadata:
+                continue
+            value = flags.get(item.name)
+            if value is None and item.metadata["in_config_file"]:
+                value = file.get(item.name)
+            values[item.name] = item.default if value is None else value
+        if values["init"] == "auto":
+            values["init"] = "minilm" if minilm_directory() is not None else "scratch"
+        if values["run_dir"] is None:
+            values["run_dir"] = Path("runs") / (path.stem if path else "default")
+        config = cls(tasks=tasks, options=merged_options(file, flags, values["init"]),
+                     config_file=path, **values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not isinstance(self.init, str) or not self.init.strip():
+            raise InputError(f"init in the config must be minilm, scratch or a directory, got "
+                             f"{self.init!r}")
+        if not is_integer_at_least(self.max_length, 4):
+            raise InputError(f"max length (--max-length, or max_length in the config) must be "
+                             f"an integer >= 4, got {self.max_length!r}")
+        if self.max_train is not None and not is_integer_at_least(self.max_train, 1):
+            raise InputError(f"max_train in the config must be an integer >= 1, got "
+                             f"{self.max_train!r}")
+        if self.resume and self.overwrite:
+            raise InputError("--resume continues the run in --run-dir and --overwrite replaces "
+                             "it: give one of them")
+        check_run_directory(self.run_dir, self.resume, self.overwrite)
+
+
+def check_run_directory(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """A run directory is another run's until said otherwise: refuse to write into one that
+    holds a run unless --resume (go on with it) or --overwrite (replace it)."""
+    check_writable(run_dir, "--run-dir", directory=True)
+    if resume:
+        if not (run_dir / LAST / TRAINING_STATE).is_file():
+            raise InputError(f"--resume: nothing to resume in {run_dir} (no {LAST}/"
+                             f"{TRAINING_STATE}); start without --resume")
+        return
+    held = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if held and not overwrite:
+        raise InputError(f"--run-dir {run_dir}: holds another run ({', '.join(held)}); continue "
+                         f"it with --resume, replace it with --overwrite, or choose another "
+                         f"--run-dir")
+
+
+def remove_earlier_run(run_dir: Path) -> None:
+    """Delete what an earlier run left in `run_dir` (--overwrite, once the new run is ready)."""
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
+    """The training options: a flag beats the config file's "options", which beat the defaults
+    (a scratch start's learning rate: SCRATCH_LR)."""
+    options = dict(file.get("options", {}))
+    if init == "scratch":
+        options.setdefault("lr", SCRATCH_LR)
+    given = flag_options(flags)
+    if "loss_weights" in given:  # per task: a flag replaces that task's weight only
+        given["loss_weights"] = {**options.get("loss_weights", {}), **given["loss_weights"]}
+    options.update(given)
+    return TrainingOptions(**options)
+
+
+def read_config_file(path: Path) -> dict:
+    """A config file's content, checked; task file paths made relative to the file."""
+    config = read_json(path)
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; a config has "
+                         f"{', '.join(CONFIG_KEYS)}")
+    tasks = config.get("tasks")
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
+        raise InputError(f"{path}: 'tasks' must be a non-empty list of task objects")
+    for task in tasks:
+        for split in ("train", "dev"):
+            if isinstance(task.get(split), str):
+                task[split] = str((path.parent / task[split]).resolve())
+    init = config.get("init")
+    if isinstance(init, str) and init.strip() and init not in ("auto", "scratch") \
+            and not is_minilm(init):
+        config["init"] = str((path.parent / init).resolve())  # a model directory
+    options = config.get("options", {})
+    if not isinstance(options, dict):
+        raise InputError(f"{path}: 'options' must be an object")
+    for name, value in options.items():
+        with about(path):
+            check_option(name, value, label=f"options.{name}")
+    return config
+
+
+def select_tasks(specs: list[TaskSpec], only: str | None) -> list[TaskSpec]:
+    """The specs named by --tasks (all when None); names must be unique and known."""
+    names = [spec.name for spec in specs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"task name(s) {', '.join(repeated)} used twice")
+    if only is None:
+        return specs
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    if not wanted:
+        raise InputError(f"--tasks {only!r}: names no task; the tasks are {', '.join(names)}")
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        raise InputError(f"--tasks: no task {', '.join(unknown)}; the tasks are {', '.join(names)}")
+    return [spec for spec in specs if spec.name in wanted]
+
+
+# ---- the flags, made from the fields -------------------------------------------------------------
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """--config, --tasks and --head-hidden, then one flag per RunConfig field with a help text."""
+    parser.add_argument("--config", type=Path, metavar="FILE.json",
+                        help="tasks and options in a JSON file (see configs/); paths in it are "
+                             "relative to the file. Flags given here override its options.")
+    parser.add_argument("--tasks", metavar="NAME[,NAME]",
+                        help="train only these tasks of the config")
+    parser.add_argument("--head-hidden", type=positive_int, metavar="N",
+                        help="give every classification head a hidden layer of N units (d -> N "
+                             "-> ReLU -> classes) instead of one linear layer; per task: "
+                             "head_hidden in the config")
+    for item in dataclasses.fields(RunConfig):
+        if "help" not in item.metadata:
+            continue
+        options = {key: value for key, value in item.metadata.items()
+                   if key not in ("help", "in_config_file")}
+        default = "" if item.default in (None, False) else f" (default {item.default})"
+        parser.add_argument("--" + item.name.replace("_", "-"), default=None,
+                            help=item.metadata["help"] + default, **options)
+
+
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per TrainingOptions field that has a help text (see options.option), and the
+    two options that take their own syntax: --loss-weight and --unfreeze-every."""
+    for item in dataclasses.fields(TrainingOptions):
+        if "help" not in item.metadata:
+            continue
+        default = item.default
+        kind = float if default is None else type(default)  # head_lr: None means "10 x lr"
+        metavar = item.metadata.get("metavar", {int: "N", float: "X"}.get(kind))
+        parser.add_argument(
+            "--" + item.name.replace("_", "-"), type=kind, default=None,
+            choices=item.metadata.get("choices"), metavar=None if "choices" in item.metadata
+            else metavar,
+            help=item.metadata["help"] + ("" if default is None else f" (default {default})"))
+    parser.add_argument("--loss-weight", action="append", default=[], metavar="TASK=W",
+                        help="weight of a task's loss (default 1.0 each); repeatable")
+    parser.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
+                        help="gradual unfreezing: heads only at first, then one more encoder "
+                             "layer from the top every N epochs (e.g. 1) or steps (200steps)")
+
+
+def flag_options(flags: dict) -> dict:
+    """The TrainingOptions values given as flags, each checked and named by its flag."""
+    values = {}
+    for item in dataclasses.fields(TrainingOptions):
+        value = flags.get(item.name)
+        if "help" in item.metadata and value is not None:
+            check_option(item.name, value, label="--" + item.name.replace("_", "-"))
+            values[item.name] = value
+    if flags.get("loss_weight"):
+        values["loss_weights"] = parse_loss_weights(flags["loss_weight"])
+    if flags.get("unfreeze_every") is not None:
+        values["unfreeze_every"], values["unfreeze_unit"] = parse_interval(flags["unfreeze_every"])
+    return values
+
+
+def parse_loss_weights(items: list[str]) -> dict[str, float]:
+    """['topic=2', 'sentiment=0.5'] -> {'topic': 2.0, 'sentiment': 0.5}."""
+    weights = {}
+    for item in items:
+        name, _, weight = item.partition("=")
+        try:
+            weights[name] = float(weight)
+        except ValueError:
+            raise InputError(f"--loss-weight takes TASK=NUMBER, got {item!r}") from None
+    check_option("loss_weights", weights, label="--loss-weight")
+    return weights
+
+
+def parse_interval(text: str) -> tuple[int, str]:
+    """'2' or '2epochs' -> (2, 'epochs'); '300steps' -> (300, 'steps')."""
+    number, unit = text, "epochs"
+    for suffix in ("epochs", "epoch", "steps", "step"):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)], suffix.rstrip("s") + "s"
+            break
+    if not number.strip().isdigit() or int(number) < 1:
+        raise InputError(f"--unfreeze-every takes N, Nepochs or Nsteps with N >= 1, got {text!r}")
+    return int(number), unit
