@@ -102,9 +102,10 @@ class SentenceEncoder(nn.Module):
         fast: run the packed, padding-free path of packed.py (in float32, the same result
             within 1e-5); False runs the readable reference Encoder.forward.
         precision: "float32", or "int8" to compute the linear layers in 8-bit integers
-            (quantize.py; CPU only): faster on large inputs (the first call also makes the int8
-            copy, about a second), vectors slightly different, and dependent a little on the
-            batch (the activations' int8 scale is the batch's). The result is float32 either way.
+            (quantize.py; CPU only): the first call also makes the int8 copy (calibrated on
+            the default dataset's sentences), the vectors differ slightly from float32's, and
+            a little with the batch (the activations' int8 scale is the batch's). The result is
+            float32 either way. Its speed and quality, measured: benchmarks/README.md.
             Not sentence-transformers' `precision`, which quantises the *output* vectors (to
             int8 or binary codes) after a float32 computation.
         """
