@@ -63,17 +63,25 @@ def values(vector: torch.Tensor, count: int = 4) -> str:
     return "[" + ", ".join(f"{value:+.4f}" for value in vector[:count].tolist()) + ", ...]"
 
 
+def piece_names(pieces: list[str]) -> list[str]:
+    """Each piece as a reader can find it: a piece that occurs more than once in the sentence
+    gets its position, 'the(1)' and 'the(5)', so that a link between them is unambiguous."""
+    return [f"{piece}({position})" if pieces.count(piece) > 1 else piece
+            for position, piece in enumerate(pieces)]
+
+
 def attention_summary(weights: torch.Tensor, pieces: list[str], count: int = 6) -> tuple[float, str]:
-    """(share of the weight on [CLS] and [SEP], 'the->cat 0.41, ...'), averaged over heads, for
-    one sentence's weights (h, T, T): most heads park much of their weight on the special
+    """(share of the weight on [CLS] and [SEP], 'the(1)->cat 0.41, ...'), averaged over heads,
+    for one sentence's weights (h, T, T): most heads park much of their weight on the special
     tokens, so the word-to-word links are shown among the word pieces alone, for the first
-    `count` of them."""
+    `count` of them. Repeated pieces are named with their position (`piece_names`)."""
     length = len(pieces)
+    names = piece_names(pieces)
     mean = weights[:, :length, :length].mean(dim=0)  # (T, T)
     special = float(mean[:, [0, length - 1]].sum(dim=-1).mean())
     words = mean[1:-1, 1:-1]  # between word pieces only
     best = words.max(dim=-1)
-    links = ", ".join(f"{pieces[q + 1]}->{pieces[k + 1]} {w:.2f}" for q, (w, k) in
+    links = ", ".join(f"{names[q + 1]}->{names[k + 1]} {w:.2f}" for q, (w, k) in
                       enumerate(zip(best.values.tolist(), best.indices.tolist())) if q < count)
     return special, links
 

@@ -2,8 +2,9 @@
 
 Encoder.forward (encoder.py) is the reference: every sentence of a batch is padded to the
 longest, and every linear layer also multiplies the padding. For a batch of sentences of
-different lengths that is wasted work, and the linear layers (the Q, K, V and output
-projections and the feed-forward) are about 95 % of the FLOPs of a short sentence.
+different lengths that is wasted work, and on short sentences the linear layers (the Q, K, V
+and output projections and the feed-forward) do most of the work: their cost grows with the
+length T, the attention products' with T^2 (benchmarks/README.md gives the FLOP count).
 
 Here the real tokens of the batch are *packed* into one (N, d) matrix, N = number of real tokens:
 

@@ -43,9 +43,9 @@ from .packed import packed_forward
 
 # SmoothQuant's a: 0 puts all the range on the activations (every weight column scaled to a
 # largest entry of 1), 1 all on the weights (every activation channel scaled to at most 1).
-# all-MiniLM-L6-v2's STS-B dev Spearman below float32's: 0.0004 with a = 0.7 (python
-# benchmarks/precision.py); in single one-thread runs, 0.0057 without smoothing and 0.0019 with
-# a = 0.5 (benchmarks/precision.py --smoothing none / 0.5 reruns them).
+# 0.7 was chosen against 0.5 and no smoothing by all-MiniLM-L6-v2's STS-B dev Spearman;
+# benchmarks/README.md ("Lower precision") holds the measurements, and
+# `python benchmarks/precision.py --smoothing A|none` makes them again.
 SMOOTHING = 0.7
 Calibration = Iterable[tuple[torch.Tensor, torch.Tensor]]  # (input_ids, attention_mask), (B, T)
 

@@ -44,7 +44,10 @@ class SentenceEncoder(nn.Module):
 
     def __init__(self, tokenizer: Tokenizer, encoder: Encoder, pooling: str = "mean",
                  normalize: bool = True, device: str | torch.device | None = None):
-        """normalize: whether the model's output ends with scaling each vector to unit length
+        """tokenizer: kept as it is given, or, if it allows more tokens than the encoder has
+        positions (config.max_length), a copy of it limited to them; the tokenizer passed in
+        is never changed.
+        normalize: whether the model's output ends with scaling each vector to unit length
         (sentence-transformers' Normalize module); so that a dot product is a cosine.
         device: move the model there; None leaves the encoder where it is."""
         super().__init__()
@@ -52,9 +55,11 @@ class SentenceEncoder(nn.Module):
         if tokenizer.vocab_size > config.vocab_size:
             raise InputError(f"the tokenizer has {tokenizer.vocab_size} tokens but the encoder's "
                              f"embedding table only {config.vocab_size} (EncoderConfig.vocab_size)")
+        # The tokenizer must never produce more tokens than the encoder has positions. Copied,
+        # not changed: the caller's tokenizer may serve another model with more positions.
+        if tokenizer.max_length > config.max_length:
+            tokenizer = tokenizer.with_max_length(config.max_length)
         self.tokenizer = tokenizer
-        # The tokenizer must never produce more tokens than the encoder has positions.
-        tokenizer.set_max_length(min(tokenizer.max_length, config.max_length))
         self.encoder = encoder
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
@@ -97,9 +102,10 @@ class SentenceEncoder(nn.Module):
         fast: run the packed, padding-free path of packed.py (in float32, the same result
             within 1e-5); False runs the readable reference Encoder.forward.
         precision: "float32", or "int8" to compute the linear layers in 8-bit integers
-            (quantize.py; CPU only): faster on large inputs (the first call also makes the int8
-            copy, about a second), vectors slightly different, and dependent a little on the
-            batch (the activations' int8 scale is the batch's). The result is float32 either way.
+            (quantize.py; CPU only): the first call also makes the int8 copy (calibrated on
+            the default dataset's sentences), the vectors differ slightly from float32's, and
+            a little with the batch (the activations' int8 scale is the batch's). The result is
+            float32 either way. Its speed and quality, measured: benchmarks/README.md.
             Not sentence-transformers' `precision`, which quantises the *output* vectors (to
             int8 or binary codes) after a float32 computation.
         """

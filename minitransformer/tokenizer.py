@@ -84,6 +84,11 @@ class Tokenizer:
         self.max_length = max_length
         self.backend.enable_truncation(max_length)
 
+    def with_max_length(self, max_length: int) -> Tokenizer:
+        """A copy (vocabulary and all) that truncates to `max_length`; this one is left as it is.
+        A copy, because the truncation is a setting of the backend, shared by every holder."""
+        return Tokenizer(BackendTokenizer.from_str(self.backend.to_str()), max_length)
+
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_vocab(cls, path: str | Path, lowercase: bool = True, max_length: int = 512):
@@ -110,15 +115,6 @@ class Tokenizer:
         backend.train_from_iterator(texts, trainer)
         _add_template(backend)
         return cls(backend, max_length)
-
-    @classmethod
-    def train_from_files(cls, paths: Sequence[str | Path], **options):
-        """Learn a new WordPiece vocabulary from text files (one sentence a line)."""
-        def lines():
-            for path in paths:
-                with open(path, encoding="utf-8") as handle:
-                    yield from (line.strip() for line in handle if line.strip())
-        return cls.train(lines(), **options)
 
     @classmethod
     def load(cls, directory: str | Path, max_length: int = 512):

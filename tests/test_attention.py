@@ -1,5 +1,7 @@
 """Our attention beyond what `python -m minitransformer.check attention` checks (tests/test_checks.py
-runs those on it: against nn.MultiheadAttention, padding, MiniLM): the fused path and edge cases."""
+runs those on it: against nn.MultiheadAttention, padding, MiniLM): each fast path against the
+hand-written reference (eval mode, with padding), and edge cases. The packed path is checked in
+tests/test_packed.py, the int8 copy's rounding in tests/test_quantize.py."""
 
 import pytest
 import torch
@@ -33,13 +35,47 @@ def padded_batch():
     return x, mask
 
 
-def test_fused_path_equals_hand_written_with_padding():
+# Float32 sums taken in another order differ in the last bits; outputs here are of order 1.
+CLOSE = dict(atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padded", [True, False], ids=["padding", "no mask"])
+def test_fused_path_equals_hand_written(padded):
+    ours, _ = make_pair()
+    x, mask = padded_batch()
+    additive = additive_padding_mask(mask, x.dtype) if padded else None
+    expected, _ = ours.attend_step_by_step(x, additive)
+    ours.fused = True
+    torch.testing.assert_close(ours(x, additive), expected, **CLOSE)
+
+
+def test_stacked_qkv_path_equals_hand_written_with_padding():
+    """The path of an int8 copy, before rounding: one (d -> 3d) layer holding Q, K and V."""
     ours, _ = make_pair()
     x, mask = padded_batch()
     additive = additive_padding_mask(mask, x.dtype)
     expected = ours(x, additive)
+    stacked = nn.Linear(WIDTH, 3 * WIDTH)
+    with torch.no_grad():
+        stacked.weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        stacked.bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
+    ours.stacked_qkv = stacked
+    ours.query = ours.key = ours.value = None  # as quantize.stack_qkv leaves it
+    torch.testing.assert_close(ours(x, additive), expected, **CLOSE)
+    with pytest.raises(ValueError, match="int8 copy"):
+        ours(x, additive, return_weights=True)
+
+
+def test_asking_for_weights_takes_the_hand_written_path_even_when_fused():
+    ours, _ = make_pair()
+    x, mask = padded_batch()
+    additive = additive_padding_mask(mask, x.dtype)
+    expected_output, expected_weights = ours(x, additive, return_weights=True)
     ours.fused = True
-    torch.testing.assert_close(ours(x, additive), expected, atol=1e-5, rtol=0)
+    output, weights = ours(x, additive, return_weights=True)
+    assert torch.equal(output, expected_output) and torch.equal(weights, expected_weights)
+    padded_keys = weights[2, :, :, 2:]  # (h, T, 5): the third sentence's padded keys
+    assert padded_keys.abs().max() == 0.0
 
 
 @pytest.mark.parametrize("fused", [False, True])

@@ -55,3 +55,16 @@ def test_command_prints_and_draws(sentence_encoder, tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert inspect.main(["--model", str(tmp_path / "model"), "x", "--heads", "5"]) == 2
     assert "--heads: the model has heads 1 to 4" in capsys.readouterr().err
+
+
+def test_attention_summary_names_the_positions_of_repeated_pieces():
+    """A hand-made (1, 5, 5) case: 'the' occurs twice, so each link names which one."""
+    pieces = ["[CLS]", "the", "cat", "the", "[SEP]"]
+    weights = torch.tensor([[[1.0, 0.0, 0.0, 0.0, 0.0],
+                             [0.1, 0.1, 0.2, 0.5, 0.1],  # the(1): most on the(3)
+                             [0.2, 0.4, 0.1, 0.2, 0.1],  # cat: most on the(1)
+                             [0.0, 0.3, 0.6, 0.0, 0.1],  # the(3): most on cat
+                             [0.0, 0.0, 0.0, 0.0, 1.0]]])
+    special, links = inspect.attention_summary(weights, pieces)
+    assert special == pytest.approx((1.0 + 0.2 + 0.3 + 0.1 + 1.0) / 5)
+    assert links == "the(1)->the(3) 0.50, cat->the(1) 0.40, the(3)->cat 0.60"

@@ -81,3 +81,16 @@ def test_loading_something_else_is_refused(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
     with pytest.raises(ValueError, match="not a minitransformer SentenceEncoder"):
         SentenceEncoder.load(tmp_path)
+
+
+def test_the_tokenizer_passed_in_is_left_as_it_is(tokenizer):
+    """An encoder with fewer positions than the tokenizer allows gets its own limited copy; the
+    caller's tokenizer (here the session's shared one) keeps its limit and its truncation."""
+    long_text = ["word " * 100]
+    assert tokenizer.max_length == 64 and len(tokenizer.tokenize(long_text)[0]) == 64
+    model = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, max_length=16))
+    assert tokenizer.max_length == 64 and len(tokenizer.tokenize(long_text)[0]) == 64
+    assert model.tokenizer.max_length == 16 and len(model.tokenizer.tokenize(long_text)[0]) == 16
+    assert model.tokenizer.tokenize(["A cat."]) == tokenizer.tokenize(["A cat."])  # same vocabulary
+    assert model.encode(long_text).shape == (1, 32)  # fits the 16 positions
+    assert SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).tokenizer is tokenizer

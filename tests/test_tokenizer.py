@@ -1,5 +1,4 @@
 import pytest
-from tokenizers import Tokenizer as BackendTokenizer
 
 from minitransformer.errors import InputError
 from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
@@ -29,14 +28,10 @@ def test_padding_to_longest_and_mask(tokenizer):
     assert (ids[0, lengths[0]:] == tokenizer.pad_id).all()
 
 
-def copy_of(tokenizer, max_length):
-    # A Tokenizer sets truncation on the backend it wraps: copy it so the shared fixture stays as it is.
-    return Tokenizer(BackendTokenizer.from_str(tokenizer.backend.to_str()), max_length)
-
-
 def test_truncation_keeps_the_first_tokens_and_sep(tokenizer):
-    ids = copy_of(tokenizer, 8).tokenize(["the quick brown fox jumps over the lazy dog " * 50])[0]
-    full = copy_of(tokenizer, 512).tokenize(["the quick brown fox"])[0]
+    ids = tokenizer.with_max_length(8).tokenize(["the quick brown fox jumps over the lazy dog " * 50])[0]
+    full = tokenizer.with_max_length(512).tokenize(["the quick brown fox"])[0]
+    assert tokenizer.max_length == 64  # the shared fixture, left as it was
     assert len(ids) == 8
     assert ids[0] == 2 and ids[-1] == 3  # [CLS] ... [SEP] survive truncation
     assert ids[:5] == full[:5]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minitransformer import attention, encoder, pooling, sentence, tokenizer  # noqa: E402
-from minitransformer.inspect import attention_summary, draw_attention, trace_sentences  # noqa: E402
+from minitransformer.inspect import attention_summary, draw_attention, piece_names, trace_sentences  # noqa: E402
 from minitransformer.loading import MINILM_INSTALL, load_sentence_encoder, minilm_directory  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
@@ -31,17 +31,34 @@ OTHERS = ["A kitten is sleeping on the rug.", "Stock markets fell sharply today.
 DOC = ROOT / "docs" / "walkthrough.md"
 PICTURE = ROOT / "docs" / "img" / "walkthrough_attention.png"
 WORD = 2  # the position of "cat" in [CLS] the cat sat on the mat . [SEP]
+NORMALISING_CALL = "F.normalize("  # the line of SentenceEncoder.encode that section 5 links to
 
 
-def link(obj) -> str:
-    """[file.py:line](../minitransformer/file.py#Lline) of a function or class."""
+def link(obj, containing: str | None = None) -> str:
+    """[file.py:line](../minitransformer/file.py#Lline) of a function or class: its `def` line,
+    or, with `containing`, the one line of its source that holds that text (the call a
+    section explains)."""
     path = Path(source.getsourcefile(obj)).relative_to(ROOT)
-    line = source.getsourcelines(obj)[1]
+    lines, line = source.getsourcelines(obj)
+    if containing is not None:
+        hits = [line + offset for offset, text in enumerate(lines) if containing in text]
+        if len(hits) != 1:
+            raise ValueError(f"{obj.__qualname__} has {len(hits)} lines holding {containing!r}, "
+                             "not one: the link would land nowhere or anywhere")
+        line = hits[0]
     return f"[`{path.name}:{line}`](../{path.as_posix()}#L{line})"
 
 
 def vec(tensor: torch.Tensor, count: int = 4) -> str:
     return "[" + ", ".join(f"{value:+.4f}" for value in tensor[:count].tolist()) + ", ...]"
+
+
+def softmax_of_printed(scores: list[str]) -> list[float]:
+    """The softmax of the scores as printed, in float64: what a reader recomputes from the page."""
+    values = [float(score) for score in scores]
+    largest = max(values)
+    exponentials = [math.exp(value - largest) for value in values]
+    return [e / sum(exponentials) for e in exponentials]
 
 
 def render(model) -> str:
@@ -107,7 +124,7 @@ def render(model) -> str:
         f"{normed[WORD].std(unbiased=False):.4f}. The whole sentence is now "
         f"{tuple(trace.encoder.embeddings.shape)}.",
         "",
-        f"## 3. Attention in layer 1 ({link(attention.MultiHeadAttention.forward)})",
+        f"## 3. Attention in layer 1 ({link(attention.MultiHeadAttention.attend_step_by_step)})",
         "",
     ]
     with torch.inference_mode():
@@ -118,18 +135,26 @@ def render(model) -> str:
         weights = scores.softmax(dim=-1)
     assert torch.allclose(weights, trace.encoder.attention[0], atol=1e-6)  # the same computation
     head = 0
+    # The page prints the scores rounded and the softmax *of those printed scores*, so that a
+    # reader's recomputation gives the printed weights; they stay the model's to the printed digit.
+    printed_scores = [f"{value:.4f}" for value in scores[0, head, WORD].tolist()]
+    printed_weights = softmax_of_printed(printed_scores)
+    model_weights = weights[0, head, WORD].tolist()
+    assert max(abs(a - b) for a, b in zip(printed_weights, model_weights)) < 5e-4
     lines += [
         f"The layer projects every piece to a query, a key and a value and splits them into "
         f"{heads} heads: q, k and v are {tuple(q.shape)}. Scores are q k^T / sqrt({d_k}) = "
         f"q k^T / {math.sqrt(d_k):.4f}, shape {tuple(scores.shape)}; a softmax over the keys "
         f"turns each row into weights that sum to 1. Head {head + 1}, the row of "
-        f"`{pieces[WORD]}`:",
+        f"`{pieces[WORD]}` (position {WORD}); each weight is exp(score) / the sum of exp(score) "
+        "over the row, computed from the scores as printed, so you can recompute it (the "
+        "model's own weights, from the unrounded scores, differ by less than 0.0005):",
         "",
-        "| key | " + " | ".join(f"`{p}`" for p in pieces) + " | sum |",
+        "| key | " + " | ".join(f"`{p}`" for p in piece_names(pieces)) + " | sum |",
         "|---|" + "---|" * (length + 1),
-        f"| score | " + " | ".join(f"{v:.2f}" for v in scores[0, head, WORD].tolist()) + " | |",
-        f"| weight | " + " | ".join(f"{v:.3f}" for v in weights[0, head, WORD].tolist())
-        + f" | {weights[0, head, WORD].sum():.4f} |",
+        "| score | " + " | ".join(printed_scores) + " | |",
+        "| weight | " + " | ".join(f"{w:.3f}" for w in printed_weights)
+        + f" | {sum(printed_weights):.4f} |",
         "",
         f"The weighted sum of the values, the {heads} heads concatenated and mixed by one more "
         f"linear map, is added to the input and normalised (post-norm, "
@@ -142,7 +167,8 @@ def render(model) -> str:
         "",
         "Each layer does the same with its own weights. Most heads park much of their weight on "
         "`[CLS]` and `[SEP]`, a known habit of BERT-style models; the links between words are "
-        "what is left (mean over the heads):",
+        "what is left (mean over the heads; a piece that occurs twice is named with its "
+        "position, as `the(1)` and `the(5)`):",
         "",
         f"| layer | weight on [CLS] / [SEP] | strongest word-to-word links | norm of `{pieces[WORD]}` |",
         "|---|---|---|---|",
@@ -157,7 +183,7 @@ def render(model) -> str:
         "(img/walkthrough_attention.png)",
         "",
         f"## 5. Pooling ({link(pooling.mean_pooling)}) and normalisation "
-        f"({link(sentence.SentenceEncoder.encode)})",
+        f"({link(sentence.SentenceEncoder.encode, containing=NORMALISING_CALL)})",
         "",
         f"Mean pooling averages the {length} final vectors (padding would be left out) into one "
         f"sentence vector {tuple(trace.pooled.shape)}: {vec(trace.pooled[0])}, norm "

@@ -4,30 +4,34 @@ A safetensors file is three parts laid end to end:
 
     [8 bytes]  N, the header length, an unsigned little-endian 64-bit integer
     [N bytes]  a UTF-8 JSON object, possibly padded at the end with spaces
-    [rest]     the byte buffer holding every tensor's raw little-endian data
+    [rest]     the data buffer: every tensor's raw little-endian bytes
 
-The header maps each tensor name to {"dtype": "F32", "shape": [2, 3],
-"data_offsets": [begin, end]}, with offsets counted from the start of the byte
-buffer. One optional key, "__metadata__", holds a flat str -> str object.
-The format forbids holes and overlaps: sorted by offset, the tensors must tile
-the buffer exactly. That rule is what lets a reader spot a truncated file, so
-the reader below checks it, along with every field, before trusting a byte.
+The header maps each tensor name to {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin,
+end]}, with the offsets counted from the start of the data buffer. One optional key,
+"__metadata__", holds a flat str -> str object. The format forbids holes and overlaps: sorted
+by offset, the tensors must tile the buffer exactly. That rule is what lets a reader spot a
+truncated file, so the reader below checks it, and every field, before it trusts a byte.
 
 Format description: https://github.com/huggingface/safetensors#format
 """
+
+from __future__ import annotations
 
 import json
 import math
 import os
 import sys
 import uuid
+from pathlib import Path
+from typing import BinaryIO
 
 import torch
+from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, is_integer_at_least
 
-# Tensors are stored little-endian and torch reads raw bytes in the host's
-# order, so a big-endian host would silently scramble every value.
+# Tensors are stored little-endian and torch reads raw bytes in the host's order, so a
+# big-endian host would silently scramble every value.
 if sys.byteorder != "little":
     raise ImportError("minitransformer.storage.safetensors_io needs a little-endian host")
 
@@ -36,11 +40,15 @@ DTYPES = {
     "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
     "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
 }
-_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
-# The reference implementation refuses headers above 100 MB; a length beyond
-# that is almost surely a file that is not safetensors at all.
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+# The reference implementation refuses headers above 100 MB; a length beyond that is almost
+# surely a file that is not safetensors at all.
 MAX_HEADER_BYTES = 100_000_000
 METADATA_KEY = "__metadata__"
+LENGTH_BYTES = 8  # the header length field in front of the header
+
+PathLike = str | os.PathLike
+Entry = dict  # one tensor's header entry: {"dtype": str, "shape": [int], "data_offsets": [int, int]}
 
 
 class SafetensorsError(InputError):
@@ -48,47 +56,46 @@ class SafetensorsError(InputError):
     report it in one line)."""
 
 
-def _is_int(x):
-    # bool is a subclass of int in Python, but `true` is no valid size.
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _reject_duplicates(pairs):
-    # json.loads keeps the last of two equal keys; a repeated tensor name
-    # would then silently drop a tensor, so refuse it instead.
-    result = {}
+def refuse_repeated_names(pairs: list[tuple[str, object]]) -> dict:
+    """json.loads' object_pairs_hook: the object as a dict, or a SafetensorsError if a key
+    occurs twice (json.loads would keep the last one and so silently drop a tensor)."""
+    header = {}
     for name, value in pairs:
-        if name in result:
+        if name in header:
             raise SafetensorsError(f"header names {name!r} twice")
-        result[name] = value
-    return result
+        header[name] = value
+    return header
 
 
-def _read_header(f, path):
-    """Parse the header of the open file `f`; return (entries, metadata, buffer size)."""
-    file_size = os.fstat(f.fileno()).st_size
-    if file_size < 8:
+def read_header(handle: BinaryIO, path: PathLike) -> tuple[dict[str, Entry], dict[str, str], int]:
+    """Parse the header of the open file `handle`: (tensor entries by name, metadata, size of
+    the data buffer in bytes). The entries' fields are not checked yet (`check_entries` does)."""
+    file_size = os.fstat(handle.fileno()).st_size
+    if file_size < LENGTH_BYTES:
         raise SafetensorsError(f"{path}: {file_size} bytes, too short to hold the 8-byte header length")
-    n = int.from_bytes(f.read(8), "little")
-    if n > min(file_size - 8, MAX_HEADER_BYTES):
-        raise SafetensorsError(f"{path}: header length {n} exceeds the {file_size - 8} bytes after it "
+    header_length = int.from_bytes(handle.read(LENGTH_BYTES), "little")
+    if header_length > min(file_size - LENGTH_BYTES, MAX_HEADER_BYTES):
+        raise SafetensorsError(f"{path}: header length {header_length} exceeds the "
+                               f"{file_size - LENGTH_BYTES} bytes after it "
                                f"(or the {MAX_HEADER_BYTES}-byte limit)")
     try:
-        header = json.loads(f.read(n).decode("utf-8"), object_pairs_hook=_reject_duplicates)
-    except SafetensorsError as e:
-        raise SafetensorsError(f"{path}: {e}") from None
-    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
-        raise SafetensorsError(f"{path}: header is not valid UTF-8 JSON: {e}") from None
+        header = json.loads(handle.read(header_length).decode("utf-8"),
+                            object_pairs_hook=refuse_repeated_names)
+    except SafetensorsError as error:
+        raise SafetensorsError(f"{path}: {error}") from None
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        raise SafetensorsError(f"{path}: header is not valid UTF-8 JSON: {error}") from None
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: header is a JSON {type(header).__name__}, not an object")
     metadata = header.pop(METADATA_KEY, {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
         raise SafetensorsError(f"{path}: {METADATA_KEY} must be an object of strings to strings")
-    return header, metadata, file_size - 8 - n
+    return header, metadata, file_size - LENGTH_BYTES - header_length
 
 
-def _check_entries(header, buffer_size, path):
-    """Check every entry's fields, then that the offsets tile the buffer exactly."""
+def check_entries(header: dict[str, Entry], buffer_size: int, path: PathLike) -> None:
+    """Check every entry's fields, then that the entries' offsets tile the data buffer of
+    `buffer_size` bytes exactly; raise a SafetensorsError naming the first fault."""
     for name, entry in header.items():
         where = f"{path}: tensor {name!r}"
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
@@ -96,51 +103,56 @@ def _check_entries(header, buffer_size, path):
         if entry["dtype"] not in DTYPES:
             raise SafetensorsError(f"{where}: unknown dtype {entry['dtype']!r} (known: {', '.join(DTYPES)})")
         shape, offsets = entry["shape"], entry["data_offsets"]
-        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+        # is_integer_at_least refuses JSON's true, which Python counts as the int 1.
+        if not isinstance(shape, list) or not all(is_integer_at_least(size, 0) for size in shape):
             raise SafetensorsError(f"{where}: shape {shape!r} is not a list of non-negative integers")
-        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1]):
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(is_integer_at_least(offset, 0) for offset in offsets)
+                or offsets[0] > offsets[1]):
             raise SafetensorsError(f"{where}: data_offsets {offsets!r} is not [begin, end] "
                                    f"with 0 <= begin <= end")
-        if offsets[1] > buffer_size:
+        begin, end = offsets
+        if end > buffer_size:
             raise SafetensorsError(f"{where}: data_offsets {offsets} run past the end of the "
                                    f"{buffer_size}-byte data buffer (truncated file?)")
-        expected = math.prod(shape) * DTYPES[entry["dtype"]].itemsize
-        if offsets[1] - offsets[0] != expected:
-            raise SafetensorsError(f"{where}: {offsets[1] - offsets[0]} bytes of data, but "
-                                   f"{entry['dtype']} of shape {shape} needs {expected}")
-    position = 0  # walk the tensors in buffer order; each must start where the last ended
+        needed = math.prod(shape) * DTYPES[entry["dtype"]].itemsize
+        if end - begin != needed:
+            raise SafetensorsError(f"{where}: {end - begin} bytes of data, but "
+                                   f"{entry['dtype']} of shape {shape} needs {needed}")
+    covered = 0  # walk the tensors in buffer order; each must start where the last one ended
     for name, entry in sorted(header.items(), key=lambda item: tuple(item[1]["data_offsets"])):
         begin, end = entry["data_offsets"]
-        if begin != position:
-            problem = "leaves a hole before it" if begin > position else "overlaps the tensor before it"
+        if begin != covered:
+            problem = "leaves a hole before it" if begin > covered else "overlaps the tensor before it"
             raise SafetensorsError(f"{path}: tensor {name!r} at data_offsets {[begin, end]} {problem} "
-                                   f"(expected it to start at byte {position})")
-        position = end
-    if position != buffer_size:
-        raise SafetensorsError(f"{path}: tensors cover {position} bytes of the {buffer_size}-byte "
-                               f"data buffer, leaving {buffer_size - position} unused bytes at its end")
+                                   f"(expected it to start at byte {covered})")
+        covered = end
+    if covered != buffer_size:
+        raise SafetensorsError(f"{path}: tensors cover {covered} bytes of the {buffer_size}-byte "
+                               f"data buffer, leaving {buffer_size - covered} unused bytes at its end")
 
 
-def _open(path):
+def open_for_reading(path: PathLike) -> BinaryIO:
+    """The file opened in binary mode, or a SafetensorsError saying why it cannot be."""
     try:
         return open(path, "rb")
     except FileNotFoundError:
         raise SafetensorsError(f"{path}: no such file") from None
-    except OSError as e:
-        raise SafetensorsError(f"{path}: cannot be read ({e.strerror})") from None
+    except OSError as error:
+        raise SafetensorsError(f"{path}: cannot be read ({error.strerror})") from None
 
 
-def read_safetensors(path):
-    """Load every tensor of a safetensors file, in header order, as independent CPU tensors.
+def read_safetensors(path: PathLike) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file, {name: tensor} in header order, each a CPU tensor
+    with memory of its own (writable, sharing nothing with the others).
 
-    Returns {name: tensor}; raises SafetensorsError, naming the file and the
-    tensor or field at fault, before reading any data from a malformed file.
+    A malformed file raises a SafetensorsError that names the file and the tensor or field at
+    fault, before any tensor data is read.
     """
-    with _open(path) as f:
-        header, _, buffer_size = _read_header(f, path)
-        _check_entries(header, buffer_size, path)
-        data = memoryview(f.read())  # one read for all tensor data
+    with open_for_reading(path) as handle:
+        header, _, buffer_size = read_header(handle, path)
+        check_entries(header, buffer_size, path)
+        data = memoryview(handle.read())  # one read for all tensor data
     tensors = {}
     for name, entry in header.items():
         dtype, shape = DTYPES[entry["dtype"]], entry["shape"]
@@ -148,13 +160,13 @@ def read_safetensors(path):
         if begin == end:  # torch.frombuffer refuses an empty buffer
             tensors[name] = torch.empty(shape, dtype=dtype)
             continue
-        # bytearray copies the slice into fresh memory of its own: the tensor is
-        # writable, aligned for its dtype, and keeps no other tensor's bytes alive.
+        # bytearray copies the slice into fresh memory of its own: the tensor is writable,
+        # aligned for its dtype, and keeps no other tensor's bytes alive.
         tensors[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=dtype).reshape(shape)
     return tensors
 
 
-def load_weights(module, path):
+def load_weights(module: nn.Module, path: PathLike) -> None:
     """Fill `module`'s parameters and buffers from a safetensors file of exactly its state dict.
 
     Every name and shape is compared first, so a file that does not fit the module (a config
@@ -163,83 +175,93 @@ def load_weights(module, path):
     tensors = read_safetensors(path)
     expected = module.state_dict()
     problems = []
-    for what, names in (("missing", [n for n in expected if n not in tensors]),
-                        ("unexpected", [n for n in tensors if n not in expected])):
+    for what, names in (("missing", [name for name in expected if name not in tensors]),
+                        ("unexpected", [name for name in tensors if name not in expected])):
         if names:
-            problems.append(f"{what} tensor(s) {_first(names)}")
-    wrong = [f"{n} is {tuple(t.shape)}, the model's {tuple(expected[n].shape)}"
-             for n, t in tensors.items() if n in expected and t.shape != expected[n].shape]
-    if wrong:
-        problems.append(f"shape of {_first(wrong)}")
+            problems.append(f"{what} tensor(s) {first_few(names)}")
+    wrong_shapes = [f"{name} is {tuple(tensor.shape)}, the model's {tuple(expected[name].shape)}"
+                    for name, tensor in tensors.items()
+                    if name in expected and tensor.shape != expected[name].shape]
+    if wrong_shapes:
+        problems.append(f"shape of {first_few(wrong_shapes)}")
     if problems:
         raise SafetensorsError(f"{path}: does not fit the model described by its config.json: "
                                + "; ".join(problems))
     module.load_state_dict(tensors, strict=True)
 
 
-def _first(items, count=3):
-    """'a, b, c and 4 more': long lists of names shortened for a one-line message."""
+def first_few(items: list[str], count: int = 3) -> str:
+    """'a, b, c and 4 more': a long list of names shortened for a one-line message."""
     shown = ", ".join(items[:count])
     return shown + (f" and {len(items) - count} more" if len(items) > count else "")
 
 
-def read_safetensors_metadata(path):
-    """Return the file's "__metadata__" (str -> str; empty when absent), reading only the header."""
-    with _open(path) as f:
-        return _read_header(f, path)[1]
+def read_safetensors_metadata(path: PathLike) -> dict[str, str]:
+    """The file's "__metadata__" (empty when it has none), reading only the header."""
+    with open_for_reading(path) as handle:
+        return read_header(handle, path)[1]
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """Write `tensors` (name -> tensor) and optional str -> str `metadata` to `path` atomically.
+def write_safetensors(path: PathLike, tensors: dict[str, torch.Tensor],
+                      metadata: dict[str, str] | None = None) -> None:
+    """Write `tensors` and the optional `metadata` to `path` atomically: a reader finds the old
+    file or the whole new one, never a part.
 
-    Tensors are laid out in sorted-name order so the same dict always gives the
-    same bytes, and the header is padded with spaces so the data starts at a
-    multiple of 8 bytes, which lets readers map every dtype without misalignment.
+    The tensors are laid out in sorted-name order, so the same dict always gives the same bytes,
+    and the header is padded with spaces so that the data starts at a multiple of 8 bytes, which
+    lets readers map every dtype without misalignment. Bad input (a name, a dtype, metadata that
+    is not str -> str) raises a SafetensorsError before anything is written.
     """
-    header = {}
+    header: dict[str, object] = {}
     if metadata is not None:
         if not isinstance(metadata, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+                isinstance(key, str) and isinstance(value, str) for key, value in metadata.items()):
             raise SafetensorsError(f"{path}: metadata must be a dict of str to str")
         header[METADATA_KEY] = metadata
     for name in tensors:
         if not isinstance(name, str) or name == METADATA_KEY:
             raise SafetensorsError(f"{path}: tensor name {name!r} must be a string "
                                    f"other than {METADATA_KEY!r}")
-    flat, position = {}, 0
+    raw_bytes: dict[str, torch.Tensor] = {}  # name -> the tensor's bytes, (nbytes,) uint8
+    data_size = 0
     for name in sorted(tensors):
         tensor = tensors[name]
         if not isinstance(tensor, torch.Tensor):
             raise SafetensorsError(f"{path}: {name!r} is a {type(tensor).__name__}, not a torch.Tensor")
-        if tensor.dtype not in _DTYPE_NAMES:
+        if tensor.dtype not in DTYPE_NAMES:
             raise SafetensorsError(f"{path}: tensor {name!r} has unsupported dtype {tensor.dtype}")
-        # reshape(-1) turns 0-d tensors into 1-d, which view(uint8) needs.
-        flat[name] = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-        header[name] = {"dtype": _DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape),
-                        "data_offsets": [position, position + flat[name].numel()]}
-        position += flat[name].numel()
+        # reshape(-1) turns a 0-d tensor into a 1-d one, which view(uint8) needs.
+        raw_bytes[name] = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        header[name] = {"dtype": DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape),
+                        "data_offsets": [data_size, data_size + raw_bytes[name].numel()]}
+        data_size += raw_bytes[name].numel()
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    header_bytes += b" " * (-(8 + len(header_bytes)) % 8)
-    start = 8 + len(header_bytes)
-    out = bytearray(start + position)
-    out[:start] = len(header_bytes).to_bytes(8, "little") + header_bytes
-    if position:
-        buffer = torch.frombuffer(out, dtype=torch.uint8)  # writes into `out` in place
-        for name, data in flat.items():
+    header_bytes += b" " * (-(LENGTH_BYTES + len(header_bytes)) % 8)  # data 8-byte aligned
+    data_start = LENGTH_BYTES + len(header_bytes)
+    file_bytes = bytearray(data_start + data_size)
+    file_bytes[:data_start] = len(header_bytes).to_bytes(LENGTH_BYTES, "little") + header_bytes
+    if data_size:
+        buffer = torch.frombuffer(file_bytes, dtype=torch.uint8)  # writes into file_bytes in place
+        for name, data in raw_bytes.items():
             begin, end = header[name]["data_offsets"]
-            buffer[start + begin:start + end] = data
-        del buffer
-    # A crash mid-write must never leave a half-written file under the real
-    # name, so write a temporary file beside it and rename it in one step.
-    # (open() rather than tempfile.mkstemp, whose 0600 mode the file would keep.)
-    tmp = f"{os.fspath(path)}.{uuid.uuid4().hex[:12]}.tmp"
-    f = open(tmp, "xb")
+            buffer[data_start + begin : data_start + end] = data
+        del buffer  # release the export of file_bytes' memory
+    write_atomically(path, file_bytes)
+
+
+def write_atomically(path: PathLike, content: bytes | bytearray) -> None:
+    """Write `content` to a new temporary file beside `path`, then rename it to `path` in one
+    step: a crash mid-write never leaves a half-written file under the real name. (open()
+    rather than tempfile.mkstemp, whose 0600 mode the file would keep.)"""
+    temporary = Path(f"{os.fspath(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    # Opened before the try: if the open itself fails, no temporary file of ours is to be removed.
+    handle = open(temporary, "xb")  # noqa: SIM115 - closed by the `with` below
     try:
-        with f:
-            f.write(out)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes reach the disk before the rename does
-        os.replace(tmp, path)
+        with handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes reach the disk before the rename does
+        os.replace(temporary, path)
     except BaseException:
-        os.unlink(tmp)
+        os.unlink(temporary)
         raise
