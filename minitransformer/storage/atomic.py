@@ -40,6 +40,8 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     temporary = _beside(path, "tmp").with_suffix(f".tmp{path.suffix}")
     try:
         yield temporary
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())  # the bytes reach the disk before the rename does
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)  # still there only if the block failed

@@ -21,14 +21,13 @@ import json
 import math
 import os
 import sys
-import uuid
-from pathlib import Path
 from typing import BinaryIO
 
 import torch
 from torch import nn
 
 from ..errors import InputError, is_integer_at_least
+from .atomic import atomic_file
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's order, so a
 # big-endian host would silently scramble every value.
@@ -246,22 +245,5 @@ def write_safetensors(path: PathLike, tensors: dict[str, torch.Tensor],
             begin, end = header[name]["data_offsets"]
             buffer[data_start + begin : data_start + end] = data
         del buffer  # release the export of file_bytes' memory
-    write_atomically(path, file_bytes)
-
-
-def write_atomically(path: PathLike, content: bytes | bytearray) -> None:
-    """Write `content` to a new temporary file beside `path`, then rename it to `path` in one
-    step: a crash mid-write never leaves a half-written file under the real name. (open()
-    rather than tempfile.mkstemp, whose 0600 mode the file would keep.)"""
-    temporary = Path(f"{os.fspath(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    # Opened before the try: if the open itself fails, no temporary file of ours is to be removed.
-    handle = open(temporary, "xb")  # noqa: SIM115 - closed by the `with` below
-    try:
-        with handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())  # the bytes reach the disk before the rename does
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(file_bytes)
