@@ -22,11 +22,11 @@ from tqdm.auto import tqdm
 from .config import EncoderConfig
 from .devices import pick_device
 from .encoder import Encoder
-from .errors import InputError, about, read_format_file
+from .errors import InputError, about, read_format_file, read_json
 from .packed import packed_forward
 from .pooling import get_pooling
 from .quantize import WeightsVersion, int8_copy
-from .storage.atomic import write_json
+from .storage.atomic import atomic_directory, write_json
 from .storage.formats import CONFIG_FILE, SENTENCE_ENCODER_FORMAT, WEIGHTS_FILE
 from .storage.safetensors_io import load_weights, write_safetensors
 from .tokenizer import Tokenizer, check_texts
@@ -171,9 +171,15 @@ class SentenceEncoder(nn.Module):
 
     # ---- saving and loading -----------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        """Write config.json, model.safetensors and the tokenizer into a directory."""
+        """Write config.json, model.safetensors and the tokenizer into a directory, atomically:
+        a new one, an empty one, or one that holds a saved model (which is replaced). A
+        directory that holds anything else is refused, so that nothing of a person's is lost."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        if directory.is_dir() and any(directory.iterdir()) and not (
+                (directory / CONFIG_FILE).is_file()
+                and read_json(directory / CONFIG_FILE).get("format") == SENTENCE_ENCODER_FORMAT):
+            raise InputError(f"{directory}: holds files that are not a saved model; save into a "
+                             f"new directory")
         description = {
             "format": SENTENCE_ENCODER_FORMAT,
             "format_version": FORMAT_VERSION,
@@ -183,9 +189,11 @@ class SentenceEncoder(nn.Module):
             "max_length": self.tokenizer.max_length,
         }
         state = {name: tensor.detach().cpu() for name, tensor in self.encoder.state_dict().items()}
-        write_safetensors(directory / WEIGHTS_FILE, state, metadata={"format": SENTENCE_ENCODER_FORMAT})
-        self.tokenizer.save(directory)
-        write_json(directory / CONFIG_FILE, description)
+        with atomic_directory(directory) as temporary:
+            write_safetensors(temporary / WEIGHTS_FILE, state,
+                              metadata={"format": SENTENCE_ENCODER_FORMAT})
+            self.tokenizer.save(temporary)
+            write_json(temporary / CONFIG_FILE, description)
 
     @classmethod
     def load(cls, directory: str | Path) -> "SentenceEncoder":

@@ -57,10 +57,10 @@ class TrainingOptions:
     max_grad_norm: float = option(1.0, "gradient clipping: largest global gradient norm")
     sampler: str = option("proportional", "which task each step trains", choices=SAMPLERS)
     batching: str = option("packed", "packed: batches drawn at random, the encoder run on their "
-                           "real tokens only (packed.py: computes the same function as random, "
-                           "~1.6x as fast on a CPU); random: the same batches through the padded "
-                           "reference path; length: batches of similar lengths in a random order "
-                           "(~2x as fast, but it cost NER F1 in benchmarks/train_epoch.py)",
+                           "real tokens only (packed.py: the same function as random, faster); "
+                           "random: the same batches through the padded reference path; length: "
+                           "batches of similar lengths in a random order (faster still, but it "
+                           "changes the batches; speeds and scores: benchmarks/README.md)",
                            choices=("packed", "random", "length"))
     temperature: float = option(2.0, "T of the temperature sampler")
     loss_weights: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
