@@ -45,8 +45,8 @@ def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
     with torch.inference_mode():
         for batch in tqdm(iterate_batches(dataset, batch_size), total=batches, unit="batch",
                           desc=f"scoring {task}", disable=not progress, leave=False):  # file order
-            predicted = model(task, to_device(batch, device)).predictions.cpu()
-            batch_predictions, batch_gold = kind.gather(predicted, batch, label_map)
+            output = model(task, to_device(batch, device))
+            batch_predictions, batch_gold = kind.gather(output.predictions, batch, label_map)
             predictions.extend(batch_predictions)
             gold.extend(batch_gold)
     return kind.score(predictions, gold)
@@ -62,7 +62,7 @@ def dev_results(model: MultiTaskModel, tasks: list[TaskData],
 def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:
     """Mean over tasks of each task's first metric (accuracy, entity F1 or Spearman): the
     number by which the best checkpoint is chosen."""
-    return float(np.mean([results[t.spec.name][t.spec.metrics[0]] for t in tasks]))
+    return float(np.mean([results[t.spec.name][t.spec.task_kind.main_metric] for t in tasks]))
 
 
 def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
@@ -113,7 +113,8 @@ def token_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> 
         with torch.inference_mode():
             predicted = model(task.spec.name, to_device(batch, next(model.parameters()).device))
         for row, example in enumerate(task.dev.examples[: len(items)]):
-            tags = word_tags(predicted.predictions[row].cpu(), batch["labels"][row], task.label_map)
+            tags = word_tags(predicted.predictions.tag_ids[row].cpu(), batch["labels"][row],
+                             task.label_map)
             words = example.tokens[: len(tags)]  # truncation may cut the last words
             entities = [f"{' '.join(words[start:end])} ({kind})"
                         for kind, start, end in sorted(bio_spans(tags), key=lambda s: s[1])]

@@ -92,16 +92,17 @@ def load_checkpoint(directory: str | Path):
     if (directory / HEADS_DIRECTORY / "config.json").is_file():
         return load_exported_run(directory)
     description = read_checkpoint_description(directory)
+    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     with about(directory / "config.json"):
         config = EncoderConfig.from_dict(description["encoder"])
         heads = {}
         for task in description["tasks"]:
             spec = TaskSpec.from_dict(task["spec"])  # validates the saved definition
             labels = task.get("label_map")
-            heads[spec.name] = build_head(spec.kind, config, labels, hidden=spec.head_hidden)
+            heads[spec.name] = build_head(spec.kind, config, tokenizer, labels,
+                                          hidden=spec.head_hidden)
         model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
     load_weights(model, directory / "model.safetensors")
-    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     return model.eval(), tokenizer, description
 
 
@@ -130,7 +131,8 @@ def load_exported_run(directory: Path):
         for task in heads_description["tasks"]:
             spec = TaskSpec.from_dict(task["spec"])
             labels = task.get("label_map")
-            heads[spec.name] = build_head(spec.kind, config, labels, hidden=spec.head_hidden)
+            heads[spec.name] = build_head(spec.kind, config, sentence_encoder.tokenizer, labels,
+                                          hidden=spec.head_hidden)
     model = MultiTaskModel(sentence_encoder.encoder, heads, pooling=heads_description["pooling"])
     load_weights(model.heads, heads_directory / "model.safetensors")
     # A masked-LM head reads the token table, which the export may have rescaled (sinusoidal

@@ -366,7 +366,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train, seed=config.options.seed)
              for spec in config.tasks]
-    heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
+    heads = {t.spec.name: new_head(t, start.encoder.config, start.tokenizer, config.options.seed)
              for t in tasks}
     carried = []
     for task in tasks:
@@ -393,11 +393,12 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     return Run(config, start, tasks, model, trainer)
 
 
-def new_head(task: TaskData, encoder_config: EncoderConfig, seed: int):
+def new_head(task: TaskData, encoder_config: EncoderConfig, tokenizer: Tokenizer, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
     torch.manual_seed(seed * 100_003 + zlib.crc32(task.spec.name.encode("utf-8")))
-    return build_head(task.spec.kind, encoder_config, task.label_map, hidden=task.spec.head_hidden)
+    return build_head(task.spec.kind, encoder_config, tokenizer, task.label_map,
+                      hidden=task.spec.head_hidden)
 
 
 def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:

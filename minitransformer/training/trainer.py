@@ -183,7 +183,7 @@ class Trainer:
             started = time.perf_counter()
             name = next(sampler)
             batch = next(streams[name])
-            self._count_tokens(batch)
+            self._count_tokens(name, batch)
             loss = self._step(name, batch)
             seconds = time.perf_counter() - started
             self.train_seconds += seconds
@@ -202,14 +202,10 @@ class Trainer:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train()
 
-    def _count_tokens(self, batch: dict) -> None:
-        if "attention_mask_a" in batch:  # a pair: both sides padded to one length, one batch
-            a, b = batch["attention_mask_a"], batch["attention_mask_b"]
-            self.real_tokens += int(a.sum()) + int(b.sum())
-            self.token_positions += 2 * a.shape[0] * max(a.shape[1], b.shape[1])
-        else:
-            self.real_tokens += int(batch["attention_mask"].sum())
-            self.token_positions += batch["attention_mask"].numel()
+    def _count_tokens(self, name: str, batch: dict) -> None:
+        real, positions = self.task_by_name[name].spec.task_kind.count_tokens(batch)
+        self.real_tokens += real
+        self.token_positions += positions
 
     def padding_fraction(self) -> float | None:
         """The share of the training batches' token positions that were padding (this session).
