@@ -4,16 +4,20 @@ checkpoint, the results table, and a few example predictions to read.
     batches (file order) -> MultiTaskModel(task, batch).predictions -> kind.gather -> kind.score
 
 Which metrics a task gets, and how its predictions are read back (a class id, one tag per word,
-a cosine), is said by its kind (kinds.py); this file only runs the model and collects.
+a cosine), is said by its kind (kinds.py); this file only runs the model and collects. Scoring
+leaves the model in the modes it found it in, as SentenceEncoder.encode does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+from typing import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from ..sentence import PROGRESS_MIN_BATCHES
@@ -21,6 +25,21 @@ from .data import EncodedDataset, TaskData, iterate_batches, to_device
 from .heads import MultiTaskModel
 from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
 from .metrics import bio_spans
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no autograd inside the block; afterwards every module is back in the mode
+    it had, one by one: a frozen block that was in eval mode during training stays there (see
+    MultiTaskModel.train_unfrozen), the others train again."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
@@ -33,16 +52,16 @@ def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
 def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
                   label_map: list[str] | None, batch_size: int = 64,
                   progress: bool | None = None) -> dict[str, float]:
-    """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients.
+    """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients;
+    the model's modes are restored afterwards.
     progress: a bar over the batches; None shows it on a terminal for PROGRESS_MIN_BATCHES or more."""
     device = next(model.parameters()).device
     kind = dataset.kind
-    model.eval()
     predictions, gold = [], []
     batches = math.ceil(len(dataset) / batch_size)
     if progress is None:
         progress = batches >= PROGRESS_MIN_BATCHES and sys.stderr.isatty()
-    with torch.inference_mode():
+    with evaluating(model):
         for batch in tqdm(iterate_batches(dataset, batch_size), total=batches, unit="batch",
                           desc=f"scoring {task}", disable=not progress, leave=False):  # file order
             output = model(task, to_device(batch, device))
@@ -80,9 +99,10 @@ def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> 
 # ---- example predictions, for a person to read ------------------------------------------------
 def example_predictions(model: MultiTaskModel, tasks: list[TaskData], count: int = 5) -> list[str]:
     """Lines showing a few dev sentences with every sentence head's prediction, and the
-    entities each token-classification head finds in a few of its own dev sentences."""
-    model.eval()
-    return sentence_examples(model, tasks, count) + token_examples(model, tasks, count=3)
+    entities each token-classification head finds in a few of its own dev sentences (the
+    two kinds whose predictions read as labels on the text). The model's modes are restored."""
+    with evaluating(model):
+        return sentence_examples(model, tasks, count) + token_examples(model, tasks, count=3)
 
 
 def sentence_examples(model: MultiTaskModel, tasks: list[TaskData], count: int) -> list[str]:

@@ -242,15 +242,15 @@ class MultiTaskModel(nn.Module):
             return packed_forward(self.encoder, input_ids, attention_mask)
         return self.encoder(input_ids, attention_mask)
 
-    def train(self, mode: bool = True) -> "MultiTaskModel":
-        """Set train/eval mode; in train mode, blocks with nothing to train stay in eval mode,
-        so a frozen block adds no dropout noise (see freezing.py)."""
-        super().train(mode)
-        if mode:
-            encoder_blocks = [module for depth in depth_blocks(self) for module in depth]
-            for block in [*encoder_blocks, *self.heads.values()]:
-                if not any(parameter.requires_grad for parameter in block.parameters()):
-                    block.eval()
+    def train_unfrozen(self) -> "MultiTaskModel":
+        """Train mode for the blocks that have something to train, eval mode for the others,
+        so that a frozen block adds no dropout noise (freezing.py says why): what the trainer
+        calls. `train()` keeps nn.Module's meaning, every block in train mode."""
+        self.train()
+        encoder_blocks = [module for depth in depth_blocks(self) for module in depth]
+        for block in [*encoder_blocks, *self.heads.values()]:
+            if not any(parameter.requires_grad for parameter in block.parameters()):
+                block.eval()
         return self
 
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> TaskOutput:

@@ -177,7 +177,7 @@ class Trainer:
         sampler, streams = self._epoch_streams(self.epoch)
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
             next(streams[next(sampler)])
-        self.model.train()
+        self.model.train_unfrozen()
         running: dict[str, float] = {}  # a smoothed loss per task, for the person watching
         while self.step_in_epoch < self.steps_per_epoch:
             started = time.perf_counter()
@@ -200,7 +200,7 @@ class Trainer:
             self._unfreeze_due()
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
-                self.model.train()
+                self.model.train_unfrozen()
 
     def _count_tokens(self, name: str, batch: dict) -> None:
         real, positions = self.task_by_name[name].spec.task_kind.count_tokens(batch)
@@ -278,7 +278,7 @@ class Trainer:
         for group, info in sorted(zip(groups, infos), key=lambda pair: -pair[1].depth):
             self.optimizer.add_param_group(group)  # the other groups keep their Adam state
             self.group_infos.append(info)
-        self.model.train()  # the unfrozen blocks leave eval mode
+        self.model.train_unfrozen()  # the unfrozen blocks leave eval mode
         self.training_model = self._wrap_for_distributed()
         self.log(f"\nstep {self.global_step}: unfroze " +
                  ", ".join("embeddings" if depth == 0 else f"layer {depth}" for depth in newly) +
