@@ -5,7 +5,9 @@ checkpoint, the results table, and a few example predictions to read.
 
 Which metrics a task gets, and how its predictions are read back (a class id, one tag per word,
 a cosine), is said by its kind (kinds.py); this file only runs the model and collects. Scoring
-leaves the model in the modes it found it in, as SentenceEncoder.encode does.
+leaves the model in the modes it found it in, as SentenceEncoder.encode does. A metric can be
+undefined (None: a correlation of constant scores); it is printed as such, and a main score
+that depends on it is None too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from .heads import MultiTaskModel
 from .kinds import SENTENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, word_tags
 from .metrics import bio_spans
 
+Results = dict[str, dict[str, "float | None"]]  # {task: {metric: value}}; None: undefined
+UNDEFINED = "undefined"  # how a metric that is None is printed
+
 
 @contextlib.contextmanager
 def evaluating(model: nn.Module) -> Iterator[None]:
@@ -43,7 +48,7 @@ def evaluating(model: nn.Module) -> Iterator[None]:
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
-                  split: str = "dev", progress: bool | None = False) -> dict[str, float]:
+                  split: str = "dev", progress: bool | None = False) -> dict[str, float | None]:
     """The metrics of one task on its dev set (or on its training set with split='train')."""
     dataset = task.dev if split == "dev" else task.train
     return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size, progress)
@@ -51,9 +56,9 @@ def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
 
 def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
                   label_map: list[str] | None, batch_size: int = 64,
-                  progress: bool | None = None) -> dict[str, float]:
+                  progress: bool | None = None) -> dict[str, float | None]:
     """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients;
-    the model's modes are restored afterwards.
+    the model's modes are restored afterwards. None: a metric undefined on this dataset.
     progress: a bar over the batches; None shows it on a terminal for PROGRESS_MIN_BATCHES or more."""
     device = next(model.parameters()).device
     kind = dataset.kind
@@ -72,27 +77,37 @@ def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
 
 
 def dev_results(model: MultiTaskModel, tasks: list[TaskData],
-                progress: bool | None = False) -> dict[str, dict[str, float]]:
+                progress: bool | None = False) -> Results:
     """{task: {metric: value}} for every task that has a dev set."""
     return {t.spec.name: evaluate_task(model, t, progress=progress) for t in tasks
             if t.dev is not None}
 
 
-def main_score(results: dict[str, dict[str, float]], tasks: list[TaskData]) -> float:
-    """Mean over tasks of each task's first metric (accuracy, entity F1 or Spearman): the
-    number by which the best checkpoint is chosen."""
-    return float(np.mean([results[t.spec.name][t.spec.task_kind.main_metric] for t in tasks]))
+def main_score(results: Results, tasks: list[TaskData]) -> float | None:
+    """Mean over tasks of each task's main metric (accuracy, entity F1 or Spearman): the
+    number by which the best checkpoint is chosen. None if one of them is undefined (a dev
+    set whose similarity scores are all equal): a mean without that task would not compare
+    with the means of other evaluations."""
+    values = [results[t.spec.name][t.spec.task_kind.main_metric] for t in tasks]
+    if any(value is None for value in values):
+        return None
+    return float(np.mean(values))
 
 
-def format_results(results: dict[str, dict[str, float]], title: str = "dev") -> str:
-    """A small table: one row per task, one column per metric."""
+def format_results(results: Results, title: str = "dev") -> str:
+    """A small table: one row per task, one column per metric; an undefined metric (None) is
+    printed as "undefined", with a line that says why."""
     names = sorted({metric for task in results.values() for metric in task})
     widths = [max(11, len(name) + 2) for name in names]
     lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths))]
     for task, values in results.items():
         lines.append(f"  {task:<16}" + "".join(
-            f"{values[name]:>{w}.4f}" if name in values else f"{'':>{w}}"
+            f"{'':>{w}}" if name not in values else
+            f"{UNDEFINED:>{w}}" if values[name] is None else f"{values[name]:>{w}.4f}"
             for name, w in zip(names, widths)))
+    if any(value is None for values in results.values() for value in values.values()):
+        lines.append(f"  ({UNDEFINED}: a correlation needs scores that differ; in this file "
+                     "every gold score, or every prediction, is the same)")
     return "\n".join(lines)
 
 

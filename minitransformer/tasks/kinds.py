@@ -97,8 +97,9 @@ class MaskedPiecePredictions:
 
 
 Predictions = ClassPredictions | TagPredictions | SimilarityPredictions | MaskedPiecePredictions
-# A metric scores a file's predictions against its gold values.
-Metric = Callable[[list, list], float]
+# A metric scores a file's predictions against its gold values; None: undefined on these
+# examples (a correlation of constant scores).
+Metric = Callable[[list, list], "float | None"]
 
 
 class TaskKind:
@@ -148,7 +149,7 @@ class TaskKind:
         """(predictions, gold) of one batch as Python lists, in the form the metrics take."""
         raise NotImplementedError
 
-    def score(self, predictions: list, gold: list) -> dict[str, float]:
+    def score(self, predictions: list, gold: list) -> dict[str, float | None]:
         """{metric name: value} of a whole file's gathered predictions and gold values."""
         return {name: metric(predictions, gold) for name, metric in self.metrics.items()}
 

@@ -297,7 +297,9 @@ class Trainer:
                      "elapsed_s": round(self.elapsed(), 2),
                      "trainable_parameters": count_parameters(self.model)}
             if results and len(results) == len(self.tasks):
-                entry["score"] = main_score(results, self.tasks)
+                score = main_score(results, self.tasks)
+                if score is not None:  # None: a main metric is undefined (all scores equal)
+                    entry["score"] = score
             self.history.append(entry)
             self.metrics_log.write({"type": "eval", "step": self.global_step, "epoch": self.epoch,
                                     "metrics": results, "score": entry.get("score"),
