@@ -44,7 +44,7 @@ def main() -> None:
     specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
     tasks = [load_task(spec, start.tokenizer, max_train=BATCHES * BATCH_SIZE * 4, seed=0)
              for spec in specs]
-    heads = {t.spec.name: new_head(t, start.encoder.config, seed=0) for t in tasks}
+    heads = {t.spec.name: new_head(t, start.encoder.config, start.tokenizer, seed=0) for t in tasks}
     model = MultiTaskModel(start.encoder, heads).train()
     for task in tasks:
         torch.manual_seed(0)  # the same dropout masks whichever tasks come before

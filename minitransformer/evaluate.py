@@ -4,7 +4,9 @@
 
 Each row {"sentence1", "sentence2", "score"} is embedded on both sides; the cosine of the two
 embeddings is compared with the gold score by Spearman's rank correlation (average ranks for
-ties; the usual STS figure) and Pearson's linear correlation.
+ties; the usual STS figure) and Pearson's linear correlation. A correlation is undefined when
+all gold scores (or all cosines) are equal, a single pair included: it is then printed as
+"undefined" (null in --json).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from .tasks.readers import PairExample
 
 
 def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_size: int = 64,
-                        progress: bool | None = None) -> dict[str, float]:
-    """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores."""
+                        progress: bool | None = None) -> dict[str, float | None]:
+    """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores;
+    a correlation is None where it is undefined (all gold scores, or all cosines, equal)."""
     first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size,
                          show_progress_bar=progress, normalize_embeddings=True)  # (n, d), unit length
     second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size,
@@ -60,8 +63,13 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))
     else:
+        shown = {name: "undefined" if result[name] is None else f"{result[name]:.4f}"
+                 for name in ("spearman", "pearson")}
         print(f"{args.sts}: {result['pairs']} pairs, model {args.model}\n"
-              f"  spearman {result['spearman']:.4f}   pearson {result['pearson']:.4f}")
+              f"  spearman {shown['spearman']}   pearson {shown['pearson']}")
+        if result["spearman"] is None or result["pearson"] is None:
+            print("  (undefined: a correlation needs scores that differ; here every gold score, "
+                  "or every cosine, is the same)")
     return 0
 
 

@@ -52,6 +52,8 @@ def series_of(records: list[dict]) -> Series:
         elif record["type"] == "eval":
             for task, metrics in record["metrics"].items():
                 for name, value in metrics.items():
+                    if value is None:  # undefined at this step (a correlation of equal scores)
+                        continue
                     steps, values = series.metrics.setdefault(f"{task} {name}", ([], []))
                     steps.append(step)
                     values.append(value)

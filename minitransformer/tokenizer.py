@@ -145,6 +145,19 @@ class Tokenizer:
         texts = check_texts(texts)
         return [encoding.ids for encoding in self.backend.encode_batch(texts)]
 
+    def token_id(self, token: str) -> int | None:
+        """The id of a token of the vocabulary ('[MASK]', say); None if it has no such token."""
+        return self.backend.token_to_id(token)
+
+    def tokenize_words(self, sentences: Sequence[Sequence[str]]
+                       ) -> list[tuple[list[int], list[int | None]]]:
+        """Sentences already split into words (a CoNLL file's) -> for each, its token ids as
+        `tokenize` gives them and, at each position, the index of the word the token came from
+        (None for [CLS] and [SEP]). A word may still split into several pieces."""
+        encodings = self.backend.encode_batch([list(words) for words in sentences],
+                                              is_pretokenized=True)
+        return [(encoding.ids, encoding.word_ids) for encoding in encodings]
+
     def pad(self, sequences: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Right-pad id lists to the longest one: {'input_ids', 'attention_mask'}, both (B, T)."""
         if not sequences:

@@ -34,7 +34,8 @@ def main(workdir: Path) -> None:
              for name in ("topic", "sentiment")]
     tasks = [load_task(spec, tokenizer) for spec in specs]
     encoder = make_encoder(tokenizer.vocab_size, seed=1)  # dropout 0: no randomness per rank
-    heads = {t.spec.name: build_head(t.spec.kind, encoder.config, t.label_map, 0.0) for t in tasks}
+    heads = {t.spec.name: build_head(t.spec.kind, encoder.config, tokenizer, t.label_map, 0.0)
+             for t in tasks}
     model = MultiTaskModel(encoder, heads)
     run_dir = workdir / f"run-{distributed.world_size}"
     trainer = Trainer(model, tokenizer, tasks, TrainingOptions(**OPTIONS), run_dir,

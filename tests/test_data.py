@@ -365,6 +365,16 @@ def test_similarity_batch_pads_each_side_on_its_own(small_tokenizer):
     assert batch["input_ids_a"].tolist() == [[CLS, 5, 6, SEP], [CLS, 5, SEP, PAD]]
     assert batch["attention_mask_b"].tolist() == [[1] * 8, [1, 1, 1, 0, 0, 0, 0, 0]]
     assert batch["scores"].dtype == torch.float32 and batch["scores"].tolist() == [4.5, 0.0]
+    # Real tokens 4 + 3 on side a, 8 + 3 on side b; both sides run as one batch padded to
+    # the longer side: 2 sides x 2 rows x 8 positions.
+    assert data.kind.count_tokens(batch) == (4 + 3 + 8 + 3, 2 * 2 * 8)
+
+
+def test_a_single_text_batch_counts_its_real_tokens_and_its_positions(small_tokenizer):
+    examples = [SentenceExample("the cat", "a"), SentenceExample("cat", "b")]
+    data = encode_examples(examples, "sentence_classification", small_tokenizer, ["a", "b"])
+    # [CLS] the cat [SEP] and [CLS] cat [SEP] [PAD]: 4 + 3 real tokens in 2 x 4 positions
+    assert data.kind.count_tokens(data.collate([data[0], data[1]])) == (7, 8)
 
 
 def test_dataset_works_with_torch_dataloader(small_tokenizer):

@@ -44,7 +44,7 @@ def test_frozen_parameters_stay_bit_identical_while_the_rest_trains(strategy):
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     groups, _ = parameter_groups(model, lr=1e-2, weight_decay=0.1)  # decay would move them too
     optimizer = torch.optim.AdamW(groups)
-    model.train()
+    model.train_unfrozen()
     for step in range(3):
         for task, classes in (("topic", 3), ("mood", 2)):
             loss = model(task, batch(step, classes)).loss
@@ -75,12 +75,25 @@ def test_gradients_reach_only_the_trainable_parameters_of_the_task():
 def test_frozen_blocks_run_without_dropout():
     model = two_head_model(dropout=0.5)
     apply_freezing(model, "layers:1")
-    model.train()
+    model.train_unfrozen()
     assert not model.encoder.embeddings.training and not model.encoder.layers[0].training
     assert model.encoder.layers[1].training and model.heads["topic"].training
     # So the frozen part is a fixed function: the embeddings' output repeats exactly.
     ids = batch(0, 3)["input_ids"]
     assert torch.equal(model.encoder.embeddings(ids), model.encoder.embeddings(ids))
+
+
+def test_train_keeps_the_meaning_of_nn_module_train():
+    """train() puts every module in train mode, frozen or not, as for any nn.Module; only
+    train_unfrozen() applies the frozen-blocks-in-eval rule."""
+    model = two_head_model(dropout=0.5)
+    apply_freezing(model, "layers:1")
+    model.train_unfrozen().train()
+    assert all(module.training for module in model.modules())
+    model.eval()
+    assert not any(module.training for module in model.modules())
+    ids = batch(0, 3)["input_ids"]  # dropout on in the frozen embeddings again: two draws differ
+    assert not torch.equal(model.encoder.embeddings.train()(ids), model.encoder.embeddings(ids))
 
 
 def test_applying_a_strategy_again_starts_from_everything_trainable():

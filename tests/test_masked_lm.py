@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from conftest import CORPUS, make_encoder
 
+from minitransformer.errors import InputError
 from minitransformer.export import main as export_main
 from minitransformer.pretrained import export_bert, load_bert_encoder, read_mlm_head_weights
 from minitransformer.sentence import SentenceEncoder
@@ -19,7 +20,7 @@ from minitransformer.tasks.evaluation import score_dataset
 from minitransformer.tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from minitransformer.tasks.kinds import MASKED_LM, get_kind
 from minitransformer.tasks.masking import IGNORE_INDEX, mask_by_content, mask_tokens
-from minitransformer.tokenizer import Tokenizer
+from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
 from minitransformer.training.checkpoint import load_checkpoint
 from minitransformer.training.trainer import Trainer, TrainingOptions
 
@@ -65,7 +66,7 @@ def test_masking_is_seeded():
 
 def test_evaluation_masks_depend_on_each_text_only(tokenizer):
     batch = batch_of(tokenizer, CORPUS)  # padded to the longest
-    arguments = (int(batch["mask_token_id"]), int(batch["vocab_size"]))
+    arguments = (tokenizer.token_id("[MASK]"), tokenizer.vocab_size)
     together = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"], *arguments)
     for row, text in enumerate(CORPUS):  # each text alone, unpadded: the same pieces masked
         alone = batch_of(tokenizer, [text])
@@ -91,7 +92,7 @@ def test_every_row_with_a_maskable_piece_gets_one():
 @pytest.fixture
 def mlm_model(tokenizer):
     encoder = make_encoder(tokenizer.vocab_size)
-    head = build_head(MASKED_LM, encoder.config, None)
+    head = build_head(MASKED_LM, encoder.config, tokenizer)
     return MultiTaskModel(encoder, {"mlm": head})
 
 
@@ -100,19 +101,40 @@ def batch_of(tokenizer, texts):
                                        tokenizer)
 
 
+def test_the_head_knows_the_mask_id_and_the_batch_carries_no_constants(mlm_model, tokenizer):
+    head = mlm_model.heads["mlm"]
+    assert head.mask_id == SPECIAL_TOKENS.index("[MASK]") == 4  # Tokenizer.train's order
+    assert head.vocab_size == tokenizer.vocab_size
+    assert type(head.mask_id) is int and type(head.vocab_size) is int  # no tensor to read back
+    assert set(batch_of(tokenizer, CORPUS[:2])) == {"input_ids", "attention_mask", "maskable"}
+    assert not any(name.endswith(("mask_id", "vocab_size")) for name in head.state_dict())
+
+
+def test_a_vocabulary_without_mask_gets_no_masked_lm_head(tmp_path):
+    vocabulary = [token for token in SPECIAL_TOKENS if token != "[MASK]"] + ["the", "cat"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    no_mask = Tokenizer.from_vocab(tmp_path / "vocab.txt")
+    with pytest.raises(InputError, match="needs a \\[MASK\\] token"):
+        build_head(MASKED_LM, make_encoder(no_mask.vocab_size).config, no_mask)
+
+
 def test_loss_only_at_the_chosen_pieces(mlm_model, tokenizer):
     mlm_model.eval()  # masks from the batch's content: the test can recompute them
     batch = batch_of(tokenizer, CORPUS)
     assert not batch["maskable"][:, 0].any()  # [CLS]
     output = mlm_model("mlm", batch)
     corrupted, labels = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"],
-                                        int(batch["mask_token_id"]), int(batch["vocab_size"]))
+                                        tokenizer.token_id("[MASK]"), tokenizer.vocab_size)
     with torch.no_grad():  # every position's logits, then cross-entropy that skips IGNORE_INDEX
         states = mlm_model.encoder(corrupted, batch["attention_mask"])
         logits = mlm_model.heads["mlm"](states, mlm_model.encoder.embeddings.token.weight)
     expected = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
     torch.testing.assert_close(output.loss, expected)
-    assert output.predictions.shape == ((labels != IGNORE_INDEX).sum().item(), 3)
+    chosen = labels != IGNORE_INDEX  # the predictions: one per chosen piece, in reading order
+    assert torch.equal(output.predictions.gold_ids, labels[chosen])
+    assert torch.equal(output.predictions.predicted_ids, logits[chosen].argmax(dim=-1))
+    torch.testing.assert_close(output.predictions.gold_log_probabilities,
+                               logits[chosen].log_softmax(-1).gather(1, labels[chosen, None])[:, 0])
 
 
 def test_the_decoder_is_the_token_embedding_table(mlm_model, tokenizer):
@@ -125,7 +147,7 @@ def test_the_decoder_is_the_token_embedding_table(mlm_model, tokenizer):
     torch.manual_seed(0)
     output = mlm_model("mlm", batch_of(tokenizer, CORPUS))
     output.loss.backward()
-    gold = output.predictions[:, 1].long().unique()
+    gold = output.predictions.gold_ids.unique()
     states = torch.randn(3, config.hidden_size)
     before = head(states, table).detach()
     with torch.no_grad():
@@ -140,7 +162,7 @@ def test_a_tiny_model_learns_to_fill_in_pieces(tokenizer, tmp_path):
     dev.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     task = load_task(TaskSpec("mlm", MASKED_LM, train, dev), tokenizer)
     encoder = make_encoder(tokenizer.vocab_size)
-    model = MultiTaskModel(encoder, {"mlm": build_head(MASKED_LM, encoder.config, None)})
+    model = MultiTaskModel(encoder, {"mlm": build_head(MASKED_LM, encoder.config, tokenizer)})
     before = score_dataset(model, "mlm", task.dev, None, 64)
     options = TrainingOptions(epochs=4, batch_size=8, lr=1e-2, warmup=0.0, seed=0)
     trainer = Trainer(model, tokenizer, [task], options, tmp_path / "run", log=lambda *a: None,
@@ -175,7 +197,8 @@ TINY_BERT = FIXTURES / "tiny_bert_mlm"  # written by tools/make_mlm_fixture.py (
 
 def tiny_bert_with_head():
     encoder, _ = load_bert_encoder(TINY_BERT)
-    head = MaskedLanguageModelHead(encoder.config).eval()
+    head = build_head(MASKED_LM, encoder.config, Tokenizer.from_vocab(TINY_BERT / "vocab.txt"))
+    head.eval()
     head.load_state_dict(read_mlm_head_weights(TINY_BERT))
     return encoder, head
 
@@ -190,7 +213,7 @@ def test_bert_masked_lm_logits_match_hf():
     worst = (logits[real] - reference["logits"][real]).abs().max().item()
     assert worst <= 1e-5, f"masked-LM logits differ from BertForMaskedLM's by {worst:.2e}"
     # Not by accident: without the checkpoint's head the logits are far off.
-    fresh = MaskedLanguageModelHead(encoder.config)
+    fresh = build_head(MASKED_LM, encoder.config, Tokenizer.from_vocab(TINY_BERT / "vocab.txt"))
     with torch.no_grad():
         assert (fresh(encoder(ids, mask), encoder.embeddings.token.weight)[real]
                 - reference["logits"][real]).abs().max() > 0.1
@@ -221,7 +244,7 @@ def test_hf_loads_our_exported_masked_lm_head(tmp_path, tokenizer):
     logits in BertForMaskedLM."""
     transformers = pytest.importorskip("transformers", reason="transformers is in the [test] extra")
     encoder = make_encoder(tokenizer.vocab_size)  # sinusoidal, post-norm
-    head = build_head(MASKED_LM, encoder.config, None).eval()
+    head = build_head(MASKED_LM, encoder.config, tokenizer).eval()
     with torch.no_grad():
         for parameter in head.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.3)

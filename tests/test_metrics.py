@@ -7,7 +7,10 @@ from minitransformer.tasks.metrics import (
     bio_spans,
     entity_f1,
     macro_f1,
+    masked_accuracy,
+    masked_lm_loss,
     pearson,
+    perplexity,
     rankdata,
     spearman,
 )
@@ -187,10 +190,33 @@ def test_rankdata_rejects_empty_and_nan():
 
 @pytest.mark.parametrize("metric", [pearson, spearman])
 def test_constant_input_is_undefined(metric):
-    with pytest.raises(ValueError, match="x is constant"):
-        metric([0.1, 0.1, 0.1], [1, 2, 3])
-    with pytest.raises(ValueError, match="y is constant"):
-        metric([1, 2, 3], [5, 5, 5])
+    # A constant side has standard deviation 0: the correlation is 0 / 0, reported as None.
+    assert metric([0.1, 0.1, 0.1], [1, 2, 3]) is None  # the mean of three 0.1s is not 0.1
+    assert metric([1, 2, 3], [5, 5, 5]) is None
+    assert metric([4.0], [2.5]) is None  # a single pair: both sides constant
+    assert metric([1.0, 1.0], [2.0, 2.0]) is None
+    # Two different values are enough to be defined: two points always lie on a line.
+    assert metric([1.0, 2.0], [5.0, 3.0]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="NaN"):  # NaN stays an error, constant or not
+        metric([1.0, float("nan")], [2.0, 2.0])
+
+
+# ---------------------------------------------------------------- masked-language modelling
+
+def test_masked_metrics_hand_computed():
+    # Two masked pieces: the first predicted right with p(gold) = 1/2, the second wrong with
+    # p(gold) = 1/4. Accuracy 1/2; loss = -(ln 1/2 + ln 1/4) / 2 = (ln 2 + 2 ln 2) / 2 = 1.5 ln 2;
+    # perplexity = exp(1.5 ln 2) = 2 ** 1.5.
+    predictions = [(5, np.log(0.5)), (7, np.log(0.25))]
+    gold = [5, 6]
+    assert masked_accuracy(predictions, gold) == 0.5
+    assert masked_lm_loss(predictions, gold) == pytest.approx(1.5 * np.log(2))
+    assert perplexity(predictions, gold) == pytest.approx(2 ** 1.5)
+    assert type(perplexity(predictions, gold)) is float
+    with pytest.raises(ValueError, match="length mismatch, 2 vs 1"):
+        masked_accuracy(predictions, [5])
+    with pytest.raises(ValueError, match="no masked pieces"):
+        masked_lm_loss([], [])
 
 
 def test_macro_f1_with_no_occurring_class():

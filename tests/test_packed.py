@@ -53,7 +53,8 @@ def test_training_through_the_packed_path_gives_the_reference_losses_and_gradien
     kinds = {"topic": ("sentence_classification", ["a", "b", "c"]),
              "ner": ("token_classification", ["B-X", "I-X", "O"]),
              "sts": ("sentence_similarity", None), "mlm": ("masked_lm", None)}
-    heads = {name: build_head(kind, encoder.config, labels) for name, (kind, labels) in kinds.items()}
+    heads = {name: build_head(kind, encoder.config, tokenizer, labels)
+             for name, (kind, labels) in kinds.items()}
     model = MultiTaskModel(encoder, heads).train()
     texts = ["A cat.", "The quick brown fox jumps over the lazy dog.", "Attention is all."]
     ids = tokenizer.tokenize(texts)

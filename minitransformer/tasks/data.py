@@ -96,8 +96,8 @@ class TaskSpec:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        """Names of the metrics (functions in metrics.py) this task is evaluated with."""
-        return self.task_kind.metrics
+        """Names of the metrics this task is evaluated with (its kind holds the functions)."""
+        return tuple(self.task_kind.metrics)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -161,6 +161,7 @@ class EncodedDataset:
         sentence_classification  {"input_ids": [...], "label": int}
         token_classification     {"input_ids": [...], "labels": [...] (same length, -100s)}
         sentence_similarity      {"input_ids_a": [...], "input_ids_b": [...], "score": float}
+        masked_lm                {"input_ids": [...]}
 
     It has `__len__` and `__getitem__`, so torch's DataLoader takes it as a map-style dataset,
     with `collate_fn=dataset.collate`.

@@ -7,7 +7,9 @@
 
 Each batch belongs to one task; the encoder runs once for it and only that task's head is used.
 Each head says what it reads (`task_output`): the pooled embedding, the token states, or the
-embeddings of both sides of a pair. `HEADS` gives the head of each task kind (kinds.py).
+embeddings of both sides of a pair; and it returns its loss and its kind's typed predictions
+(kinds.py). `HEADS` gives the head of each task kind; `build_head` makes one, with everything
+it will need (label count, the [MASK] id, ...) given once, when it is built.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from torch import nn
 
 from ..config import EncoderConfig
 from ..encoder import ACTIVATION_FUNCTIONS, Encoder
+from ..errors import InputError
 from ..packed import packed_forward
 from ..pooling import get_pooling
+from ..tokenizer import Tokenizer
 
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
 from .kinds import (
@@ -30,6 +34,11 @@ from .kinds import (
     SENTENCE_CLASSIFICATION,
     SENTENCE_SIMILARITY,
     TOKEN_CLASSIFICATION,
+    ClassPredictions,
+    MaskedPiecePredictions,
+    Predictions,
+    SimilarityPredictions,
+    TagPredictions,
 )
 from .masking import mask_by_content, mask_tokens
 
@@ -37,8 +46,7 @@ from .masking import mask_by_content, mask_tokens
 @dataclass
 class TaskOutput:
     loss: torch.Tensor  # scalar, the task's unweighted loss
-    predictions: torch.Tensor  # class ids (B,), tag ids (B, T), cosines (B,), or per masked
-    # piece (N, 3): predicted id, gold id, log-probability of the gold id
+    predictions: Predictions  # the head's kind's type (kinds.py), detached from the graph
 
 
 class LinearHead(nn.Module):
@@ -55,8 +63,8 @@ class LinearHead(nn.Module):
         self.classifier = nn.Linear(hidden or hidden_size, num_labels)
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: list[str], dropout: float = 0.1,
-              hidden: int | None = None) -> "LinearHead":
+    def build(cls, config: EncoderConfig, tokenizer: Tokenizer, label_map: list[str],
+              dropout: float = 0.1, hidden: int | None = None) -> "LinearHead":
         return cls(config.hidden_size, len(label_map), dropout, hidden)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -77,7 +85,8 @@ class SentenceClassificationHead(LinearHead):
 
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
         logits = self(model.embed(batch["input_ids"], batch["attention_mask"]))  # (B, C)
-        return TaskOutput(self.loss(logits, batch["labels"]), logits.argmax(dim=-1))
+        return TaskOutput(self.loss(logits, batch["labels"]),
+                          ClassPredictions(logits.argmax(dim=-1)))
 
 
 class TokenClassificationHead(LinearHead):
@@ -92,7 +101,8 @@ class TokenClassificationHead(LinearHead):
 
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
         logits = self(model.states(batch["input_ids"], batch["attention_mask"]))  # (B, T, C)
-        return TaskOutput(self.loss(logits, batch["labels"]), logits.argmax(dim=-1))
+        return TaskOutput(self.loss(logits, batch["labels"]),
+                          TagPredictions(logits.argmax(dim=-1)))
 
 
 class SimilarityObjective(nn.Module):
@@ -115,8 +125,8 @@ class SimilarityObjective(nn.Module):
         self.scale = scale
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1,
-              hidden: None = None) -> "SimilarityObjective":
+    def build(cls, config: EncoderConfig, tokenizer: Tokenizer, label_map: None,
+              dropout: float = 0.1, hidden: None = None) -> "SimilarityObjective":
         return cls()  # no parameters: nothing depends on the width, labels or dropout
 
     def forward(self, pooled_a: torch.Tensor, pooled_b: torch.Tensor) -> torch.Tensor:
@@ -133,7 +143,8 @@ class SimilarityObjective(nn.Module):
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
         pooled_a, pooled_b = model.embed_pairs(batch)  # (B, d) each
         cosines = self(pooled_a, pooled_b)
-        return TaskOutput(self.loss(cosines, batch["scores"]), cosines.detach())
+        return TaskOutput(self.loss(cosines, batch["scores"]),
+                          SimilarityPredictions(cosines.detach()))
 
 
 class MaskedLanguageModelHead(nn.Module):
@@ -144,21 +155,32 @@ class MaskedLanguageModelHead(nn.Module):
     The decoder's weight *is* the encoder's token-embedding table (tied, Press & Wolf 2017):
     the piece a state is closest to in embedding space is the piece it predicts. So the head
     holds only the transform and the bias; the table comes from the model at each call.
+
+    It also masks its batches (masking.py), with two numbers of the tokenizer that it keeps as
+    plain ints, not tensors: reading a tensor back into an int would wait for the GPU each step.
+    They are not saved with the weights; the checkpoint's tokenizer gives them again.
     """
 
     kind = MASKED_LM
 
-    def __init__(self, config: EncoderConfig):
+    def __init__(self, config: EncoderConfig, mask_id: int, vocab_size: int):
+        """mask_id: the id of [MASK]; vocab_size: the tokenizer's, whose ids random
+        replacements are drawn from."""
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.activation = ACTIVATION_FUNCTIONS[config.activation]
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.mask_id, self.vocab_size = mask_id, vocab_size
 
     @classmethod
-    def build(cls, config: EncoderConfig, label_map: None, dropout: float = 0.1,
-              hidden: None = None) -> "MaskedLanguageModelHead":
-        return cls(config)
+    def build(cls, config: EncoderConfig, tokenizer: Tokenizer, label_map: None,
+              dropout: float = 0.1, hidden: None = None) -> "MaskedLanguageModelHead":
+        mask_id = tokenizer.token_id("[MASK]")
+        if mask_id is None:
+            raise InputError("masked-language modelling needs a [MASK] token, and this "
+                             "vocabulary has none")
+        return cls(config, mask_id, tokenizer.vocab_size)
 
     def forward(self, states: torch.Tensor, embedding_table: torch.Tensor) -> torch.Tensor:
         """states (..., d), embedding_table (V, d) -> logits (..., V)."""
@@ -167,7 +189,7 @@ class MaskedLanguageModelHead(nn.Module):
     def task_output(self, model: "MultiTaskModel", batch: dict[str, torch.Tensor]) -> TaskOutput:
         # Training: fresh masks from the global generator, which the trainer seeds every step.
         # Evaluation: masks fixed by each text, so every evaluation scores the same positions.
-        arguments = (batch["maskable"], int(batch["mask_token_id"]), int(batch["vocab_size"]))
+        arguments = (batch["maskable"], self.mask_id, self.vocab_size)
         corrupted, labels = (mask_tokens(batch["input_ids"], *arguments) if self.training else
                              mask_by_content(batch["input_ids"], batch["attention_mask"], *arguments))
         states = model.states(corrupted, batch["attention_mask"])  # (B, T, d)
@@ -179,9 +201,8 @@ class MaskedLanguageModelHead(nn.Module):
         gold_log_probabilities = logits.log_softmax(dim=-1).gather(1, gold[:, None])[:, 0]  # (N,)
         # No piece chosen (a batch of very short texts): a zero loss that still has a graph.
         loss = -gold_log_probabilities.mean() if len(gold) else states.sum() * 0.0
-        # float64 holds every id exactly, whatever the model's dtype.
-        predictions = torch.stack([logits.argmax(dim=-1).double(), gold.double(),
-                                   gold_log_probabilities.double()], dim=1).detach()  # (N, 3)
+        predictions = MaskedPiecePredictions(logits.argmax(dim=-1), gold,
+                                             gold_log_probabilities.detach())  # (N,) each
         return TaskOutput(loss, predictions)
 
 
@@ -190,13 +211,16 @@ HEADS = {head.kind: head for head in (SentenceClassificationHead, TokenClassific
                                       SimilarityObjective, MaskedLanguageModelHead)}
 
 
-def build_head(kind: str, config: EncoderConfig, label_map: list[str] | None,
-               dropout: float = 0.1, hidden: int | None = None) -> nn.Module:
-    """A new head for a task of `kind` on an encoder of `config` (label_map: the task's classes
-    or tags; None for kinds without labels; hidden: a classifier's hidden layer, TaskSpec.head_hidden)."""
+def build_head(kind: str, config: EncoderConfig, tokenizer: Tokenizer,
+               label_map: list[str] | None = None, dropout: float = 0.1,
+               hidden: int | None = None) -> nn.Module:
+    """A new head for a task of `kind` on an encoder of `config` whose vocabulary is
+    `tokenizer`'s (a masked-LM head takes its [MASK] id and size from it). label_map: the
+    task's classes or tags, None for kinds without labels; hidden: a classifier's hidden
+    layer (TaskSpec.head_hidden)."""
     if kind not in HEADS:
         raise ValueError(f"no head for task kind {kind!r}; heads exist for {', '.join(HEADS)}")
-    return HEADS[kind].build(config, label_map, dropout, hidden)
+    return HEADS[kind].build(config, tokenizer, label_map, dropout, hidden)
 
 
 class MultiTaskModel(nn.Module):
@@ -217,15 +241,15 @@ class MultiTaskModel(nn.Module):
             return packed_forward(self.encoder, input_ids, attention_mask)
         return self.encoder(input_ids, attention_mask)
 
-    def train(self, mode: bool = True) -> "MultiTaskModel":
-        """Set train/eval mode; in train mode, blocks with nothing to train stay in eval mode,
-        so a frozen block adds no dropout noise (see freezing.py)."""
-        super().train(mode)
-        if mode:
-            encoder_blocks = [module for depth in self.encoder.blocks_by_depth() for module in depth]
-            for block in [*encoder_blocks, *self.heads.values()]:
-                if not any(parameter.requires_grad for parameter in block.parameters()):
-                    block.eval()
+    def train_unfrozen(self) -> "MultiTaskModel":
+        """Train mode for the blocks that have something to train, eval mode for the others,
+        so that a frozen block adds no dropout noise (freezing.py says why): what the trainer
+        calls. `train()` keeps nn.Module's meaning, every block in train mode."""
+        self.train()
+        encoder_blocks = [module for depth in self.encoder.blocks_by_depth() for module in depth]
+        for block in [*encoder_blocks, *self.heads.values()]:
+            if not any(parameter.requires_grad for parameter in block.parameters()):
+                block.eval()
         return self
 
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> TaskOutput:
@@ -233,7 +257,8 @@ class MultiTaskModel(nn.Module):
 
         Batches (layouts in kinds.py): classification {'input_ids', 'attention_mask' (B, T),
         'labels'}; similarity {'input_ids_a', 'attention_mask_a', 'input_ids_b',
-        'attention_mask_b', 'scores' (B,)}.
+        'attention_mask_b', 'scores' (B,)}; masked-LM {'input_ids', 'attention_mask',
+        'maskable' (B, T)}.
         """
         if task not in self.heads:
             raise KeyError(f"no head for task {task!r}; heads: {', '.join(self.heads)}")

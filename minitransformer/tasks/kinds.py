@@ -1,10 +1,11 @@
 """Task kinds: everything that differs between kinds of task, in one place.
 
 A kind says which files it reads and with which field names, which labels an example carries,
-how examples become token ids and ids a batch, how a batch's predictions are read back, and
-which metrics score them. The head that turns the encoder's output into predictions is the one
-part that lives elsewhere (heads.py, `HEADS`), because it is a model part. Adding a kind means
-one class here, registered in `KINDS`, and its head.
+how examples become token ids and ids a batch, what its head predicts (a typed structure per
+kind, below), how those predictions are read back, and the metric functions that score them.
+The head that turns the encoder's output into predictions is the one part that lives elsewhere
+(heads.py, `HEADS`), because it is a model part. Adding a kind means one class here, registered
+in `KINDS`, its predictions type, and its head.
 
 The batches each kind makes (B = batch size, T = longest sequence in the batch; masks use
 1 = token, 0 = padding, as everywhere in minitransformer):
@@ -15,22 +16,33 @@ The batches each kind makes (B = batch size, T = longest sequence in the batch; 
     sentence_similarity      input_ids_a, attention_mask_a (B, Ta); input_ids_b,
                              attention_mask_b (B, Tb) long; scores (B,) float32
     masked_lm                input_ids, attention_mask (B, T) long; maskable (B, T) bool
-                             (real pieces that are not [CLS]/[SEP]/...); mask_token_id and
-                             vocab_size () long. The masking itself is random and happens in
-                             the head (heads.py), where the trainer's per-step seed reaches it.
+                             (real pieces that are not [CLS]/[SEP]/...). The masking itself is
+                             random and happens in the head (heads.py), where the trainer's
+                             per-step seed reaches it; the head knows the [MASK] id and the
+                             vocabulary size from when it was built, so no batch carries them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from ..errors import InputError
 from ..tokenizer import SPECIAL_TOKENS, Tokenizer
-from . import metrics
 from .masking import IGNORE_INDEX  # the label of positions without loss
+from .metrics import (
+    accuracy,
+    entity_f1,
+    macro_f1,
+    masked_accuracy,
+    masked_lm_loss,
+    pearson,
+    perplexity,
+    spearman,
+)
 from .readers import (
     RECORD_FORMATS,
     DataError,
@@ -51,15 +63,59 @@ SENTENCE_SIMILARITY = "sentence_similarity"
 MASKED_LM = "masked_lm"
 
 
+# ---- what a head predicts for one batch: one type per kind ----------------------------------
+@dataclass(frozen=True)
+class ClassPredictions:
+    """Sentence classification: the most likely class of each text."""
+
+    class_ids: torch.Tensor  # (B,) long
+
+
+@dataclass(frozen=True)
+class TagPredictions:
+    """Token classification: the most likely tag at every position; only the positions that
+    carry a label (each word's first sub-word) are read back."""
+
+    tag_ids: torch.Tensor  # (B, T) long
+
+
+@dataclass(frozen=True)
+class SimilarityPredictions:
+    """Sentence similarity: the cosine of the two sentence embeddings of each pair."""
+
+    cosines: torch.Tensor  # (B,) float
+
+
+@dataclass(frozen=True)
+class MaskedPiecePredictions:
+    """Masked-language modelling: one entry per masked piece of the batch, N in all (the
+    masks are drawn in the head, so the gold ids come from there too)."""
+
+    predicted_ids: torch.Tensor  # (N,) long: the most likely piece
+    gold_ids: torch.Tensor  # (N,) long: the original piece
+    gold_log_probabilities: torch.Tensor  # (N,) float: log p(original piece)
+
+
+Predictions = ClassPredictions | TagPredictions | SimilarityPredictions | MaskedPiecePredictions
+# A metric scores a file's predictions against its gold values; None: undefined on these
+# examples (a correlation of constant scores).
+Metric = Callable[[list, list], "float | None"]
+
+
 class TaskKind:
     """What every kind defines; the subclasses below fill it in."""
 
     name: str
     formats: tuple[str, ...]  # file extensions it reads
     fields: dict[str, str]  # the TaskSpec field options it uses, with their defaults
-    metrics: tuple[str, ...]  # functions of metrics.py; the first is the one to select models by
+    metrics: dict[str, Metric]  # name -> function; the first is the one to select models by
     has_label_map: bool  # classes or tags with ids (False: a regression target)
     head_can_have_hidden_layer: bool = False  # a classifier head: linear, or an MLP
+
+    @property
+    def main_metric(self) -> str:
+        """The name of the metric that picks the best checkpoint."""
+        return next(iter(self.metrics))
 
     def read(self, path: Path, fields: dict[str, str]) -> list:
         """The examples of one file; `fields` are the record field names (defaults filled in)."""
@@ -82,13 +138,20 @@ class TaskKind:
         longest sequence of *this* batch."""
         raise NotImplementedError
 
-    def gather(self, predicted: torch.Tensor, batch: dict[str, torch.Tensor],
+    def count_tokens(self, batch: dict[str, torch.Tensor]) -> tuple[int, int]:
+        """(real tokens, token positions the encoder computes, padding included) of a batch:
+        what the trainer's padding fraction is made of."""
+        mask = batch["attention_mask"]  # (B, T)
+        return int(mask.sum()), mask.numel()
+
+    def gather(self, predictions: Predictions, batch: dict[str, torch.Tensor],
                label_map: list[str] | None) -> tuple[list, list]:
-        """(predictions, gold) of one batch, in the form the metrics take."""
+        """(predictions, gold) of one batch as Python lists, in the form the metrics take."""
         raise NotImplementedError
 
-    def score(self, predictions: list, gold: list) -> dict[str, float]:
-        return {name: getattr(metrics, name)(predictions, gold) for name in self.metrics}
+    def score(self, predictions: list, gold: list) -> dict[str, float | None]:
+        """{metric name: value} of a whole file's gathered predictions and gold values."""
+        return {name: metric(predictions, gold) for name, metric in self.metrics.items()}
 
     def check_format(self, path: str | Path) -> None:
         suffix = Path(path).suffix.lower()
@@ -103,7 +166,7 @@ class SentenceClassification(TaskKind):
     name = SENTENCE_CLASSIFICATION
     formats = RECORD_FORMATS
     fields = {"text_field": "text", "label_field": "label"}
-    metrics = ("accuracy", "macro_f1")
+    metrics = {"accuracy": accuracy, "macro_f1": macro_f1}
     has_label_map = True
     head_can_have_hidden_layer = True
 
@@ -128,8 +191,8 @@ class SentenceClassification(TaskKind):
         batch["labels"] = torch.tensor([item["label"] for item in items], dtype=torch.long)
         return batch
 
-    def gather(self, predicted, batch, label_map):
-        return predicted.tolist(), batch["labels"].tolist()
+    def gather(self, predictions: ClassPredictions, batch, label_map):
+        return predictions.class_ids.tolist(), batch["labels"].tolist()
 
 
 class TokenClassification(TaskKind):
@@ -138,7 +201,7 @@ class TokenClassification(TaskKind):
     name = TOKEN_CLASSIFICATION
     formats = (".conll",)
     fields: dict[str, str] = {}
-    metrics = ("entity_f1",)
+    metrics = {"entity_f1": entity_f1}
     has_label_map = True
     head_can_have_hidden_layer = True
 
@@ -152,12 +215,11 @@ class TokenClassification(TaskKind):
         return [" ".join(example.tokens)]
 
     def encode(self, examples, tokenizer, label_id):
-        # is_pretokenized: the words are the file's, each may still split into several pieces.
-        encodings = tokenizer.backend.encode_batch([example.tokens for example in examples],
-                                                   is_pretokenized=True)
-        return [{"input_ids": encoding.ids,
-                 "labels": align_labels(encoding.word_ids, [label_id[t] for t in example.tags])}
-                for encoding, example in zip(encodings, examples)]
+        # The words are the file's; each may still split into several pieces.
+        encodings = tokenizer.tokenize_words([example.tokens for example in examples])
+        return [{"input_ids": ids,
+                 "labels": align_labels(word_ids, [label_id[t] for t in example.tags])}
+                for (ids, word_ids), example in zip(encodings, examples)]
 
     def collate(self, items, tokenizer):
         batch = tokenizer.pad([item["input_ids"] for item in items])
@@ -167,11 +229,12 @@ class TokenClassification(TaskKind):
         batch["labels"] = labels
         return batch
 
-    def gather(self, predicted, batch, label_map):
+    def gather(self, predictions: TagPredictions, batch, label_map):
         # One tag string per word, per sentence, for entity F1 over the words of the file.
-        predictions = [word_tags(row, gold, label_map) for row, gold in zip(predicted, batch["labels"])]
+        tag_ids = predictions.tag_ids.cpu()  # (B, T), read where the CPU batch has labels
+        predicted = [word_tags(row, gold, label_map) for row, gold in zip(tag_ids, batch["labels"])]
         gold = [word_tags(row, row, label_map) for row in batch["labels"]]
-        return predictions, gold
+        return predicted, gold
 
 
 class SentenceSimilarity(TaskKind):
@@ -180,7 +243,7 @@ class SentenceSimilarity(TaskKind):
     name = SENTENCE_SIMILARITY
     formats = RECORD_FORMATS
     fields = {"text_field": "sentence1", "second_text_field": "sentence2", "label_field": "score"}
-    metrics = ("spearman", "pearson")
+    metrics = {"spearman": spearman, "pearson": pearson}
     has_label_map = False
 
     def read(self, path, fields):
@@ -206,8 +269,13 @@ class SentenceSimilarity(TaskKind):
                 "input_ids_b": b["input_ids"], "attention_mask_b": b["attention_mask"],
                 "scores": torch.tensor([item["score"] for item in items], dtype=torch.float32)}
 
-    def gather(self, predicted, batch, label_map):
-        return predicted.tolist(), batch["scores"].tolist()  # cosines against gold scores
+    def count_tokens(self, batch):
+        # Both sides run as one batch, padded to the longer side (MultiTaskModel.embed_pairs).
+        a, b = batch["attention_mask_a"], batch["attention_mask_b"]  # (B, Ta), (B, Tb)
+        return int(a.sum()) + int(b.sum()), 2 * a.shape[0] * max(a.shape[1], b.shape[1])
+
+    def gather(self, predictions: SimilarityPredictions, batch, label_map):
+        return predictions.cosines.tolist(), batch["scores"].tolist()  # cosines vs gold scores
 
 
 class MaskedLanguageModeling(TaskKind):
@@ -217,7 +285,8 @@ class MaskedLanguageModeling(TaskKind):
     name = MASKED_LM
     formats = (".txt", *RECORD_FORMATS)
     fields = {"text_field": "text"}
-    metrics = ("masked_accuracy", "perplexity", "masked_lm_loss")
+    metrics = {"masked_accuracy": masked_accuracy, "perplexity": perplexity,
+               "masked_lm_loss": masked_lm_loss}
     has_label_map = False
 
     def read(self, path, fields):
@@ -230,24 +299,23 @@ class MaskedLanguageModeling(TaskKind):
         return [example.text]
 
     def encode(self, examples, tokenizer, label_id):
-        if tokenizer.backend.token_to_id("[MASK]") is None:  # before any training starts
+        if tokenizer.token_id("[MASK]") is None:  # before any training starts
             raise InputError("masked-language modelling needs a [MASK] token, and this "
                              "vocabulary has none")
         return [{"input_ids": row} for row in tokenizer.tokenize([e.text for e in examples])]
 
     def collate(self, items, tokenizer):
         batch = tokenizer.pad([item["input_ids"] for item in items])
-        special = torch.tensor([tokenizer.backend.token_to_id(token) for token in SPECIAL_TOKENS
-                                if tokenizer.backend.token_to_id(token) is not None])
+        special = torch.tensor([tokenizer.token_id(token) for token in SPECIAL_TOKENS
+                                if tokenizer.token_id(token) is not None])
         batch["maskable"] = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], special)
-        batch["mask_token_id"] = torch.tensor(tokenizer.backend.token_to_id("[MASK]"))
-        batch["vocab_size"] = torch.tensor(tokenizer.vocab_size)
         return batch
 
-    def gather(self, predicted, batch, label_map):
-        # predicted: (N, 3) per masked piece: predicted id, gold id, log-probability of the gold.
-        rows = predicted.tolist()
-        return [(int(p), logp) for p, _, logp in rows], [int(g) for _, g, _ in rows]
+    def gather(self, predictions: MaskedPiecePredictions, batch, label_map):
+        # Per masked piece: (predicted id, log-probability of the gold id), and the gold id.
+        pieces = zip(predictions.predicted_ids.tolist(),
+                     predictions.gold_log_probabilities.double().tolist())
+        return list(pieces), predictions.gold_ids.tolist()
 
     def score(self, predictions, gold):
         if not gold:  # only texts without a maskable piece (all [UNK], say)

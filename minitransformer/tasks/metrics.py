@@ -1,4 +1,4 @@
-"""Evaluation metrics for the downstream tasks, written with numpy only.
+"""Evaluation metrics of the task kinds, written with numpy only.
 
 * classification: `accuracy`, `macro_f1`
 * BIO sequence tagging (NER): `bio_spans`, `entity_f1`, following the CoNLL-2000 `conlleval` script
@@ -6,31 +6,44 @@
 * masked-language modelling: `masked_accuracy`, `masked_lm_loss`, `perplexity` over the masked
   pieces, each prediction a (predicted id, log-probability of the gold id) pair
 
-Every function accepts Python sequences or numpy arrays, returns a plain Python float, and raises
-ValueError on empty or mismatched inputs rather than returning a number that means nothing.
+Every metric takes Python sequences or numpy arrays and returns a plain Python float. Empty or
+mismatched inputs raise ValueError rather than give a number that means nothing. A correlation
+with one side constant (a single pair, or every gold score the same) is 0 / 0, undefined: the
+correlations return None for it, so a caller can report "undefined" instead of crashing.
 """
+
+from __future__ import annotations
+
+from typing import Sequence
+
 import numpy as np
 
-
-def _pair(a, b, name):
-    """Return `a`, `b` as 1-D arrays of the same non-zero length; `name` goes into the error."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"{name}: expected 1-D inputs, got shapes {a.shape} and {b.shape}")
-    if len(a) != len(b):
-        raise ValueError(f"{name}: length mismatch, {len(a)} vs {len(b)}")
-    if len(a) == 0:
-        raise ValueError(f"{name}: empty input")
-    return a, b
+# A masked-LM prediction: (the most likely id, the log-probability of the gold id).
+MaskedPiece = tuple[int, float]
 
 
-def accuracy(predictions, labels):
+def _same_length_arrays(first, second, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """`first`, `second` as 1-D arrays of the same non-zero length; `metric` names the caller
+    in the error."""
+    first, second = np.asarray(first), np.asarray(second)
+    if first.ndim != 1 or second.ndim != 1:
+        raise ValueError(f"{metric}: expected 1-D inputs, got shapes {first.shape} and "
+                         f"{second.shape}")
+    if len(first) != len(second):
+        raise ValueError(f"{metric}: length mismatch, {len(first)} vs {len(second)}")
+    if len(first) == 0:
+        raise ValueError(f"{metric}: empty input")
+    return first, second
+
+
+# ---- classification ------------------------------------------------------------------------
+def accuracy(predictions: Sequence, labels: Sequence) -> float:
     """Fraction of positions where the prediction equals the label."""
-    predictions, labels = _pair(predictions, labels, "accuracy")
+    predictions, labels = _same_length_arrays(predictions, labels, "accuracy")
     return float(np.mean(predictions == labels))
 
 
-def macro_f1(predictions, labels, labels_set=None):
+def macro_f1(predictions: Sequence, labels: Sequence, labels_set: Sequence | None = None) -> float:
     """Unweighted mean of per-class F1.
 
     The classes are those in `labels` or `predictions`, or exactly `labels_set` when given
@@ -38,23 +51,26 @@ def macro_f1(predictions, labels, labels_set=None):
     no true and no predicted items is left out; a class with true items that is never predicted
     (or the reverse) counts with F1 = 0, which is what makes macro-F1 punish ignoring rare classes.
     """
-    predictions, labels = _pair(predictions, labels, "macro_f1")
-    classes = np.unique(np.concatenate([labels, predictions])) if labels_set is None else labels_set
-    scores = []
-    for c in classes:
-        tp = np.sum((predictions == c) & (labels == c))
-        fp = np.sum((predictions == c) & (labels != c))
-        fn = np.sum((predictions != c) & (labels == c))
-        if tp + fp + fn == 0:
+    predictions, labels = _same_length_arrays(predictions, labels, "macro_f1")
+    classes = (np.unique(np.concatenate([labels, predictions])) if labels_set is None
+               else labels_set)
+    class_scores = []
+    for label in classes:
+        true_positives = np.sum((predictions == label) & (labels == label))
+        false_positives = np.sum((predictions == label) & (labels != label))
+        false_negatives = np.sum((predictions != label) & (labels == label))
+        if true_positives + false_positives + false_negatives == 0:
             continue  # the class never occurs: its F1 would be 0/0
         # 2PR / (P + R) simplifies to 2tp / (2tp + fp + fn); it is 0 when tp = 0 (P = R = 0).
-        scores.append(2 * tp / (2 * tp + fp + fn))
-    if not scores:
+        class_scores.append(2 * true_positives /
+                            (2 * true_positives + false_positives + false_negatives))
+    if not class_scores:
         raise ValueError("macro_f1: none of the classes occurs in labels or predictions")
-    return float(np.mean(scores))
+    return float(np.mean(class_scores))
 
 
-def bio_spans(tags):
+# ---- BIO tagging ---------------------------------------------------------------------------
+def bio_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     """Entity spans in one sentence's BIO tags, as a set of (type, start, end) with end exclusive.
 
     "B-X" always starts an X entity and "I-X" continues an open X entity. Like conlleval, an "I-X"
@@ -64,22 +80,24 @@ def bio_spans(tags):
     spans = set()
     open_type, start = None, 0
     # A trailing "O" closes an entity that runs to the end of the sentence.
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, kind = "O", None
+    for position, tag in enumerate(list(tags) + ["O"]):
+        prefix, entity_type = "O", None
         if tag != "O":
-            prefix, _, kind = tag.partition("-")
-            if prefix not in ("B", "I") or not kind:
-                raise ValueError(f"bio_spans: tag {tag!r} at position {i} is not O, B-X or I-X")
-        continues = prefix == "I" and kind == open_type
+            prefix, _, entity_type = tag.partition("-")
+            if prefix not in ("B", "I") or not entity_type:
+                raise ValueError(f"bio_spans: tag {tag!r} at position {position} is not O, B-X "
+                                 f"or I-X")
+        continues = prefix == "I" and entity_type == open_type
         if open_type is not None and not continues:
-            spans.add((open_type, start, i))
+            spans.add((open_type, start, position))
             open_type = None
-        if kind is not None and not continues:
-            open_type, start = kind, i
+        if entity_type is not None and not continues:
+            open_type, start = entity_type, position
     return spans
 
 
-def entity_f1(predicted_tag_sequences, gold_tag_sequences):
+def entity_f1(predicted_tag_sequences: Sequence[Sequence[str]],
+              gold_tag_sequences: Sequence[Sequence[str]]) -> float:
     """Micro-averaged entity-level F1 over all sentences, as reported by conlleval.
 
     An entity counts as correct only if its type, start and end all match a gold entity. Each span
@@ -93,12 +111,13 @@ def entity_f1(predicted_tag_sequences, gold_tag_sequences):
     if len(gold_tag_sequences) == 0:
         raise ValueError("entity_f1: empty input")
     predicted, gold = set(), set()
-    for s, (pred_tags, gold_tags) in enumerate(zip(predicted_tag_sequences, gold_tag_sequences)):
-        if len(pred_tags) != len(gold_tags):
-            raise ValueError(f"entity_f1: sentence {s} has {len(pred_tags)} predicted tags "
-                             f"vs {len(gold_tags)} gold tags")
-        predicted |= {(s, *span) for span in bio_spans(pred_tags)}
-        gold |= {(s, *span) for span in bio_spans(gold_tags)}
+    for sentence, (predicted_tags, gold_tags) in enumerate(zip(predicted_tag_sequences,
+                                                                gold_tag_sequences)):
+        if len(predicted_tags) != len(gold_tags):
+            raise ValueError(f"entity_f1: sentence {sentence} has {len(predicted_tags)} "
+                             f"predicted tags vs {len(gold_tags)} gold tags")
+        predicted |= {(sentence, *span) for span in bio_spans(predicted_tags)}
+        gold |= {(sentence, *span) for span in bio_spans(gold_tags)}
     correct = len(predicted & gold)
     precision = correct / len(predicted) if predicted else 0.0
     recall = correct / len(gold) if gold else 0.0
@@ -107,7 +126,8 @@ def entity_f1(predicted_tag_sequences, gold_tag_sequences):
     return float(2 * precision * recall / (precision + recall))
 
 
-def rankdata(values):
+# ---- correlation ---------------------------------------------------------------------------
+def rankdata(values: Sequence[float]) -> np.ndarray:
     """Ranks 1..n of `values` (smallest gets 1); tied values all get the mean of their ranks.
 
     Example: [10, 20, 20, 5] -> [2.0, 3.5, 3.5, 1.0] (the two 20s share ranks 3 and 4).
@@ -131,61 +151,66 @@ def rankdata(values):
     return ranks
 
 
-def pearson(x, y):
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
     """Pearson correlation: covariance of x and y over the product of their standard deviations.
 
-    Raises ValueError for a constant input, whose standard deviation is 0 (correlation undefined).
+    None when x or y is constant (a single pair, say): its standard deviation is 0, and the
+    correlation 0 / 0 is undefined.
     """
-    return _pearson(*_pair(x, y, "pearson"), "pearson")
+    return _pearson(*_same_length_arrays(x, y, "pearson"), "pearson")
 
 
-def _pearson(x, y, name):
-    """Pearson correlation of two checked 1-D arrays; `name` is the public function, for errors."""
+def _pearson(x: np.ndarray, y: np.ndarray, metric: str) -> float | None:
+    """Pearson correlation of two checked 1-D arrays; `metric` names the caller in errors."""
     x, y = x.astype(float), y.astype(float)
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{name}: input contains NaN or infinity")
-    for label, v in (("x", x), ("y", y)):
-        # Test equality of the values, not a computed std: the mean of equal floats can be off by
-        # one rounding step, which would give a tiny non-zero std and a meaningless correlation.
-        if np.all(v == v[0]):
-            raise ValueError(f"{name}: {label} is constant, so the correlation is undefined")
-    dx, dy = x - x.mean(), y - y.mean()
-    r = np.sum(dx * dy) / np.sqrt(np.sum(dx * dx) * np.sum(dy * dy))
-    return float(np.clip(r, -1.0, 1.0))  # rounding can push |r| a hair past 1
+        raise ValueError(f"{metric}: input contains NaN or infinity")
+    # Test equality of the values, not a computed std: the mean of equal floats can be off by
+    # one rounding step, which would give a tiny non-zero std and a meaningless correlation.
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return None
+    deviations_x, deviations_y = x - x.mean(), y - y.mean()
+    correlation = np.sum(deviations_x * deviations_y) / np.sqrt(
+        np.sum(deviations_x * deviations_x) * np.sum(deviations_y * deviations_y))
+    return float(np.clip(correlation, -1.0, 1.0))  # rounding can push |r| a hair past 1
 
 
-def spearman(x, y):
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     """Spearman rank correlation: Pearson correlation of the (tie-averaged) ranks of x and y.
 
     It measures how monotonic the relation is, so any increasing function of x scores 1.0.
+    None when x or y is constant, as for `pearson` (constant values have constant ranks).
     """
-    x, y = _pair(x, y, "spearman")
-    # A constant input has constant ranks, so _pearson reports it.
+    x, y = _same_length_arrays(x, y, "spearman")
     return _pearson(rankdata(x), rankdata(y), "spearman")
 
 
-def _masked(predictions, gold, name):
+# ---- masked-language modelling -------------------------------------------------------------
+def _masked_arrays(predictions: Sequence[MaskedPiece], gold: Sequence[int],
+                   metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted ids, log-probabilities of the gold ids, gold ids), each (N,), checked."""
     if len(predictions) != len(gold):
-        raise ValueError(f"{name}: length mismatch, {len(predictions)} vs {len(gold)}")
+        raise ValueError(f"{metric}: length mismatch, {len(predictions)} vs {len(gold)}")
     if len(gold) == 0:
-        raise ValueError(f"{name}: no masked pieces to score")
-    predicted = np.array([p for p, _ in predictions])
-    log_probabilities = np.array([lp for _, lp in predictions], dtype=np.float64)
-    return predicted, log_probabilities, np.asarray(gold)
+        raise ValueError(f"{metric}: no masked pieces to score")
+    predicted_ids = np.array([predicted_id for predicted_id, _ in predictions])
+    log_probabilities = np.array([log_probability for _, log_probability in predictions],
+                                 dtype=np.float64)
+    return predicted_ids, log_probabilities, np.asarray(gold)
 
 
-def masked_accuracy(predictions, gold):
+def masked_accuracy(predictions: Sequence[MaskedPiece], gold: Sequence[int]) -> float:
     """Fraction of masked pieces whose most likely id is the original one."""
-    predicted, _, gold = _masked(predictions, gold, "masked_accuracy")
-    return float(np.mean(predicted == gold))
+    predicted_ids, _, gold_ids = _masked_arrays(predictions, gold, "masked_accuracy")
+    return float(np.mean(predicted_ids == gold_ids))
 
 
-def masked_lm_loss(predictions, gold):
+def masked_lm_loss(predictions: Sequence[MaskedPiece], gold: Sequence[int]) -> float:
     """Mean negative log-probability of the original pieces (the cross-entropy, in nats)."""
-    _, log_probabilities, _ = _masked(predictions, gold, "masked_lm_loss")
+    _, log_probabilities, _ = _masked_arrays(predictions, gold, "masked_lm_loss")
     return float(-np.mean(log_probabilities))
 
 
-def perplexity(predictions, gold):
+def perplexity(predictions: Sequence[MaskedPiece], gold: Sequence[int]) -> float:
     """exp(masked_lm_loss): as unsure as a uniform choice among that many pieces."""
     return float(np.exp(masked_lm_loss(predictions, gold)))

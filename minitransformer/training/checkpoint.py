@@ -98,12 +98,13 @@ def upgrade(description: dict) -> dict:
     return description
 
 
-def build_heads(tasks: list[dict], config: EncoderConfig) -> dict[str, torch.nn.Module]:
+def build_heads(tasks: list[dict], config: EncoderConfig,
+                tokenizer: Tokenizer) -> dict[str, torch.nn.Module]:
     """New heads for saved task descriptions ({"spec", "label_map"}), to load weights into."""
     heads = {}
     for task in tasks:
         spec = TaskSpec.from_dict(task["spec"])  # validates the saved definition
-        heads[spec.name] = build_head(spec.kind, config, task.get("label_map"),
+        heads[spec.name] = build_head(spec.kind, config, tokenizer, task.get("label_map"),
                                       hidden=spec.head_hidden)
     return heads
 
@@ -119,12 +120,12 @@ def load_checkpoint(path: str | Path) -> tuple[MultiTaskModel, Tokenizer, dict]:
                          f"has no task heads)")
     directory = found.path
     description = read_checkpoint_description(directory)
+    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     with about(directory / CONFIG_FILE):
         config = EncoderConfig.from_dict(description["encoder"])
-        heads = build_heads(description["tasks"], config)
+        heads = build_heads(description["tasks"], config, tokenizer)
         model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
     load_weights(model, directory / WEIGHTS_FILE)
-    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     return model.eval(), tokenizer, description
 
 
@@ -150,7 +151,7 @@ def load_exported_run(directory: Path) -> tuple[MultiTaskModel, Tokenizer, dict]
     sentence_encoder = load_bert_sentence_encoder(directory)
     config = sentence_encoder.encoder.config
     with about(heads_directory / CONFIG_FILE):
-        heads = build_heads(heads_description["tasks"], config)
+        heads = build_heads(heads_description["tasks"], config, sentence_encoder.tokenizer)
     model = MultiTaskModel(sentence_encoder.encoder, heads, pooling=heads_description["pooling"])
     load_weights(model.heads, heads_directory / WEIGHTS_FILE)
     # A masked-LM head reads the token table, which the export may have rescaled (sinusoidal

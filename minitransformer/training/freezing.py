@@ -21,7 +21,8 @@ Strategies (`train.py --freeze`):
 gradient for them (and skips the backward pass below the lowest trainable block). They are left
 out of the optimizer (optim.parameter_groups), so they get no Adam state and no weight decay:
 AdamW's decoupled decay would otherwise shrink weights that get no gradient. And a block with
-nothing to train runs in eval mode (MultiTaskModel.train), so its dropout is off: our choice.
+nothing to train runs in eval mode (MultiTaskModel.train_unfrozen, which the trainer calls, not
+nn.Module's train), so its dropout is off: our choice.
 A frozen block is then a fixed function, as a feature extractor should be, instead of feeding
 noise to the blocks above that they cannot learn to undo.
 

@@ -73,7 +73,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train,
                        seed=derive_seed(config.options.seed, "subsample", spec.name))
              for spec in config.tasks]
-    heads = {t.spec.name: new_head(t, start.encoder.config, config.options.seed)
+    heads = {t.spec.name: new_head(t, start.encoder.config, start.tokenizer, config.options.seed)
              for t in tasks}
     carried = []
     for task in tasks:

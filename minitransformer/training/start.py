@@ -113,8 +113,9 @@ def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tok
 
 
 
-def new_head(task: TaskData, encoder_config: EncoderConfig, seed: int):
+def new_head(task: TaskData, encoder_config: EncoderConfig, tokenizer: Tokenizer, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
     torch.manual_seed(derive_seed(seed, "head", task.spec.name))
-    return build_head(task.spec.kind, encoder_config, task.label_map, hidden=task.spec.head_hidden)
+    return build_head(task.spec.kind, encoder_config, tokenizer, task.label_map,
+                      hidden=task.spec.head_hidden)

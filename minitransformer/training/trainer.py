@@ -182,13 +182,13 @@ class Trainer:
         sampler, streams = self._epoch_streams(self.epoch)
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
             next(streams[next(sampler)])
-        self.model.train()
+        self.model.train_unfrozen()
         running: dict[str, float] = {}  # a smoothed loss per task, for the person watching
         while self.step_in_epoch < self.steps_per_epoch:
             started = time.perf_counter()
             name = next(sampler)
             batch = next(streams[name])
-            self._count_tokens(batch)
+            self._count_tokens(name, batch)
             loss = self._step(name, batch)
             seconds = time.perf_counter() - started
             self.train_seconds += seconds
@@ -205,16 +205,12 @@ class Trainer:
             self._unfreeze_due()
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
-                self.model.train()
+                self.model.train_unfrozen()
 
-    def _count_tokens(self, batch: dict) -> None:
-        if "attention_mask_a" in batch:  # a pair: both sides padded to one length, one batch
-            a, b = batch["attention_mask_a"], batch["attention_mask_b"]
-            self.real_tokens += int(a.sum()) + int(b.sum())
-            self.token_positions += 2 * a.shape[0] * max(a.shape[1], b.shape[1])
-        else:
-            self.real_tokens += int(batch["attention_mask"].sum())
-            self.token_positions += batch["attention_mask"].numel()
+    def _count_tokens(self, name: str, batch: dict) -> None:
+        real, positions = self.task_by_name[name].spec.task_kind.count_tokens(batch)
+        self.real_tokens += real
+        self.token_positions += positions
 
     def padding_fraction(self) -> float | None:
         """The share of the training batches' token positions that were padding (this session).
@@ -288,7 +284,7 @@ class Trainer:
         for group, info in sorted(zip(groups, infos), key=lambda pair: -pair[1].depth):
             self.optimizer.add_param_group(group)  # the other groups keep their Adam state
             self.group_infos.append(info)
-        self.model.train()  # the unfrozen blocks leave eval mode
+        self.model.train_unfrozen()  # the unfrozen blocks leave eval mode
         self.training_model = self._wrap_for_distributed()
         self.log(f"\nstep {self.global_step}: unfroze " +
                  ", ".join("embeddings" if depth == 0 else f"layer {depth}" for depth in newly) +
@@ -307,7 +303,9 @@ class Trainer:
                      "elapsed_s": round(self.elapsed(), 2),
                      "trainable_parameters": count_parameters(self.model)}
             if results and len(results) == len(self.tasks):
-                entry["score"] = main_score(results, self.tasks)
+                score = main_score(results, self.tasks)
+                if score is not None:  # None: a main metric is undefined (all scores equal)
+                    entry["score"] = score
             self.history.append(entry)
             self.metrics_log.write({"type": "eval", "step": self.global_step, "epoch": self.epoch,
                                     "metrics": results, "score": entry.get("score"),
