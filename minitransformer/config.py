@@ -20,6 +20,14 @@ def check_fields(cls, values: dict) -> None:
         raise InputError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
 
 
+# Sizes past which a config is refused before anything is built: far above any encoder this
+# project trains or loads (BERT-large is 1,024 wide, 24 layers, 30,522 pieces, 512 positions),
+# and low enough that a typo or a hostile config.json fails at once instead of filling memory.
+MAX_SIZES = {"vocab_size": 1_000_000, "hidden_size": 8192, "num_heads": 256, "num_layers": 128,
+             "ff_size": 65_536, "max_length": 65_536, "segment_vocab_size": 1024}
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights
+
+
 POSITIONAL_KINDS = ("sinusoidal", "learned")
 NORM_PLACEMENTS = ("post", "pre")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
@@ -59,6 +67,14 @@ class EncoderConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise InputError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
+        for name, largest in MAX_SIZES.items():
+            if getattr(self, name) > largest:
+                raise InputError(f"EncoderConfig.{name} is {getattr(self, name):,}, above the "
+                                 f"{largest:,} this project builds")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise InputError(f"EncoderConfig describes {self.parameter_count():,} parameters "
+                             f"({4 * self.parameter_count() / 1e9:.0f} GB in float32), above the "
+                             f"{MAX_PARAMETERS:,} this project builds")
         if self.hidden_size % self.num_heads != 0:
             raise InputError(
                 f"EncoderConfig.hidden_size ({self.hidden_size}) must be divisible by "
@@ -85,6 +101,14 @@ class EncoderConfig:
                 raise InputError(
                     f"EncoderConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
                 )
+
+    def parameter_count(self) -> int:
+        """About how many numbers the encoder's weights hold (within 1 % for the presets; the
+        sinusoidal table, a buffer, counted like the learned one), from the sizes alone."""
+        d, ff = self.hidden_size, self.ff_size
+        embeddings = (self.vocab_size + self.max_length + self.segment_vocab_size + 2) * d
+        layer = 4 * (d * d + d) + (d * ff + ff) + (ff * d + d) + 4 * d  # attention, FF, 2 norms
+        return embeddings + self.num_layers * layer
 
     @property
     def head_size(self) -> int:

@@ -174,9 +174,13 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     if len(set(source_layers)) != len(source_layers):
         raise ValueError(f"layers must not repeat a layer, got {source_layers}")
 
-    encoder = Encoder(dataclasses.replace(config, num_layers=len(source_layers)))
+    kept = dataclasses.replace(config, num_layers=len(source_layers))
     checkpoint = read_bert_weights(directory)
-    wanted = {ours: bert_name_for(ours, source_layers) for ours in encoder.state_dict()}
+    # Names and shapes are compared on a meta-device skeleton (no memory): a config.json whose
+    # sizes disagree with the weights is refused before the encoder is allocated.
+    with torch.device("meta"):
+        skeleton = Encoder(kept)
+    wanted = {ours: bert_name_for(ours, source_layers) for ours in skeleton.state_dict()}
 
     missing = sorted(name for name in wanted.values() if name not in checkpoint)
     unused_layers = {f"encoder.layer.{i}." for i in range(depth)} - {
@@ -196,7 +200,7 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
         problems.append("missing: " + ", ".join(missing))
     if unexpected:
         problems.append("unexpected: " + ", ".join(sorted(unexpected)))
-    own_state = encoder.state_dict()
+    own_state = skeleton.state_dict()
     for ours, theirs in wanted.items():
         if theirs in checkpoint and checkpoint[theirs].shape != own_state[ours].shape:
             problems.append(f"shape of {theirs}: checkpoint {tuple(checkpoint[theirs].shape)}, "
@@ -204,6 +208,7 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     if problems:
         raise InputError(f"cannot load {directory}: " + "; ".join(problems))
 
+    encoder = Encoder(kept)
     with torch.no_grad():
         for ours, parameter in encoder.state_dict(keep_vars=True).items():
             parameter.copy_(checkpoint[wanted[ours]])

@@ -28,7 +28,7 @@ from .pooling import get_pooling
 from .quantize import WeightsVersion, int8_copy
 from .storage.atomic import atomic_directory, write_json
 from .storage.formats import CONFIG_FILE, SENTENCE_ENCODER_FORMAT, WEIGHTS_FILE
-from .storage.safetensors_io import load_weights, write_safetensors
+from .storage.safetensors_io import build_to_fit, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
 FORMAT_VERSION = 1
@@ -201,8 +201,9 @@ class SentenceEncoder(nn.Module):
         directory = Path(directory)
         description = read_description(directory)
         with about(directory / CONFIG_FILE):
-            encoder = Encoder(EncoderConfig.from_dict(description["encoder"]))
-        load_weights(encoder, directory / WEIGHTS_FILE)
+            config = EncoderConfig.from_dict(description["encoder"])
+        # The config's sizes are checked against the weight file before anything is built.
+        encoder = build_to_fit(lambda: Encoder(config), directory / WEIGHTS_FILE)
         tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
         with about(directory):
             # Models saved before "normalize" was recorded were always used normalised.

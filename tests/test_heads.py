@@ -81,5 +81,6 @@ def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenize
     torch.testing.assert_close(loaded.heads["topic"](features), head(features))
     with pytest.raises(InputError, match="has no hidden layer"):
         TaskSpec("sts", "sentence_similarity", "s.jsonl", head_hidden=16)
-    with pytest.raises(InputError, match="head_hidden must be a positive integer"):
-        TaskSpec("topic", "sentence_classification", "t.jsonl", head_hidden=0)
+    for width in (0, 10**9):  # none, or more than any layer of ours: refused before building
+        with pytest.raises(InputError, match="head_hidden must be an integer from 1 to 65,536"):
+            TaskSpec("topic", "sentence_classification", "t.jsonl", head_hidden=width)

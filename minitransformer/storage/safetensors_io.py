@@ -21,7 +21,7 @@ import json
 import math
 import os
 import sys
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import torch
 from torch import nn
@@ -165,28 +165,58 @@ def read_safetensors(path: PathLike) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_weights(module: nn.Module, path: PathLike) -> None:
-    """Fill `module`'s parameters and buffers from a safetensors file of exactly its state dict.
+def read_shapes(path: PathLike) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of a safetensors file, from its header alone (no tensor data is read)."""
+    with open_for_reading(path) as handle:
+        header, _, buffer_size = read_header(handle, path)
+        check_entries(header, buffer_size, path)
+    return {name: tuple(entry["shape"]) for name, entry in header.items()}
 
-    Every name and shape is compared first, so a file that does not fit the module (a config
-    that disagrees with its weights, say) is reported by name instead of half loaded.
-    """
-    tensors = read_safetensors(path)
-    expected = module.state_dict()
+
+def check_fits(expected: dict[str, tuple[int, ...]], path: PathLike) -> None:
+    """Raise a SafetensorsError naming every missing, unexpected or misshapen tensor unless the
+    file holds exactly the tensors `expected` ({name: shape}) describes."""
+    shapes = read_shapes(path)
     problems = []
-    for what, names in (("missing", [name for name in expected if name not in tensors]),
-                        ("unexpected", [name for name in tensors if name not in expected])):
+    for what, names in (("missing", [name for name in expected if name not in shapes]),
+                        ("unexpected", [name for name in shapes if name not in expected])):
         if names:
             problems.append(f"{what} tensor(s) {first_few(names)}")
-    wrong_shapes = [f"{name} is {tuple(tensor.shape)}, the model's {tuple(expected[name].shape)}"
-                    for name, tensor in tensors.items()
-                    if name in expected and tensor.shape != expected[name].shape]
+    wrong_shapes = [f"{name} is {shape}, the model's {expected[name]}"
+                    for name, shape in shapes.items()
+                    if name in expected and shape != expected[name]]
     if wrong_shapes:
         problems.append(f"shape of {first_few(wrong_shapes)}")
     if problems:
         raise SafetensorsError(f"{path}: does not fit the model described by its config.json: "
                                + "; ".join(problems))
-    module.load_state_dict(tensors, strict=True)
+
+
+def state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+
+
+def load_weights(module: nn.Module, path: PathLike) -> None:
+    """Fill `module`'s parameters and buffers from a safetensors file of exactly its state dict.
+
+    Every name and shape is compared first (check_fits), so a file that does not fit the module
+    (a config that disagrees with its weights, say) is reported by name instead of half loaded.
+    """
+    check_fits(state_shapes(module), path)
+    module.load_state_dict(read_safetensors(path), strict=True)
+
+
+def build_to_fit(build: Callable[[], nn.Module], path: PathLike) -> nn.Module:
+    """`build()`'s module with its weights from `path`, checked before anything is allocated:
+    the module is first built on the meta device (shapes without memory) and compared with the
+    file's header, so a config whose sizes disagree with its weights is refused at once instead
+    of allocating what it claims."""
+    with torch.device("meta"):
+        skeleton = build()
+    check_fits(state_shapes(skeleton), path)
+    module = build()
+    module.load_state_dict(read_safetensors(path), strict=True)
+    return module
 
 
 def first_few(items: list[str], count: int = 3) -> str:

@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from ..config import check_fields
+from ..config import MAX_SIZES, check_fields
 from ..errors import InputError, is_integer_at_least
 from ..tokenizer import Tokenizer
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
@@ -82,9 +82,10 @@ class TaskSpec:
             raise InputError(f"TaskSpec {self.name!r}: max_train must be an integer >= 1 (the "
                              f"size of the training subsample), got {self.max_train!r}")
         if self.head_hidden is not None:
-            if not is_integer_at_least(self.head_hidden, 1):
-                raise InputError(f"TaskSpec {self.name!r}: head_hidden must be a positive "
-                                 f"integer (the width of the head's hidden layer), got "
+            largest = MAX_SIZES["ff_size"]  # a hidden layer as wide as the widest feed-forward
+            if not is_integer_at_least(self.head_hidden, 1) or self.head_hidden > largest:
+                raise InputError(f"TaskSpec {self.name!r}: head_hidden must be an integer from 1 "
+                                 f"to {largest:,} (the width of the head's hidden layer), got "
                                  f"{self.head_hidden!r}")
             if not kind.head_can_have_hidden_layer:
                 raise InputError(f"TaskSpec {self.name!r}: a {self.kind} head has no hidden "

@@ -44,7 +44,7 @@ from ..storage.formats import (
     Format,
     identify,
 )
-from ..storage.safetensors_io import load_weights, write_safetensors
+from ..storage.safetensors_io import build_to_fit, load_weights, write_safetensors
 from ..tasks.data import TaskSpec
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from ..tokenizer import Tokenizer
@@ -123,9 +123,10 @@ def load_checkpoint(path: str | Path) -> tuple[MultiTaskModel, Tokenizer, dict]:
     tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     with about(directory / CONFIG_FILE):
         config = EncoderConfig.from_dict(description["encoder"])
-        heads = build_heads(description["tasks"], config, tokenizer)
-        model = MultiTaskModel(Encoder(config), heads, pooling=description["pooling"])
-    load_weights(model, directory / WEIGHTS_FILE)
+    with about(directory):  # the sizes are checked against the weights before they are built
+        model = build_to_fit(lambda: MultiTaskModel(
+            Encoder(config), build_heads(description["tasks"], config, tokenizer),
+            pooling=description["pooling"]), directory / WEIGHTS_FILE)
     return model.eval(), tokenizer, description
 
 

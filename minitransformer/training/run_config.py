@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cli import check_writable, positive_int
-from ..config import PRESETS
+from ..config import MAX_SIZES, PRESETS
 from ..errors import InputError, about, is_integer_at_least, read_json
 from ..loading import is_minilm, minilm_directory
 from ..pooling import POOLINGS
@@ -121,9 +121,10 @@ class RunConfig:
         if not isinstance(self.init, str) or not self.init.strip():
             raise InputError(f"init in the config must be minilm, scratch or a directory, got "
                              f"{self.init!r}")
-        if not is_integer_at_least(self.max_length, 4):
+        largest = MAX_SIZES["max_length"]
+        if not is_integer_at_least(self.max_length, 4) or self.max_length > largest:
             raise InputError(f"max length (--max-length, or max_length in the config) must be "
-                             f"an integer >= 4, got {self.max_length!r}")
+                             f"an integer from 4 to {largest:,}, got {self.max_length!r}")
         if self.max_train is not None and not is_integer_at_least(self.max_train, 1):
             raise InputError(f"max_train in the config must be an integer >= 1, got "
                              f"{self.max_train!r}")
