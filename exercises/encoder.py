@@ -5,7 +5,8 @@
 A pre-norm layer adds to the residual stream without normalising it, so a pre-norm stack
 needs one LayerNorm after its last layer; a post-norm stack already ends with one.
 
-Check it:  python -m minitransformer.check encoder exercises/encoder.py:Encoder
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check encoder mywork/encoder.py:Encoder
 """
 
 import torch
