@@ -5,7 +5,9 @@
 Each of the h heads attends in its own d_k = d / h dimensional subspace; the heads' outputs
 are concatenated and mixed by one more linear layer.
 
-Check it:  python -m minitransformer.check attention exercises/attention.py:MultiHeadAttention
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check attention mywork/attention.py:MultiHeadAttention
+
 The last check runs all-MiniLM-L6-v2 with your attention in all six layers.
 """
 

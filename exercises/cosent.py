@@ -5,7 +5,8 @@ score per pair. CoSENT asks only that pairs with a higher gold score get a highe
 
     loss = log(1 + sum over (i, j) with gold_i > gold_j of exp(scale * (cos_j - cos_i)))
 
-Check it:  python -m minitransformer.check cosent exercises/cosent.py:cosent_loss
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check cosent mywork/cosent.py:cosent_loss
 """
 
 import torch

@@ -5,17 +5,17 @@
 A pre-norm layer adds to the residual stream without normalising it, so a pre-norm stack
 needs one LayerNorm after its last layer; a post-norm stack already ends with one.
 
-Check it:  python -m minitransformer.check encoder exercises/encoder.py:Encoder
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check encoder mywork/encoder.py:Encoder
 """
 
 import torch
+from encoder_layer import EncoderLayer  # yours, from exercise 4 (the same folder)
 from torch import nn
 
 from minitransformer.attention import additive_padding_mask  # (mask (B, T), dtype) -> (B, 1, 1, T)
 from minitransformer.config import EncoderConfig
 from minitransformer.encoder import Embeddings  # token + position (+ segment) embeddings, given
-
-from encoder_layer import EncoderLayer  # yours, from exercise 4 (the same folder)
 
 
 class Encoder(nn.Module):

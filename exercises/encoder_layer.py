@@ -6,7 +6,8 @@
 FeedForward(x) = outer(activation(inner(x))), with inner: d -> ff_size, outer: ff_size -> d.
 Use your attention from exercise 2 or ours (minitransformer.attention.MultiHeadAttention).
 
-Check it:  python -m minitransformer.check encoder_layer exercises/encoder_layer.py:EncoderLayer
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check encoder_layer mywork/encoder_layer.py:EncoderLayer
 """
 
 import torch

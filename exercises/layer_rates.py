@@ -9,7 +9,8 @@ and the upper ones are closest to the task. So each depth gets its own rate:
 Weight decay only on matrices (2 or more dimensions): pulling biases and LayerNorm gains
 toward 0 means nothing. Frozen parameters (requires_grad False) belong in no group.
 
-Check it:  python -m minitransformer.check layer_rates exercises/layer_rates.py:parameter_groups
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check layer_rates mywork/layer_rates.py:parameter_groups
 """
 
 from torch import nn

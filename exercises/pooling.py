@@ -5,7 +5,8 @@ Averaging the token states works well (Reimers & Gurevych 2019), but a batch pad
 sentences, and the padded positions hold states too. First write the plain mean and watch the
 check fail on padding; then leave the padding out.
 
-Check it:  python -m minitransformer.check pooling exercises/pooling.py:mean_pooling
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check pooling mywork/pooling.py:mean_pooling
 """
 
 import torch

@@ -7,7 +7,8 @@ depends only on the position:
     PE[pos, 2i]   = sin(pos / 10000^(2i / d))
     PE[pos, 2i+1] = cos(pos / 10000^(2i / d))
 
-Check it:  python -m minitransformer.check positional exercises/positional.py:SinusoidalPositionalEncoding
+Work in your copy (cp -r exercises mywork, once), and check it there:
+    python -m minitransformer.check positional mywork/positional.py:SinusoidalPositionalEncoding
 """
 
 import torch
@@ -19,7 +20,8 @@ def sinusoidal_table(max_length: int, hidden_size: int) -> torch.Tensor:
 
     Hints: build a column of positions (L, 1) and a row of the even dimensions 2i (d/2,);
     their quotient by 10000^(2i/d) broadcasts to the (L, d/2) angles. float32 angles near
-    position 500 are off by ~3e-5; computing in float64 and converting at the end is exact.
+    position 500 are off by ~3e-5, and the check allows 1e-6: compute in float64 and convert
+    the finished table at the end (.float()), which rounds each entry only once.
     """
     raise NotImplementedError("sinusoidal_table: compute the (max_length, d) table")
 

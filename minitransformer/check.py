@@ -6,8 +6,11 @@
 The checks compare your class or function with an independent reference (PyTorch's own
 attention and encoder layer, the paper's formula, hand-computed cases), then, where it makes
 sense, run all-MiniLM-L6-v2 with your component swapped in against the stored outputs of the
-original implementation. A failure is one sentence about the likely mistake, with the numbers.
-Exit status: 0 all checks pass, 1 a check fails, 2 bad input (no such file or name).
+original implementation. A failure is one sentence about the likely mistake, with the numbers,
+and the method, file and line to look at.
+Exit status: 0 all checks pass, 1 a check fails, 2 nothing could be checked: no such file or
+name, a signature the checks cannot call, or a file that exits (sys.exit, exit() or quit()) while
+it is imported or checked; then one line `error: ...` says which, and never a pass.
 """
 
 from __future__ import annotations
@@ -19,15 +22,16 @@ import sys
 from pathlib import Path
 
 from .checks import COMPONENT_MODULES, get_component
-from .checks.core import run_component
+from .checks.core import exit_message, run_component, signature_problem
 from .cli import CommandParser, main_of
 from .errors import InputError
 
 STATUS_MARKS = {"ok": "ok  ", "FAIL": "FAIL", "skip": "skip"}
 
 
-def load_object(import_path: str):
-    """'path/to/file.py:Name' or 'package.module:Name' -> the object, or InputError."""
+def load_object(import_path: str, expects: str = ""):
+    """'path/to/file.py:Name' or 'package.module:Name' -> the object, or InputError (which
+    ends with `expects`, what the check wants, where a name is missing)."""
     location, colon, name = import_path.rpartition(":")
     if not colon or not location or not name:
         raise InputError(f"{import_path}: give FILE.py:NAME or MODULE:NAME, e.g. "
@@ -41,7 +45,8 @@ def load_object(import_path: str):
             raise InputError(f"{location}: cannot import it ({error})") from None
     if not hasattr(module, name):
         found = sorted(key for key in vars(module) if not key.startswith("_"))
-        raise InputError(f"{location}: defines no {name!r} (it has: {', '.join(found) or 'nothing'})")
+        raise InputError(f"{location}: defines no {name!r} (it has: {', '.join(found) or 'nothing'})"
+                         + (f"; {expects}" if expects else ""))
     return getattr(module, name)
 
 
@@ -66,6 +71,8 @@ def import_file(path: Path):
         return module
     except SyntaxError as error:
         raise InputError(f"{path}, line {error.lineno}: {error.msg}") from None
+    except SystemExit as exit_:  # uncaught, it would end the checker with the file's own status
+        raise InputError(exit_message(exit_, "while being imported")) from None
     except Exception as error:  # the file fails while being imported
         raise InputError(f"{path}: importing it raised {type(error).__name__}: {error}") from None
 
@@ -98,10 +105,15 @@ def main(argv=None) -> int:
     if args.list:
         for name in COMPONENT_MODULES:
             component = get_component(name)
-            print(f"{name:<14}{component.writes}\n{'':<14}ours: {component.ours}")
+            print(f"{name:<14}{component.writes}\n{'':<14}expects: {component.signature.text}\n"
+                  f"{'':<14}ours: {component.ours}")
         return 0
     component = get_component(args.component)
-    candidate = load_object(args.import_path)
+    expects = f"the {args.component} check expects {component.signature.text}"
+    candidate = load_object(args.import_path, expects)
+    problem = signature_problem(candidate, component.signature)
+    if problem:
+        raise InputError(f"{args.import_path}: {problem}; {expects}")
     print(f"checking {args.component}: {args.import_path}", flush=True)
     outcomes = run_component(component, candidate, report=print_outcome)
     failed = any(outcome.status == "FAIL" for outcome in outcomes)

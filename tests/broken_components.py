@@ -31,20 +31,30 @@ class Attention(nn.Module):
             split = lambda x: x.reshape(batch, self.num_heads, length, self.head_size)
         else:
             split = lambda x: x.view(batch, length, self.num_heads, self.head_size).transpose(1, 2)
-        q, k, v = split(self.query(hidden)), split(self.key(hidden)), split(self.value(hidden))
+        key_layer = self.query if self.mistake == "keys from the query layer" else self.key
+        value_layer = self.key if self.mistake == "values from the key layer" else self.value
+        q, k, v = split(self.query(hidden)), split(key_layer(hidden)), split(value_layer(hidden))
         scores = q @ k.transpose(-2, -1)
         if self.mistake != "no scaling":
             scores = scores / math.sqrt(self.head_size)
         if self.mistake == "keys attend to queries":
             scores = scores.transpose(-2, -1)
+        if additive_mask is not None and self.mistake == "mask on the query axis":
+            additive_mask = additive_mask.transpose(-2, -1)  # (B, 1, T, 1)
         masked = additive_mask is not None and self.mistake not in ("mask ignored", "mask after softmax")
-        weights = (scores + additive_mask if masked else scores).softmax(dim=-1)
+        if masked and self.mistake == "mask inverted":  # reads the additive mask as 1 = token
+            scores = scores.masked_fill(additive_mask == 0, float("-inf"))
+        elif masked:
+            scores = scores + additive_mask
+        weights = scores.softmax(dim=-1)
         if self.mistake == "mask after softmax" and additive_mask is not None:
             weights = weights + additive_mask
-        if self.mistake != "no dropout":
+        if self.mistake == "dropout in eval too":  # F.dropout's training defaults to True
+            weights = F.dropout(weights, self.attention_dropout)
+        elif self.mistake != "no dropout":
             weights = F.dropout(weights, self.attention_dropout, training=self.training)
         context = (weights @ v).transpose(1, 2).reshape(batch, length, width)
-        output = self.output(context)
+        output = context if self.mistake == "no output projection" else self.output(context)
         return (output, weights) if return_weights else output
 
 
@@ -55,10 +65,13 @@ def broken_attention(mistake):
 def positional_table(mistake=None):
     """sinusoidal_table(max_length, d) with one mistake."""
     def table(max_length, d):
-        position = torch.arange(max_length, dtype=torch.float64)[:, None]
-        pairs = torch.arange(0, d, 2, dtype=torch.float64)
+        dtype = torch.float32 if mistake == "computed in float32" else torch.float64
+        position = torch.arange(max_length, dtype=dtype)[:, None]
+        pairs = torch.arange(0, d, 2, dtype=dtype)
+        if mistake == "exponent i / d":
+            pairs = pairs / 2
         angles = position / 10000 ** (pairs / d)  # (L, d/2)
-        out = torch.zeros(max_length, d, dtype=torch.float64)
+        out = torch.zeros(max_length, d, dtype=dtype)
         if mistake == "halves":
             out[:, : d // 2], out[:, d // 2:] = angles.sin(), angles.cos()
         elif mistake == "sin and cos swapped":
@@ -72,14 +85,41 @@ def positional_table(mistake=None):
     return table
 
 
+class PositionalEncoding(nn.Module):
+    """The table in a module, unbroken while `mistake` is None (a persistent buffer, unlike ours)."""
+
+    mistake = None
+
+    def __init__(self, max_length, hidden_size):
+        super().__init__()
+        table = positional_table()(max_length, hidden_size)
+        if self.mistake == "plain attribute":
+            self.table = table
+        elif self.mistake == "parameter":
+            self.table = nn.Parameter(table)
+        else:
+            self.register_buffer("table", table)
+
+    def forward(self, input_shape):
+        return self.table[: input_shape[1]].unsqueeze(0)
+
+
+def broken_positional(mistake):
+    return type(f"Positional_{mistake.replace(' ', '_')}", (PositionalEncoding,), {"mistake": mistake})
+
+
 def mean_pooling(mistake=None):
     def pool(states, attention_mask):
         if mistake == "mean over padding":
             return states.mean(dim=1)
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         count = mask.sum(dim=1)
+        if mistake == "count of shape (B,)":
+            count = attention_mask.to(states.dtype).sum(dim=1)
         if mistake != "no clamp":
             count = count.clamp(min=1e-9)
+        if mistake == "changes its input":
+            return states.mul_(mask).sum(dim=1) / count
         return (states * mask).sum(dim=1) / count
     return pool
 
@@ -88,6 +128,39 @@ def layer_with_flipped_norm(config):
     """Our layer, built with the other norm placement than the config asks for."""
     flipped = "pre" if config.norm_placement == "post" else "post"
     return EncoderLayer(dataclasses.replace(config, norm_placement=flipped))
+
+
+def layer_with_relu(config):
+    """Our layer with the activation fixed to relu, whatever the config says."""
+    return EncoderLayer(dataclasses.replace(config, activation="relu"))
+
+
+class LayerWithDefaultEps(EncoderLayer):
+    """LayerNorms built without eps=config.layer_norm_eps."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size)
+        self.feed_forward_norm = nn.LayerNorm(config.hidden_size)
+
+
+class LayerWithAttentionDropoutFromDropout(EncoderLayer):
+    """The attention built with config.dropout where config.attention_dropout belongs."""
+
+    def __init__(self, config):
+        super().__init__(dataclasses.replace(config, attention_dropout=config.dropout))
+        self.dropout = nn.Dropout(config.dropout)
+
+
+class LayerWithDropoutOnTheSum(EncoderLayer):
+    """The attention sub-layer's dropout on the residual sum: LN(dropout(x + attention(x)))."""
+
+    def forward(self, x, additive_mask=None):
+        if self.pre_norm:
+            x = self.dropout(x + self.attention(self.attention_norm(x), additive_mask))
+            return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+        x = self.attention_norm(self.dropout(x + self.attention(x, additive_mask)))
+        return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))
 
 
 class LayerWithoutAttentionResidual(EncoderLayer):
@@ -107,12 +180,33 @@ class EncoderWithoutFinalNorm(Encoder):
         self.final_norm = None
 
 
+class EncoderWithListOfLayers(Encoder):
+    """The layers in a plain Python list, which PyTorch does not look into."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        layers = list(self.layers)
+        del self.layers
+        self.layers = layers
+
+
+class EncoderIgnoringMask(Encoder):
+    """Never passes the attention mask on."""
+
+    def forward(self, input_ids, attention_mask=None):
+        return super().forward(input_ids, None)
+
+
 def cosent_loss(mistake=None):
     def loss(cosines, scores, scale=20.0):
         differences = scale * (cosines[None, :] - cosines[:, None])  # [i, j] = s (cos_j - cos_i)
         if mistake == "sign flipped":
             differences = -differences
         ordered = scores[:, None] > scores[None, :]
+        if mistake == "ties counted":
+            ordered = (scores[:, None] >= scores[None, :]) & ~torch.eye(len(scores), dtype=torch.bool)
+        if mistake == "detached":
+            differences = differences.detach()
         if mistake == "naive":  # log(1 + sum exp): overflows for large terms
             return torch.log(1 + torch.exp(differences[ordered]).sum())
         terms = differences[ordered]
@@ -139,6 +233,8 @@ def parameter_groups(mistake=None):
             else:
                 depth = num_layers
             exponent = depth if mistake == "reversed" else num_layers - (depth or 0)
+            if mistake == "off by one":
+                exponent += 1
             rate = lr if depth is None else lr * layer_decay ** exponent
             decays = parameter.dim() >= 2 or mistake == "decay everything"
             result.append({"params": [parameter], "lr": rate, "weight_decay": weight_decay if decays else 0.0})

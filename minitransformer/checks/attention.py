@@ -8,7 +8,9 @@ returning (B, T, d), and also the weights (B, h, T, T) when return_weights is tr
 
 Mistakes are named from the weights themselves: log-softmax weights are the scores up to a
 constant per row, so comparing the learner's centred log-weights with the reference's gives
-the factor by which the scores are off (8.0 = "not divided by sqrt(d_k)" when d_k = 64).
+the factor by which the scores are off (8.0 = "not divided by sqrt(d_k)" when d_k = 64). A
+projection used in the wrong place is found by giving torch's attention the same mistake (the
+keys computed with the query layer, say); one never used, by changing its weights alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .core import (
     Check,
     CheckFailed,
     Component,
+    Signature,
     close,
     expect_shape,
     fit_factor,
@@ -35,6 +38,12 @@ WIDTH, HEADS = 256, 4  # d_k = 64, so a missing 1/sqrt(d_k) shows as a factor 8
 HEAD_SIZE = WIDTH // HEADS
 TOLERANCE = 1e-5
 LENGTHS = [7, 4, 2]  # real tokens per sequence of the padded batch (B=3, T=7)
+PROJECTIONS = {  # each linear layer: what it makes, and the line that uses it
+    "query": ("the queries are computed", "q = self.query(hidden)"),
+    "key": ("the keys are computed", "k = self.key(hidden)"),
+    "value": ("the values are computed", "v = self.value(hidden)"),
+    "output": ("the merged heads are projected", "output = self.output(merged heads)"),
+}
 
 
 def build(candidate, num_heads: int = HEADS, seed: int = 0):
@@ -43,26 +52,33 @@ def build(candidate, num_heads: int = HEADS, seed: int = 0):
     torch.manual_seed(seed)
     learner = candidate(WIDTH, num_heads).eval()
     linears = {}
-    for name in ("query", "key", "value", "output"):
+    for name in PROJECTIONS:
         linear = getattr(learner, name, None)
         if not isinstance(linear, nn.Linear) or linear.weight.shape != (WIDTH, WIDTH) or linear.bias is None:
             raise CheckFailed(f"{type(learner).__name__}({WIDTH}, {num_heads}) needs an "
                               f"nn.Linear({WIDTH}, {WIDTH}) with a bias named {name!r} (the checks copy "
-                              f"known weights into query, key, value and output); found {linear!r}")
+                              f"known weights into query, key, value and output); found {linear!r}",
+                              look_at="__init__")
         linears[name] = linear
-    reference = nn.MultiheadAttention(WIDTH, num_heads, batch_first=True).eval()
     with torch.no_grad():
         for linear in linears.values():
             # Scores of std ~0.5: peaked attention, and still no weight underflows to 0 when
             # a mistake makes them 8x larger (the diagnosis reads the log of the weights).
             nn.init.normal_(linear.weight, std=0.7 / math.sqrt(WIDTH))
             nn.init.normal_(linear.bias, std=0.1)
-        q, k, v, o = (linears[name] for name in ("query", "key", "value", "output"))
+    return learner, torch_attention(linears, num_heads)
+
+
+def torch_attention(linears: dict[str, nn.Linear], num_heads: int) -> nn.MultiheadAttention:
+    """torch.nn.MultiheadAttention (eval mode) holding these query, key, value and output layers."""
+    reference = nn.MultiheadAttention(WIDTH, num_heads, batch_first=True).eval()
+    q, k, v, o = (linears[name] for name in PROJECTIONS)
+    with torch.no_grad():
         reference.in_proj_weight.copy_(torch.cat([q.weight, k.weight, v.weight]))
         reference.in_proj_bias.copy_(torch.cat([q.bias, k.bias, v.bias]))
         reference.out_proj.weight.copy_(o.weight)
         reference.out_proj.bias.copy_(o.bias)
-    return learner, reference
+    return reference
 
 
 def inputs(seed: int = 1):
@@ -158,13 +174,17 @@ def check_against_torch(candidate) -> str:
         if keys_and_queries_swapped(learner, hidden, weights):
             raise CheckFailed("the scores are K Q^T: row i holds how key i matches every query; "
                               "compute Q K^T so that each query's row is softmaxed over the keys")
-        raise CheckFailed(f"attention weights differ from torch.nn.MultiheadAttention's by up to "
+        raise CheckFailed(projection_mistake(learner, hidden) or
+                          f"attention weights differ from torch.nn.MultiheadAttention's by up to "
                           f"{max_difference(weights, expected_weights):.3g}")
     if not close(output, expected, TOLERANCE):
         if heads_wrong(candidate):
             raise CheckFailed(f"the weights are right but the output is not, and only with {HEADS} "
                               "heads: the heads are merged back wrongly; transpose (B, h, T, d_k) to "
                               "(B, T, h, d_k) before reshaping to (B, T, d)")
+        mistake = projection_mistake(learner, hidden)
+        if mistake:
+            raise CheckFailed(f"the weights are right but the output is not: {mistake}")
         raise CheckFailed(f"the weights are right but the output differs by up to "
                           f"{max_difference(output, expected):.3g}: the output is weights @ V per head, "
                           "heads merged back to (B, T, d), then the output projection")
@@ -179,36 +199,84 @@ def heads_wrong(candidate) -> bool:
     return close(output, reference_call(reference, hidden)[0], TOLERANCE)
 
 
-def keys_and_queries_swapped(learner, hidden, weights) -> bool:
+def projection_mistake(learner, hidden) -> str:
+    """Which of query, key, value and output forward uses wrongly, or '': first a layer used in
+    another's place (torch's attention given the same mix-up gives the learner's output), then a
+    layer never used (changing its weights alone leaves the output as it was)."""
+    linears = {name: getattr(learner, name) for name in PROJECTIONS}
+    with torch.no_grad():
+        output = learner(hidden, None)
+    for role, (made, line) in PROJECTIONS.items():
+        for source in (name for name in PROJECTIONS if name != role):
+            mixed_up = torch_attention(linears | {role: linears[source]}, HEADS)
+            if close(output, reference_call(mixed_up, hidden)[0], 1e-4):
+                return f"{made} with self.{source}, where self.{role} belongs: {line}"
+    for role, (_, line) in PROJECTIONS.items():
+        weight = linears[role].weight
+        saved = weight.detach().clone()
+        with torch.no_grad():
+            weight.add_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(2)))
+            changed = learner(hidden, None)
+            weight.copy_(saved)
+        if close(changed, output, 1e-6):
+            return (f"changing self.{role}'s weights does not change the output: forward never "
+                    f"uses it; {line}")
+    return ""
+
+
+def scores_of(learner, hidden) -> torch.Tensor:
+    """The scaled scores Q K^T / sqrt(d_k) (B, h, T, T) of the learner's query and key layers."""
     with torch.no_grad():
         q = learner.query(hidden).view(*hidden.shape[:2], -1, HEAD_SIZE).transpose(1, 2)
         k = learner.key(hidden).view(*hidden.shape[:2], -1, HEAD_SIZE).transpose(1, 2)
-        swapped = (k @ q.transpose(-2, -1) / math.sqrt(HEAD_SIZE)).softmax(-1)
-    return close(weights, swapped, 1e-4)
+        return q @ k.transpose(-2, -1) / math.sqrt(HEAD_SIZE)
+
+
+def keys_and_queries_swapped(learner, hidden, weights) -> bool:
+    return close(weights, scores_of(learner, hidden).transpose(-2, -1).softmax(-1), 1e-4)
 
 
 def check_padding(candidate) -> str:
     learner, reference = build(candidate)
     hidden, mask = inputs()
     output, weights = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
-    expected, _ = reference_call(reference, hidden, mask)
-    padded_keys = (mask == 0)[:, None, None, :].expand_as(weights)  # (B, h, T, T)
-    on_padding = weights[padded_keys]
-    rows = weights.sum(-1)
-    if not torch.isfinite(weights).all() or on_padding.min() < -1e-6 or not close(rows, torch.ones_like(rows), 1e-4):
-        if on_padding.abs().max() < 1e-6:
-            raise CheckFailed(f"padded keys are zeroed after the softmax, so rows sum to "
-                              f"{rows.min():.2f}, not 1: add the mask to the scores before the softmax")
-        raise CheckFailed(f"with padding the weights are no softmax (padded keys get "
-                          f"{on_padding.min():.3g}): the mask is added after the softmax; add it to "
-                          "the scores before")
-    if on_padding.max() > 1e-6:
-        raise CheckFailed(f"padded keys receive weight {on_padding.max():.2f}: the mask is not applied "
-                          "before the softmax (add additive_mask to the scores)")
+    expected, expected_weights = reference_call(reference, hidden, mask)
+    if not close(weights, expected_weights, TOLERANCE):
+        raise CheckFailed(padding_mistake(learner, hidden, mask, weights))
     if not close(output, expected, TOLERANCE):
         raise CheckFailed(f"with padding the output differs from torch.nn.MultiheadAttention with "
                           f"key_padding_mask by up to {max_difference(output, expected):.3g}")
     return "padded keys get weight 0; outputs match torch with key_padding_mask"
+
+
+def padding_mistake(learner, hidden, mask, weights) -> str:
+    """What the learner's weights (B, h, T, T) with padding tell about how the mask is used."""
+    additive = additive_padding_mask(mask, hidden.dtype)  # (B, 1, 1, T): one entry per key
+    padded_keys = (mask == 0)[:, None, None, :].expand_as(weights)  # (B, h, T, T)
+    share_on_padding = weights.nan_to_num(0.0).where(padded_keys, 0.0).sum(-1)  # (B, h, T)
+    on_padding = weights[padded_keys]
+    rows = weights.sum(-1)
+    if close(weights, (scores_of(learner, hidden) + additive.transpose(-2, -1)).softmax(-1), 1e-4):
+        return ("the mask is added along the query axis: additive_mask (B, 1, 1, T) has one entry "
+                "per key and broadcasts over the queries as it is; transposed to (B, 1, T, 1) it "
+                "blanks the rows of padded queries instead, and real queries still give padded keys "
+                f"weight {share_on_padding.max():.2f}; add it as it is: scores + additive_mask")
+    if (share_on_padding[mask.min(dim=1).values == 0] > 1 - 1e-4).all():
+        return ("the mask is inverted: padded keys get all the weight and real tokens none; "
+                "additive_mask is already 0 for real tokens and very negative for padding, so add "
+                "it to the scores as it is (no == 0 test, no 1 - mask)")
+    if not torch.isfinite(weights).all() or on_padding.min() < -1e-6 or not close(rows, torch.ones_like(rows), 1e-4):
+        if on_padding.abs().max() < 1e-6:
+            return (f"padded keys are zeroed after the softmax, so rows sum to {rows.min():.2f}, not "
+                    "1: add the mask to the scores before the softmax")
+        return (f"with padding the weights are no softmax (padded keys get {on_padding.min():.3g}): "
+                "the mask is added after the softmax; add it to the scores before")
+    if close(weights, scores_of(learner, hidden).softmax(-1), 1e-4):
+        return (f"padded keys receive weight {on_padding.max():.2f}, as if there were no mask: "
+                "additive_mask is not used; add it to the scores before the softmax")
+    return (f"with padding the weights differ from torch.nn.MultiheadAttention's with "
+            f"key_padding_mask (padded keys receive weight {on_padding.max():.2f}); add "
+            "additive_mask (B, 1, 1, T) to the scores (B, h, T, T) before the softmax")
 
 
 def check_padding_invariance(candidate) -> str:
@@ -268,14 +336,20 @@ COMPONENT = Component(
     name="attention",
     writes="a class like minitransformer.attention.MultiHeadAttention",
     ours="minitransformer/attention.py:MultiHeadAttention",
+    signature=Signature(
+        "a class MultiHeadAttention(hidden_size, num_heads, attention_dropout=0.0) with forward("
+        "hidden (B, T, d), additive_mask (B, 1, 1, T) or None, return_weights=False) -> (B, T, d), "
+        "and the weights (B, h, T, T) too when return_weights",
+        methods={"__init__": (3, ()), "forward": (2, ("return_weights",))}),
     checks=[
-        Check("query, key, value, output and shapes", check_shapes),
-        Check("the weights are a softmax over the keys", check_softmax_rows),
-        Check("against torch.nn.MultiheadAttention, no padding", check_against_torch),
-        Check("against torch.nn.MultiheadAttention, with padding", check_padding),
-        Check("padding invariance", check_padding_invariance),
-        Check("a sequence that is all padding", check_all_padding),
-        Check("attention dropout", check_dropout),
+        Check("query, key, value, output and shapes", check_shapes, look_at="forward"),
+        Check("the weights are a softmax over the keys", check_softmax_rows, look_at="forward"),
+        Check("against torch.nn.MultiheadAttention, no padding", check_against_torch,
+              look_at="forward"),
+        Check("against torch.nn.MultiheadAttention, with padding", check_padding, look_at="forward"),
+        Check("padding invariance", check_padding_invariance, look_at="forward"),
+        Check("a sequence that is all padding", check_all_padding, look_at="forward"),
+        Check("attention dropout", check_dropout, look_at="forward"),
         swapped_minilm_check(swap_attention, "this attention in every layer"),
     ],
 )

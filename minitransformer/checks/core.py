@@ -3,11 +3,18 @@ called so that its mistakes come back as that sentence, never as a traceback.
 
 A component (checks/attention.py, ...) is a list of `Check`s run in order. The first failure
 stops the run: later checks assume what earlier ones proved (shapes before values, values
-before padding), and one clear message is worth more than five that follow from it.
+before padding), and one clear message is worth more than five that follow from it. A failure
+names the mistake and where to look: the learner's method, file and line.
+
+Two things end a run before any verdict, as bad input (an `InputError`, exit status 2): an
+object that cannot be called the way the checks call it (`signature_problem`, asked before the
+first check), and learner code that exits (`SystemExit`): an exit must never read as a pass.
 """
 
 from __future__ import annotations
 
+import inspect
+import sysconfig
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +27,18 @@ from ..errors import InputError
 
 CHECKS_DIRECTORY = Path(__file__).resolve().parent
 TORCH_DIRECTORY = Path(torch.__file__).resolve().parent
+STDLIB_DIRECTORY = Path(sysconfig.get_paths()["stdlib"]).resolve()
+CHECK_COMMAND = CHECKS_DIRECTORY.parent / "check.py"  # imports the learner's file
 
 
 class CheckFailed(Exception):
-    """A check found a mistake; the message says what is likely wrong, with the numbers."""
+    """A check found a mistake; the message says what is likely wrong, with the numbers.
+    `look_at` names the learner's method where the mistake is ("__init__", "forward"), when the
+    check knows better than its `Check.look_at`; "" when the message names the line itself."""
+
+    def __init__(self, message: str, look_at: str | None = None):
+        super().__init__(message)
+        self.look_at = look_at
 
 
 class CheckSkipped(Exception):
@@ -34,6 +49,20 @@ class CheckSkipped(Exception):
 class Check:
     title: str  # what is checked, e.g. "against torch.nn.MultiheadAttention, no padding"
     run: Callable[[Any], str | None]  # candidate -> a short detail on success; raises on failure
+    look_at: str | None = None  # the method of a learner's class a failure points to, e.g. "forward"
+
+
+Call = tuple[int, tuple[str, ...]]  # how the checks call something: (positional arguments, keywords)
+
+
+@dataclass
+class Signature:
+    """How the checks call the learner's object, so that a wrong signature is refused in one line
+    before the first check (a TypeError at our call site would have no line of theirs to show)."""
+
+    text: str  # what the learner should write, as a message shows it
+    function: Call | None = None  # when a function is accepted: how it is called
+    methods: dict[str, Call] | None = None  # when a class is accepted: "__init__" and each method
 
 
 @dataclass
@@ -41,6 +70,7 @@ class Component:
     name: str  # the name on the command line
     writes: str  # what the learner writes, e.g. "a class like minitransformer.attention.MultiHeadAttention"
     ours: str  # the IMPORT_PATH of our own implementation, which passes every check
+    signature: Signature
     checks: list[Check]
 
 
@@ -53,7 +83,8 @@ class Outcome:
 
 def run_component(component: Component, candidate: Any,
                   report: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
-    """Run the checks in order until the first failure; `report` sees each outcome as it comes."""
+    """Run the checks in order until the first failure; `report` sees each outcome as it comes.
+    Learner code that exits raises InputError: the run stops without a verdict."""
     outcomes = []
     for check in component.checks:
         try:
@@ -63,9 +94,14 @@ def run_component(component: Component, candidate: Any,
             report(outcomes[-1])
             continue
         except CheckFailed as failed:
-            outcomes.append(Outcome(check.title, "FAIL", str(failed)))
+            look_at = check.look_at if failed.look_at is None else failed.look_at
+            place = source_place(candidate, look_at) if look_at != "" else ""
+            outcomes.append(Outcome(check.title, "FAIL",
+                                    f"{failed} (look at {place})" if place else str(failed)))
             report(outcomes[-1])
             break
+        except SystemExit as exit_:  # sys.exit, exit() or quit() in the learner's code
+            raise InputError(exit_message(exit_, f"while the check '{check.title}' ran it")) from None
         except Exception as error:  # raised inside the learner's code, or a bug of ours
             message = learner_error(error)
             if message is None:
@@ -78,17 +114,25 @@ def run_component(component: Component, candidate: Any,
     return outcomes
 
 
+def learner_frame(error: BaseException) -> traceback.FrameSummary | None:
+    """The deepest frame of the traceback in the learner's code: outside torch, the standard
+    library and these checks (exit() is a function of the standard library, say)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith("<frozen")
+              and not any(is_within(frame.filename, directory)
+                          for directory in (TORCH_DIRECTORY, CHECKS_DIRECTORY, STDLIB_DIRECTORY))
+              and not is_within(frame.filename, CHECK_COMMAND)]
+    return frames[-1] if frames else None
+
+
 def learner_error(error: Exception) -> str | None:
     """One sentence for an exception raised in the learner's code, naming the file and line;
     None if no frame of the traceback is outside torch and these checks."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if not is_within(frame.filename, TORCH_DIRECTORY)
-              and not is_within(frame.filename, CHECKS_DIRECTORY)]
-    if not frames:
+    frame = learner_frame(error)
+    if frame is None:
         return None
     if isinstance(error, InputError):  # the library refused a file or setting: not the learner's code
         return f"the check could not run (not a mistake in your code): {error}"
-    frame = frames[-1]  # the deepest: where it went wrong
     where = f"{Path(frame.filename).name}, line {frame.lineno} (in {frame.name})"
     if isinstance(error, NotImplementedError):
         note = f": {error}" if str(error) else ""
@@ -96,11 +140,98 @@ def learner_error(error: Exception) -> str | None:
     return f"{where} raised {type(error).__name__}: {error}"
 
 
+def exit_message(exit_: SystemExit, when: str) -> str:
+    """One line for learner code that exits: where, with which code, and what to do instead."""
+    frame = learner_frame(exit_)
+    where = f"{shown_path(frame.filename)}, line {frame.lineno}" if frame else "your code"
+    return (f"{where}: exits {when} (SystemExit with code {exit_.code!r}, from sys.exit, exit() "
+            "or quit()), and the checks stop without a verdict; remove the exit, or put it under "
+            "if __name__ == \"__main__\":")
+
+
+def shown_path(filename: str) -> str:
+    """A file as the learner typed it: relative to the current directory where it is inside."""
+    path = Path(filename).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def is_within(filename: str, directory: Path) -> bool:
     try:
         return Path(filename).resolve().is_relative_to(directory)
     except (OSError, ValueError):
         return False
+
+
+def source_place(candidate: Any, method: str | None = None) -> str:
+    """'MultiHeadAttention.forward in attention.py, line 27': the learner's function, or the
+    class's `method` (the class itself without one); '' where the source cannot be found."""
+    target = candidate
+    if inspect.isclass(candidate) and method is not None:
+        target = getattr(candidate, method, candidate)
+    try:
+        filename, line = inspect.getsourcefile(target), inspect.getsourcelines(target)[1]
+    except (OSError, TypeError):
+        return ""
+    if filename is None:
+        return ""
+    return f"{target.__qualname__} in {Path(filename).name}, line {line}"
+
+
+def signature_problem(candidate: Any, signature: Signature) -> str | None:
+    """Why the checks cannot call `candidate` as they do (a class where a function is expected,
+    an argument too many or too few, no forward), or None."""
+    if inspect.isclass(candidate):
+        if signature.methods is None:
+            return "is a class; the check calls a function"
+        for method, call in signature.methods.items():
+            function = getattr(candidate, method, None)
+            if function is None or (method == "forward" and function is nn.Module.forward):
+                return f"has no {method} method"
+            if method == "__init__":  # the class's signature is its __init__'s without self
+                function = candidate
+            # A method read from the class takes self as one more argument.
+            problem = call_problem(function, call, with_self=method != "__init__")
+            if problem:
+                name = candidate.__name__ + ("" if method == "__init__" else f".{method}")
+                return f"{name}{shown_signature(function)} {problem}"
+        return None
+    if not callable(candidate):
+        return f"is {type(candidate).__name__} {candidate!r:.40}, not a function or a class"
+    if signature.function is None:
+        return f"is a {type(candidate).__name__}; the check builds a class (an nn.Module)"
+    problem = call_problem(candidate, signature.function)
+    name = getattr(candidate, "__name__", type(candidate).__name__)
+    return f"{name}{shown_signature(candidate)} {problem}" if problem else None
+
+
+def call_problem(function: Callable, call: Call, with_self: bool = False) -> str | None:
+    """Why function(*positional, **keywords) of that shape cannot be bound, or None."""
+    positional, keywords = call
+    try:
+        inspect.signature(function).bind(*range(positional + with_self), **dict.fromkeys(keywords))
+    except TypeError as error:
+        return f"cannot be called with {described(call)} ({error})"
+    except ValueError:  # no signature to read (a builtin): the checks will find out
+        return None
+    return None
+
+
+def described(call: Call) -> str:
+    """'2 arguments and the keyword scale'"""
+    positional, keywords = call
+    text = f"{positional} argument{'' if positional == 1 else 's'}"
+    return text + (f" and the keyword {', '.join(keywords)}" if keywords else "")
+
+
+def shown_signature(function: Callable) -> str:
+    """'(states, attention_mask)': the names and defaults of a signature, without annotations."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return "(...)"
+    plain = [parameter.replace(annotation=inspect.Parameter.empty)
+             for parameter in signature.parameters.values()]
+    return str(signature.replace(parameters=plain, return_annotation=inspect.Signature.empty))
 
 
 # ---- helpers the component checks share ------------------------------------------------------

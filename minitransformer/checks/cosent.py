@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .core import Check, CheckFailed, Component, as_tensor
+from .core import Check, CheckFailed, Component, Signature, as_tensor
 
 # A hand-sized batch: pair 0 should rank above 1 and 2; 1 and 2 are tied (no order between them).
 COSINES = [0.9, 0.1, 0.5, 0.3]
@@ -82,6 +82,8 @@ def check_by_hand(candidate) -> str:
             math.log(math.exp(expected) - 1),
         "tied pairs are counted: two pairs with the same gold score impose no order; use gold_i > "
         "gold_j, strictly": tied_loss(),
+        "tied pairs are counted, and each pair with itself (i, i): gold_i >= gold_j holds there; "
+        "use gold_i > gold_j, strictly": tied_loss(with_itself=True),
     }
     for message, wrong in mistakes.items():
         if math.isclose(loss, wrong, rel_tol=1e-5):
@@ -91,10 +93,11 @@ def check_by_hand(candidate) -> str:
                       "when gold_i > gold_j, strictly; ties and the pair (i, i) add nothing)")
 
 
-def tied_loss() -> float:
-    """The loss if the tie in SCORES were counted in both directions (>= instead of >)."""
+def tied_loss(with_itself: bool = False) -> float:
+    """The loss if the tie in SCORES were counted in both directions (>= instead of >), and with
+    each pair compared with itself too if `with_itself`."""
     terms = [SCALE * (COSINES[j] - COSINES[i]) for i in range(4) for j in range(4)
-             if i != j and SCORES[i] >= SCORES[j]]
+             if (i != j or with_itself) and SCORES[i] >= SCORES[j]]
     return math.log(1 + math.fsum(math.exp(term) for term in terms))
 
 
@@ -151,12 +154,16 @@ COMPONENT = Component(
     writes="a function cosent_loss(cosines, scores, scale=20.0), or a class like "
            "minitransformer.tasks.heads.SimilarityObjective",
     ours="minitransformer/tasks/heads.py:SimilarityObjective",
+    signature=Signature("cosent_loss(cosines (B,), scores (B,), scale=20.0) -> a 0-dim tensor, or a "
+                        "class like SimilarityObjective(scale=20.0) with loss(cosines, scores)",
+                        function=(2, ("scale",)),
+                        methods={"__init__": (0, ("scale",)), "loss": (2, ())}),
     checks=[
-        Check("one number per batch", check_scalar),
-        Check("a batch computed by hand", check_by_hand),
-        Check("random batches against the formula", check_random_batches),
-        Check("the gradient", check_gradient),
-        Check("numerically stable at a large scale", check_large_scale),
-        Check("no order, no loss", check_no_order),
+        Check("one number per batch", check_scalar, look_at="loss"),
+        Check("a batch computed by hand", check_by_hand, look_at="loss"),
+        Check("random batches against the formula", check_random_batches, look_at="loss"),
+        Check("the gradient", check_gradient, look_at="loss"),
+        Check("numerically stable at a large scale", check_large_scale, look_at="loss"),
+        Check("no order, no loss", check_no_order, look_at="loss"),
     ],
 )

@@ -17,6 +17,7 @@ from .core import (
     Check,
     CheckFailed,
     Component,
+    Signature,
     close,
     expect_shape,
     load_same_weights,
@@ -39,15 +40,17 @@ def build(candidate, placement: str, seed: int = 0):
     learner = candidate(config)
     if isinstance(getattr(learner, "layers", None), (list, tuple)):
         raise CheckFailed("layers is a plain Python list: PyTorch does not see modules inside one (no "
-                          "parameters, no .to(), no state_dict); use nn.ModuleList")
+                          "parameters, no .to(), no state_dict); use nn.ModuleList",
+                          look_at="__init__")
     lacks, extra = parameter_names(learner, ours)
     if placement == "pre" and any(name.startswith("final_norm.") for name in lacks):
         raise CheckFailed("a pre-norm stack needs a final LayerNorm, final_norm, after the last layer: "
                           "each pre-norm layer adds to the residual stream without normalising it, so "
-                          "the output would never be normalised")
+                          "the output would never be normalised", look_at="__init__")
     if placement == "post" and any(name.startswith("final_norm.") for name in extra):
         raise CheckFailed("a post-norm stack has no final LayerNorm (final_norm): each post-norm layer "
-                          "already ends with one; create it only when config.norm_placement is 'pre'")
+                          "already ends with one; create it only when config.norm_placement is 'pre'",
+                          look_at="__init__")
     load_same_weights(learner, ours)
     return config, ours, learner.eval()
 
@@ -106,11 +109,14 @@ COMPONENT = Component(
     name="encoder",
     writes="a class like minitransformer.encoder.Encoder(config)",
     ours="minitransformer/encoder.py:Encoder",
+    signature=Signature("a class Encoder(config) with forward(input_ids (B, T), attention_mask "
+                        "(B, T) or None) -> (B, T, d)",
+                        methods={"__init__": (1, ()), "forward": (2, ())}),
     checks=[
         Check("post-norm stack: names and outputs, with padding",
-              lambda candidate: against_reference(candidate, "post")),
+              lambda candidate: against_reference(candidate, "post"), look_at="forward"),
         Check("pre-norm stack: names, final LayerNorm and outputs, with padding",
-              lambda candidate: against_reference(candidate, "pre")),
+              lambda candidate: against_reference(candidate, "pre"), look_at="forward"),
         swapped_minilm_check(swap_encoder, "this encoder"),
     ],
 )

@@ -8,7 +8,9 @@ The learner writes a class like minitransformer.encoder.EncoderLayer: EncoderLay
 its parameters named like ours (attention.{query,key,value,output}, attention_norm,
 feed_forward.{inner,outer}, feed_forward_norm), and forward(x (B, T, d), additive_mask
 (B, 1, 1, T) or None) -> (B, T, d). It may use our MultiHeadAttention or its own.
-Known mistakes are named by computing the layer with that mistake and finding a match.
+Known mistakes are named by computing the layer with that mistake and finding a match. Where
+dropout sits is read without randomness: dropout with p = 1 zeroes whatever it touches, so the
+output in train mode shows which tensors it was applied to.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .core import (
     Check,
     CheckFailed,
     Component,
+    Signature,
     close,
     expect_shape,
     load_same_weights,
@@ -34,10 +37,13 @@ TOLERANCE = 1e-5
 LENGTHS = [6, 3]  # real tokens of each sequence of the padded batch (B=2, T=6)
 
 
-def small_config(norm_placement: str, dropout: float = 0.0) -> EncoderConfig:
+def small_config(norm_placement: str, dropout: float = 0.0,
+                 attention_dropout: float = 0.0) -> EncoderConfig:
+    # eps far from nn.LayerNorm's default 1e-5: a LayerNorm that ignores config.layer_norm_eps
+    # changes the outputs by ~1e-4, well above the tolerance.
     return EncoderConfig(vocab_size=50, hidden_size=64, num_heads=4, num_layers=2, ff_size=128,
-                         max_length=16, dropout=dropout, attention_dropout=0.0,
-                         norm_placement=norm_placement, layer_norm_eps=1e-5)
+                         max_length=16, dropout=dropout, attention_dropout=attention_dropout,
+                         norm_placement=norm_placement, layer_norm_eps=1e-3)
 
 
 def randomise(module: nn.Module, seed: int) -> None:
@@ -215,6 +221,84 @@ def check_dropout(candidate) -> str:
     return "dropout in train mode only"
 
 
+def check_attention_dropout(candidate) -> str:
+    config = small_config("post", attention_dropout=0.5)
+    _, learner = build(candidate, config)
+    x, mask = inputs(config)
+    learner.train()
+    torch.manual_seed(0)
+    if torch.equal(learner_output(learner, x, mask), learner_output(learner, x, mask)):
+        raise CheckFailed("with config.attention_dropout = 0.5 and config.dropout = 0 the layer in "
+                          "train mode gives the same output twice: the attention gets no dropout; "
+                          "build it with config.attention_dropout, MultiHeadAttention(hidden_size, "
+                          "num_heads, config.attention_dropout), not config.dropout",
+                          look_at="__init__")
+    return "config.attention_dropout reaches the attention"
+
+
+DROPOUT_PLACES = {  # where a sub-layer's dropout may sit: (what a message calls it, post, pre)
+    "output": ("on the sub-layer's output", "LN(x + dropout(sublayer(x)))",
+               "x + dropout(sublayer(LN(x)))"),
+    "sum": ("on the residual sum", "LN(dropout(x + sublayer(x)))", "dropout(x + sublayer(LN(x)))"),
+    "input": ("on the sub-layer's input", "LN(x + sublayer(dropout(x)))",
+              "x + sublayer(dropout(LN(x)))"),
+    "norm": ("after the LayerNorm", "dropout(LN(x + sublayer(x)))", None),  # pre-norm: = "input"
+    "none": ("missing", "LN(x + sublayer(x))", "x + sublayer(LN(x))"),
+}
+
+
+def with_full_dropout(ours: EncoderLayer, x, mask, pre_norm: bool, attention_at: str,
+                      feed_forward_at: str) -> torch.Tensor:
+    """Our layer (eval mode) written out with dropout p = 1, which zeroes what it touches, at the
+    given place of each sub-layer (a key of DROPOUT_PLACES)."""
+    additive = additive_padding_mask(mask, x.dtype)
+    drop = lambda tensor, here, at: torch.zeros_like(tensor) if here == at else tensor
+    sublayers = [(lambda h: ours.attention(h, additive), ours.attention_norm, attention_at),
+                 (ours.feed_forward, ours.feed_forward_norm, feed_forward_at)]
+    with torch.no_grad():
+        for transform, norm, at in sublayers:
+            inner = drop(norm(x) if pre_norm else x, "input", at)  # what enters the sub-layer
+            total = drop(x + drop(transform(inner), "output", at), "sum", at)  # the residual add
+            x = total if pre_norm else drop(norm(total), "norm", at)
+    return x
+
+
+def check_dropout_placement(candidate) -> str:
+    for placement in ("post", "pre"):
+        config = small_config(placement, dropout=0.5)
+        config.dropout = 1.0  # after EncoderConfig's validation, which refuses 1 (no use in training)
+        ours, learner = build(candidate, config)
+        x, mask = inputs(config)
+        output = real_tokens(learner_output(learner.train(), x, mask), mask)
+        column = 2 if placement == "pre" else 1
+        places = [place for place, shown in DROPOUT_PLACES.items() if shown[column] is not None]
+        pairs = [(place, place) for place in places] + [  # the same mistake in both first
+            (a, f) for a in places for f in places if a != f]
+        found = next((pair for pair in pairs if close(output, real_tokens(
+            with_full_dropout(ours, x, mask, placement == "pre", *pair), mask), 1e-4)), None)
+        right = DROPOUT_PLACES["output"][column]
+        if found is None:
+            result = "x" if placement == "pre" else "LN2(LN1(x))"
+            raise CheckFailed(f"with config.dropout = 1.0 in train mode (dropout zeroes all it "
+                              f"touches) the {placement}-norm layer should zero each sub-layer's "
+                              f"output, {right}, and give {result}; it gives something else: apply "
+                              "dropout to each sub-layer's output only")
+        wrong = [(name, place) for name, place in zip(("attention", "feed-forward"), found)
+                 if place != "output"]
+        if not wrong:
+            continue
+        name, place = wrong[0]
+        which = "both sub-layers'" if found == (place, place) else f"the {name} sub-layer's"
+        said, shown = DROPOUT_PLACES[place][0], DROPOUT_PLACES[place][column]
+        why = {"sum": "it drops the residual path x too, which the residual connection keeps",
+               "norm": "it drops the whole stream, the residual path x too",
+               "input": "the sub-layer's input is dropped, where its output should be",
+               "none": "in training, each sub-layer's output is dropped before it is added"}[place]
+        raise CheckFailed(f"{which} dropout is {said} ({placement}-norm, {shown}): {why}; "
+                          f"dropout belongs on the sub-layer's output alone: {right}")
+    return "on each sub-layer's output, before the residual add (post- and pre-norm)"
+
+
 def swap_layers(model, candidate) -> None:
     encoder = model.encoder
     for index, layer in enumerate(encoder.layers):
@@ -227,15 +311,22 @@ COMPONENT = Component(
     name="encoder_layer",
     writes="a class like minitransformer.encoder.EncoderLayer(config)",
     ours="minitransformer/encoder.py:EncoderLayer",
+    signature=Signature("a class EncoderLayer(config) with forward(x (B, T, d), additive_mask "
+                        "(B, 1, 1, T) or None) -> (B, T, d)",
+                        methods={"__init__": (1, ()), "forward": (2, ())}),
     checks=[
-        Check("parameters named like ours", check_names),
-        Check("shape", check_shape),
+        Check("parameters named like ours", check_names, look_at="__init__"),
+        Check("shape", check_shape, look_at="forward"),
         Check("post-norm against torch.nn.TransformerEncoderLayer, with padding",
-              lambda candidate: against_torch(candidate, "post")),
+              lambda candidate: against_torch(candidate, "post"), look_at="forward"),
         Check("pre-norm against torch.nn.TransformerEncoderLayer(norm_first=True), with padding",
-              lambda candidate: against_torch(candidate, "pre")),
-        Check("padding invariance", check_padding_invariance),
-        Check("dropout", check_dropout),
+              lambda candidate: against_torch(candidate, "pre"), look_at="forward"),
+        Check("padding invariance", check_padding_invariance, look_at="forward"),
+        Check("dropout in training only", check_dropout, look_at="forward"),
+        Check("attention dropout from config.attention_dropout", check_attention_dropout,
+              look_at="__init__"),
+        Check("where dropout sits (dropout = 1.0 zeroes what it touches)", check_dropout_placement,
+              look_at="forward"),
         swapped_minilm_check(swap_layers, "these layers"),
     ],
 )

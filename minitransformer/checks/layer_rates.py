@@ -22,7 +22,7 @@ import torch
 from ..config import EncoderConfig
 from ..encoder import Encoder
 from ..tasks.heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
-from .core import Check, CheckFailed, Component
+from .core import Check, CheckFailed, Component, Signature
 
 LR, DECAY, WEIGHT_DECAY = 1e-3, 0.8, 0.01
 LAYERS = 12  # two-digit layer numbers: "layers.10" must not be read as layer 1
@@ -180,6 +180,9 @@ COMPONENT = Component(
     writes="a function like minitransformer.training.optim.parameter_groups(model, lr, weight_decay, "
            "layer_decay)",
     ours="minitransformer/training/optim.py:parameter_groups",
+    signature=Signature("parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> a list "
+                        "of dicts with 'params', 'lr' and 'weight_decay'",
+                        function=(2, ("weight_decay", "layer_decay"))),
     checks=[
         Check("every trainable parameter in exactly one group", check_groups),
         Check("rates by depth, post-norm", check_rates),

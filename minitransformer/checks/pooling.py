@@ -3,27 +3,50 @@
 
 The learner writes a function like minitransformer.pooling.mean_pooling(states, attention_mask).
 The references are small cases computed by hand, then all-MiniLM-L6-v2's sentence embeddings
-with the learner's pooling against sentence-transformers' stored ones.
+with the learner's pooling against sentence-transformers' stored ones. The hand-made batch has
+B = 2, T = 3 and d = 4, all different, so that a tensor of the wrong shape cannot broadcast into
+the right one by accident (a (B,) count divides a (B, d) sum only when B = d).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .core import Check, CheckFailed, Component, close, expect_shape, listed
+from .core import (
+    Check,
+    CheckFailed,
+    Component,
+    Signature,
+    close,
+    expect_shape,
+    learner_error,
+    listed,
+)
 from .minilm import swapped_minilm_check
 
 # Two sentences of T = 3: the first has 2 real tokens and a padded one holding junk.
-STATES = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, -100.0]],
-                       [[-1.0, 5.0], [7.0, -3.0], [2.0, 0.0]]])  # (B=2, T=3, d=2)
+STATES = torch.tensor([  # (B=2, T=3, d=4)
+    [[1.0, 2.0, 0.0, -1.0], [3.0, 4.0, 2.0, 1.0], [100.0, -100.0, 50.0, 7.0]],
+    [[-1.0, 5.0, 1.0, 0.0], [7.0, -3.0, 2.0, 2.0], [2.0, 0.0, -3.0, 4.0]],
+])
 MASK = torch.tensor([[1, 1, 0], [1, 1, 1]])
-BY_HAND = torch.tensor([[(1 + 3) / 2, (2 + 4) / 2],  # the padded token left out
-                        [(-1 + 7 + 2) / 3, (5 - 3 + 0) / 3]])
+BY_HAND = torch.tensor([[(1 + 3) / 2, (2 + 4) / 2, (0 + 2) / 2, (-1 + 1) / 2],  # padding left out
+                        [(-1 + 7 + 2) / 3, (5 - 3 + 0) / 3, (1 + 2 - 3) / 3, (0 + 2 + 4) / 3]])
 
 
 def pool(candidate, states, mask):
-    with torch.no_grad():
-        pooled = candidate(states.clone(), mask.clone())
+    try:
+        with torch.no_grad():
+            pooled = candidate(states.clone(), mask.clone())
+    except RuntimeError as error:  # most often tensors that do not broadcast
+        message = learner_error(error)
+        if message is None or "must match the size" not in str(error):
+            raise
+        raise CheckFailed(f"{message}. The shapes do not broadcast: states are (B, T, d) = "
+                          f"{tuple(states.shape)} and the mask (B, T) = {tuple(mask.shape)}; give the "
+                          "mask a last axis, mask[..., None] (B, T, 1), to multiply the states, and "
+                          "keep the count of real tokens (B, 1), sum(dim=1, keepdim=True), to divide "
+                          "the (B, d) sum", look_at="") from None
     batch, _, width = states.shape
     if isinstance(pooled, torch.Tensor) and tuple(pooled.shape) == (batch, states.shape[1]):
         raise CheckFailed(f"the pooled vectors have shape {tuple(pooled.shape)} = (B, T): that is the "
@@ -94,6 +117,8 @@ COMPONENT = Component(
     name="pooling",
     writes="a function like minitransformer.pooling.mean_pooling(states, attention_mask)",
     ours="minitransformer/pooling.py:mean_pooling",
+    signature=Signature("mean_pooling(states (B, T, d), attention_mask (B, T)) -> (B, d)",
+                        function=(2, ())),
     checks=[
         Check("no padding: the plain mean", check_no_padding),
         Check("padding left out of the mean (hand-computed)", check_padding),

@@ -8,7 +8,8 @@ The learner writes either a function like minitransformer.positional.sinusoidal_
 or a module like SinusoidalPositionalEncoding(max_length, hidden_size) whose forward(input_shape)
 takes the (B, T) shape of a batch of ids and returns (1, T, d). The reference is the formula
 above, computed entry by entry in float64; known mistakes are recognised by building their
-tables and finding the learner's among them. (No MiniLM check: MiniLM learns its positions.)
+tables and finding the learner's among them. A module must keep its table as a buffer, which
+moves with `.to()`. (No MiniLM check: MiniLM learns its positions.)
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import math
 
 import torch
 
-from .core import Check, CheckFailed, Component, close, expect_shape, max_difference
+from .core import Check, CheckFailed, Component, Signature, close, expect_shape, max_difference
 
 SMALL = (50, 16)  # (max_length, d) where mistakes are named
-LARGE = (512, 384)  # MiniLM's sizes: float32 rounding must stay small even at position 511
-TOLERANCE_SMALL, TOLERANCE_LARGE = 1e-5, 1e-4  # sin of an angle ~500 rad keeps ~3e-5 in float32
+LARGE = (512, 384)  # MiniLM's sizes: the largest angles, where float32 falls short
+TOLERANCE_SMALL = 1e-5
+# Computed in float64 and rounded once to float32, every entry (at most 1 in size) is within half
+# a float32 step, 6e-8. Computed in float32, an angle near 511 rad is already off by ~3e-5 rad
+# (24 bits of mantissa) before sin is taken: 1e-6 passes the first on any CPU, never the second.
+TOLERANCE_LARGE = 1e-6
 
 
 def formula(max_length: int, d: int, *, exponent=lambda dim: 2 * (dim // 2), sin_at_even=True,
@@ -98,12 +103,22 @@ def check_formula(candidate) -> str:
 
 def check_large(candidate) -> str:
     table = table_of(candidate, *LARGE)
-    worst = max_difference(table, formula_fast(*LARGE))
-    if worst > TOLERANCE_LARGE:
-        raise CheckFailed(f"at MiniLM's sizes (512 positions, d = 384) entries differ from the formula "
-                          f"by up to {worst:.3g}: compute the angles in float64, or as pos * "
-                          f"exp(-ln(10000) * 2i / d), and round to float32 at the end")
-    return f"within {worst:.1e} at 512 positions, d = 384"
+    expected = formula_fast(*LARGE)
+    worst = max_difference(table, expected)
+    if worst <= TOLERANCE_LARGE:
+        return f"within {worst:.1e} at 512 positions, d = 384 (tolerance {TOLERANCE_LARGE:g})"
+    if worst < 1e-3:  # the size of float32 rounding in the angles, not a wrong formula
+        raise CheckFailed(
+            f"at 512 positions and d = 384 entries differ from the formula by up to {worst:.2g}, "
+            f"more than the {TOLERANCE_LARGE:g} a float64 computation meets: the table is computed "
+            "in float32, whose 24-bit mantissa holds an angle near 511 rad only to ~3e-5 rad, and "
+            "sin passes that error on; build positions and angles in float64 (torch.arange(..., "
+            "dtype=torch.float64)) and convert the finished table with .float(), which rounds each "
+            "entry once, to within 6e-8", look_at="__init__")
+    pos, dim = ((table.double() - expected).abs() > TOLERANCE_LARGE).nonzero()[0].tolist()
+    raise CheckFailed(f"at 512 positions and d = 384 entries differ from the formula by up to "
+                      f"{worst:.3g}; the first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula "
+                      f"gives {expected[pos, dim]:.6f}", look_at="__init__")
 
 
 def formula_fast(max_length: int, d: int) -> torch.Tensor:
@@ -122,13 +137,41 @@ def check_module(candidate) -> str:
     learned = [name for name, _ in module.named_parameters()]
     if learned:
         raise CheckFailed(f"the table is an nn.Parameter ({', '.join(learned)}): it is fixed by the "
-                          "formula; register it as a buffer, or the optimizer will change it")
+                          "formula; register it as a buffer, or the optimizer will change it",
+                          look_at="__init__")
+    name = table_buffer(module)
     with torch.no_grad():
         short = expect_shape(module(torch.Size([3, 7])), (1, 7, SMALL[1]),
                              "the positions of a (3, 7) batch")
     if not close(short[0], formula(7, SMALL[1]), TOLERANCE_SMALL):
         raise CheckFailed("for a batch of 7 tokens the positions are not the table's first 7 rows")
-    return "no trainable parameters; a (B, T) batch gets the first T rows"
+    with torch.no_grad():
+        moved = module.to(torch.float64)(torch.Size([3, 7]))
+    if moved.dtype != torch.float64:
+        raise CheckFailed(f"after module.to(torch.float64) the positions are {moved.dtype}: the "
+                          f"table must move with the module, as buffer {name!r} does, and forward "
+                          "return it as it is stored (no .float() or new tensor there)")
+    kept = "in state_dict()" if name in module.state_dict() else "not persistent, like ours: " \
+        "derived from the config, it stays out of saved weights"
+    return f"a buffer {name!r} ({kept}), moves with .to(); a (B, T) batch gets the first T rows"
+
+
+def table_buffer(module) -> str:
+    """The name of the buffer that holds the (max_length, d) table, or CheckFailed saying where
+    the table is instead."""
+    for name, buffer in module.named_buffers():
+        if tuple(buffer.shape[-2:]) == SMALL:
+            return name
+    plain = [name for name, value in vars(module).items() if isinstance(value, torch.Tensor)]
+    if plain:
+        raise CheckFailed(f"the table is a plain attribute, self.{plain[0]}: PyTorch does not know it "
+                          "belongs to the module, so it is absent from named_buffers() and "
+                          "state_dict(), and .to(torch.float64) or .to('cuda') moves the model but "
+                          f"leaves it behind; register it: self.register_buffer({plain[0]!r}, table)",
+                          look_at="__init__")
+    raise CheckFailed(f"no buffer holds the {SMALL} table: compute it once in __init__ and keep it "
+                      "with self.register_buffer('table', table), so that forward only slices it "
+                      "and .to() moves it with the module", look_at="__init__")
 
 
 COMPONENT = Component(
@@ -136,10 +179,16 @@ COMPONENT = Component(
     writes="a function like minitransformer.positional.sinusoidal_table, or a module like "
            "SinusoidalPositionalEncoding",
     ours="minitransformer/positional.py:SinusoidalPositionalEncoding",
+    signature=Signature(
+        "sinusoidal_table(max_length, hidden_size) -> (max_length, d), or a class "
+        "SinusoidalPositionalEncoding(max_length, hidden_size) with forward(input_shape (B, T)) "
+        "-> (1, T, d)",
+        function=(2, ()), methods={"__init__": (2, ()), "forward": (1, ())}),
     checks=[
-        Check("shape", check_shape),
-        Check("the paper's formula, entry by entry", check_formula),
-        Check("precision at 512 positions and d = 384", check_large),
-        Check("a fixed table, the first T rows for T tokens", check_module),
+        Check("shape", check_shape, look_at="forward"),
+        Check("the paper's formula, entry by entry", check_formula, look_at="__init__"),
+        Check("float64 precision at 512 positions and d = 384", check_large),
+        Check("a fixed table in a buffer, the first T rows for T tokens", check_module,
+              look_at="forward"),
     ],
 )
