@@ -62,6 +62,10 @@ def main_of(command):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
+            # Python flushes stdout once more at exit and would fail again: point it nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     return main
 
 
