@@ -193,8 +193,11 @@ def main(argv=None) -> int:
     if not args.quiet:
         config = model.encoder.config
         precision = "" if args.precision == "float32" else f", {args.precision}"
+        limit = model.tokenizer.max_length
+        why = ("" if limit == config.max_length else
+               f", the model's own limit below its {config.max_length} positions")
         print(f"model: {args.model} ({config.num_layers} layers, width {config.hidden_size}, "
-              f"{model.pooling_name} pooling, max {model.tokenizer.max_length} tokens, "
+              f"{model.pooling_name} pooling, inputs cut at {limit} tokens{why}, "
               f"{model.device.type}{precision})")
     encode = dict(batch_size=args.batch_size, fast=not args.reference_path,
                   precision=args.precision, show_progress_bar=False if args.quiet else args.progress)
