@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +26,7 @@ from .errors import InputError, about, read_json
 from .sentence import SentenceEncoder
 from .storage.atomic import write_json
 from .storage.formats import BERT_CONFIG_KEYS
+from .storage.pickles import load_plain_pickle
 from .storage.safetensors_io import read_safetensors, write_safetensors
 from .tokenizer import Tokenizer
 
@@ -139,17 +138,9 @@ def read_bert_weights(directory: Path) -> dict[str, torch.Tensor]:
 
 
 def read_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A pytorch_model.bin, unpickled safely: torch.load(weights_only=True) rebuilds tensors and
-    plain containers only and refuses every other Python object, so loading never runs code."""
-    try:
-        with warnings.catch_warnings():  # a note on pickle protocols, not for our users
-            warnings.simplefilter("ignore")
-            tensors = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        lines = str(error).splitlines()
-        reason = next((line.strip() for line in lines if "Unsupported" in line), lines[0][:120])
-        raise InputError(f"{path}: refused: not a file of plain tensors, and unpickling anything "
-                         f"else could run code ({reason})") from None
+    """A pytorch_model.bin, unpickled safely (storage/pickles.py: tensors and plain containers
+    only, so loading never runs code)."""
+    tensors = load_plain_pickle(path)
     if not isinstance(tensors, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
         raise InputError(f"{path}: holds no dict of named tensors")

@@ -24,7 +24,6 @@ heads' tensors, named TASK.*); `load_checkpoint` reads that too.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
@@ -44,6 +43,7 @@ from ..storage.formats import (
     Format,
     identify,
 )
+from ..storage.pickles import load_plain_pickle
 from ..storage.safetensors_io import build_to_fit, load_weights, write_safetensors
 from ..tasks.data import TaskSpec
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
@@ -171,14 +171,7 @@ def load_training_state(directory: str | Path, device: torch.device | str = "cpu
     path = Path(directory) / TRAINING_STATE
     if not path.is_file():
         raise InputError(f"{directory}: no {TRAINING_STATE}, so nothing to resume")
-    try:
-        # weights_only: tensors and plain containers only; a pickle that would run code fails.
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any malformed pickle is bad input, not a bug
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if isinstance(error, pickle.UnpicklingError) and "weights_only" in str(error):
-            reason = "it holds more than tensors and plain data, and is not loaded"
-        raise InputError(f"{path}: not a training state this version can read ({reason})") from None
+    state = load_plain_pickle(path, device)  # tensors and plain data only: never runs code
     if not isinstance(state, dict) or not {"optimizer", "weighting", "losses"} <= set(state):
         raise InputError(f"{path}: not a training state this version can read (it lacks the "
                          f"optimizer, weighting or losses)")
