@@ -27,7 +27,7 @@ from .sentence import SentenceEncoder
 from .storage.atomic import write_json
 from .storage.formats import BERT_CONFIG_KEYS
 from .storage.pickles import load_plain_pickle
-from .storage.safetensors_io import read_safetensors, write_safetensors
+from .storage.safetensors_io import check_finite, read_safetensors, write_safetensors
 from .tokenizer import Tokenizer
 
 # Our parameter names (left) and BERT's (right). "{i}" is a layer index.
@@ -134,6 +134,7 @@ def read_bert_weights(directory: Path) -> dict[str, torch.Tensor]:
         tensors = read_pickled_weights(directory / "pytorch_model.bin")
     else:
         raise InputError(f"{directory}: holds neither model.safetensors nor pytorch_model.bin")
+    check_finite(tensors, directory)
     return {normalize_bert_key(key): value for key, value in tensors.items()}
 
 

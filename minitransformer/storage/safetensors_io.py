@@ -192,6 +192,14 @@ def check_fits(expected: dict[str, tuple[int, ...]], path: PathLike) -> None:
                                + "; ".join(problems))
 
 
+def check_finite(tensors: dict[str, torch.Tensor], path: PathLike) -> None:
+    """Refuse weights with NaN or infinite values, naming the first such tensor: loaded, they
+    would silently turn every output into NaN."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SafetensorsError(f"{path}: tensor {name!r} holds NaN or infinite values")
+
+
 def state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
 
@@ -203,7 +211,9 @@ def load_weights(module: nn.Module, path: PathLike) -> None:
     (a config that disagrees with its weights, say) is reported by name instead of half loaded.
     """
     check_fits(state_shapes(module), path)
-    module.load_state_dict(read_safetensors(path), strict=True)
+    tensors = read_safetensors(path)
+    check_finite(tensors, path)
+    module.load_state_dict(tensors, strict=True)
 
 
 def build_to_fit(build: Callable[[], nn.Module], path: PathLike) -> nn.Module:
@@ -214,8 +224,10 @@ def build_to_fit(build: Callable[[], nn.Module], path: PathLike) -> nn.Module:
     with torch.device("meta"):
         skeleton = build()
     check_fits(state_shapes(skeleton), path)
+    tensors = read_safetensors(path)
+    check_finite(tensors, path)
     module = build()
-    module.load_state_dict(read_safetensors(path), strict=True)
+    module.load_state_dict(tensors, strict=True)
     return module
 
 
