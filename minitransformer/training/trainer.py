@@ -11,12 +11,13 @@ groups (optim.py), gradient clipping, warm-up then linear decay; parts of the mo
 frozen or unfrozen gradually (freezing.py), and several processes share the work under
 torchrun (distributed.py). At the end of every epoch (and every
 `eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
-mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
+mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable); what
+those checkpoints hold and what resuming checks is RunCheckpoints' business (run_checkpoints.py).
 
-Exact resumption: all randomness is derived from the seed. The order of each task's examples
-and the task sampler come from (seed, epoch); the dropout masks of step s from (seed, s, rank),
-seeded afresh before every step, so no random-number state has to be saved, on any rank or
-device. Resuming from a checkpoint taken after k steps of an epoch rebuilds that epoch's
+Exact resumption: all randomness is derived from the seed (seeds.derive_seed). The order of
+each task's examples and the task sampler come from (seed, epoch); the dropout masks of step s
+from (seed, s, rank), seeded afresh before every step, so no random-number state has to be
+saved, on any rank or device. Resuming from a checkpoint taken after k steps of an epoch rebuilds that epoch's
 streams and skips their first k draws, so the losses equal those of an uninterrupted run.
 """
 
