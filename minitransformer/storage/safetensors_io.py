@@ -24,7 +24,7 @@ import uuid
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, lone_surrogate
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's
 # order, so a big-endian host would silently scramble every value.
@@ -74,11 +74,15 @@ def _read_header(f, path):
         raise SafetensorsError(f"{path}: header length {n} exceeds the {file_size - 8} bytes after it "
                                f"(or the {MAX_HEADER_BYTES}-byte limit)")
     try:
-        header = json.loads(f.read(n).decode("utf-8"), object_pairs_hook=_reject_duplicates)
+        text = f.read(n).decode("utf-8")
+        header = json.loads(text, object_pairs_hook=_reject_duplicates)
     except SafetensorsError as e:
         raise SafetensorsError(f"{path}: {e}") from None
-    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+    except (ValueError, RecursionError) as e:  # also UnicodeDecodeError, JSONDecodeError
         raise SafetensorsError(f"{path}: header is not valid UTF-8 JSON: {e}") from None
+    surrogate = lone_surrogate(text)  # json.loads takes "\ud800"; the reference reader does not
+    if surrogate is not None:
+        raise SafetensorsError(f"{path}: header holds {surrogate[1]}, half of a surrogate pair")
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: header is a JSON {type(header).__name__}, not an object")
     metadata = header.pop(METADATA_KEY, {})
@@ -93,7 +97,7 @@ def _check_entries(header, buffer_size, path):
         where = f"{path}: tensor {name!r}"
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise SafetensorsError(f"{where}: entry must have exactly dtype, shape and data_offsets")
-        if entry["dtype"] not in DTYPES:
+        if not isinstance(entry["dtype"], str) or entry["dtype"] not in DTYPES:
             raise SafetensorsError(f"{where}: unknown dtype {entry['dtype']!r} (known: {', '.join(DTYPES)})")
         shape, offsets = entry["shape"], entry["data_offsets"]
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):

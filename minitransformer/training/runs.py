@@ -29,7 +29,7 @@ from .. import devices
 from ..cli import check_writable
 from ..config import PRESETS, EncoderConfig
 from ..encoder import Encoder
-from ..errors import InputError, about, is_integer_at_least, read_json
+from ..errors import InputError, about, is_integer_at_least, path_from_file, read_json, shown
 from ..loading import (
     MINILM_NAMES,
     bert_mlm_head,
@@ -141,7 +141,7 @@ def read_config_file(path: Path) -> dict:
     config = read_json(path)
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; a config has "
+        raise InputError(f"{path}: unknown key(s) {', '.join(map(shown, unknown))}; a config has "
                          f"{', '.join(CONFIG_KEYS)}")
     tasks = config.get("tasks")
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
@@ -149,10 +149,10 @@ def read_config_file(path: Path) -> dict:
     for task in tasks:
         for split in ("train", "dev"):
             if isinstance(task.get(split), str):
-                task[split] = str((path.parent / task[split]).resolve())
+                task[split] = str(path_from_file(path.parent, task[split], f"{path}: {split}"))
     init = config.get("init")
     if isinstance(init, str) and init not in ("auto", "scratch") and init.lower() not in MINILM_NAMES:
-        config["init"] = str((path.parent / init).resolve())  # a model directory
+        config["init"] = str(path_from_file(path.parent, init, f"{path}: init"))  # a model
     options = config.get("options", {})
     if not isinstance(options, dict):
         raise InputError(f"{path}: 'options' must be an object")
@@ -168,9 +168,11 @@ def select_tasks(specs: list[TaskSpec], only: str | None) -> list[TaskSpec]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise InputError(f"task name(s) {', '.join(repeated)} used twice")
-    if not only:
+    if only is None:
         return specs
-    wanted = [name.strip() for name in only.split(",")]
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    if not wanted:
+        raise InputError(f"--tasks: names no task (got {only!r}); give some of {', '.join(names)}")
     unknown = [name for name in wanted if name not in names]
     if unknown:
         raise InputError(f"--tasks: no task {', '.join(unknown)}; the tasks are {', '.join(names)}")
