@@ -22,7 +22,7 @@ from minitransformer.cli import (
     positive_int,
 )
 from minitransformer.devices import pick_device
-from minitransformer.errors import InputError, read_text
+from minitransformer.errors import InputError, decode_utf8, read_text
 from minitransformer.loading import load_sentence_encoder
 from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
@@ -121,7 +121,9 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
         if sys.stdin.isatty():
             print("Reading sentences from standard input, one per line; end with Ctrl-D.",
                   file=sys.stderr)
-        lines = sys.stdin.read().splitlines()
+        # Bytes, decoded here: a byte that is not UTF-8 is refused with its line, whatever
+        # the locale makes of sys.stdin.
+        lines = decode_utf8(sys.stdin.buffer.read(), "standard input").splitlines()
     sentences = [line.strip() for line in lines if line.strip()]
     if not sentences:
         raise InputError(f"{path or 'input'}: no sentences to embed (all input was empty)")
@@ -129,21 +131,26 @@ def read_sentences(args: argparse.Namespace) -> list[str]:
 
 
 def read_corpus_embeddings(path: Path, rows: int, width: int) -> np.ndarray:
-    """Saved corpus embeddings, checked to fit the corpus file and the model."""
+    """Saved corpus embeddings, checked to fit the corpus file and the model. The file is
+    mapped, not read, until its header has been checked: a header may claim any shape."""
     try:
-        embeddings = np.load(path, allow_pickle=False)  # never unpickle a downloaded file
+        embeddings = np.load(path, mmap_mode="r", allow_pickle=False)  # never unpickle a file
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (ValueError, OSError) as error:
         raise InputError(f"{path}: not a .npy array ({error})") from None
-    if not np.issubdtype(embeddings.dtype, np.number) or not np.isfinite(embeddings).all():
-        raise InputError(f"{path}: holds {embeddings.dtype} values, not all finite numbers; "
-                         "embed the corpus again (embed.py --file CORPUS --out PATH.npy)")
+    if not isinstance(embeddings, np.ndarray):  # np.load opens a .npz archive too
+        raise InputError(f"{path}: a .npz archive, not a .npy array")
+    real = np.issubdtype(embeddings.dtype, np.floating) or np.issubdtype(embeddings.dtype,
+                                                                          np.integer)
     if embeddings.shape != (rows, width):
         raise InputError(f"{path}: holds an array of shape {embeddings.shape}, but the corpus has "
                          f"{rows} sentences and the model {width} dimensions; embed the corpus "
                          f"again with this model (embed.py --file CORPUS --out {path})")
-    return embeddings
+    if not real or not np.isfinite(embeddings).all():
+        raise InputError(f"{path}: holds {embeddings.dtype} values, not all finite real numbers; "
+                         "embed the corpus again (embed.py --file CORPUS --out PATH.npy)")
+    return np.array(embeddings)  # read into memory; the file may change once we are done
 
 
 def shorten(text: str, width: int) -> str:

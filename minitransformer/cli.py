@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, check_arguments
 from .storage.atomic import atomic_file
 
 BAD_INPUT = 2  # the exit status of every command on bad input, as argparse uses for bad flags
@@ -50,11 +50,12 @@ def positive_int(text: str) -> int:
 
 
 def main_of(command):
-    """Decorate a command's `main(argv) -> int`: an InputError becomes `error: ...`, status 2;
-    Ctrl-C ends it with status 130 and a word instead of a traceback."""
+    """Decorate a command's `main(argv) -> int`: an argument that is not UTF-8 or an InputError
+    becomes `error: ...`, status 2; Ctrl-C ends it with status 130 and a word, not a traceback."""
     @functools.wraps(command)
     def main(argv=None) -> int:
         try:
+            check_arguments(sys.argv[1:] if argv is None else argv)
             return command(argv)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)

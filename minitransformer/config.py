@@ -7,17 +7,21 @@ Every size of the model lives here, so that a saved model is fully described by
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
-from .errors import InputError
+from .errors import InputError, shown
 
 
 def check_fields(cls, values: dict) -> None:
     """Refuse keys that are not fields of the dataclass `cls`, naming them (typos fail loudly)."""
+    if not isinstance(values, dict):
+        raise InputError(f"{cls.__name__}: expected an object of fields, got a "
+                         f"{type(values).__name__}")
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise InputError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        raise InputError(f"unknown {cls.__name__} field(s): {', '.join(map(shown, unknown))}")
 
 
 # Sizes past which a config is refused before anything is built: far above any encoder this
@@ -84,8 +88,9 @@ class EncoderConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise InputError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
-        if not self.layer_norm_eps > 0:
-            raise InputError(f"EncoderConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps!r}")
+        if not 0 < self.layer_norm_eps < math.inf:
+            raise InputError(f"EncoderConfig.layer_norm_eps must be finite and > 0, got "
+                             f"{self.layer_norm_eps!r}")
         if not isinstance(self.segment_vocab_size, int) or self.segment_vocab_size < 0:
             raise InputError(
                 f"EncoderConfig.segment_vocab_size must be >= 0, got {self.segment_vocab_size!r}"

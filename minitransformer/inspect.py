@@ -79,6 +79,8 @@ def attention_summary(weights: torch.Tensor, pieces: list[str], count: int = 6) 
     names = piece_names(pieces)
     mean = weights[:, :length, :length].mean(dim=0)  # (T, T)
     special = float(mean[:, [0, length - 1]].sum(dim=-1).mean())
+    if length == 2:  # [CLS] [SEP]: the text had no word pieces
+        return special, "none (no word pieces)"
     words = mean[1:-1, 1:-1]  # between word pieces only
     best = words.max(dim=-1)
     links = ", ".join(f"{names[q + 1]}->{names[k + 1]} {w:.2f}" for q, (w, k) in
@@ -208,6 +210,11 @@ def main(argv=None) -> int:
     config = model.encoder.config
     layers = parse_numbers(args.layers or f"1,{config.num_layers}", config.num_layers, "layers")
     heads = parse_numbers(args.heads, config.num_heads, "heads")
+    for number, ids in enumerate(model.tokenizer.tokenize(args.sentences), start=1):
+        if len(ids) == 2:  # [CLS] [SEP]: normalisation removed every character
+            raise InputError(f"sentence {number}: no word pieces in "
+                             f"{args.sentences[number - 1]!r:.60} (only characters the tokenizer "
+                             f"removes, such as zero-width spaces or control characters)")
     trace = trace_sentences(model, args.sentences)
     print("\n".join(describe(model, trace)))
     if args.attention_png is not None:

@@ -54,8 +54,8 @@ def find_model(name: str) -> ModelDirectory:
                                 f"with: {MINILM_INSTALL}")
         return identify(directory)
     if not name.strip():
-        raise ModelNotFound("the model name is empty: give a run or model directory, or "
-                            "'minilm'")
+        raise ModelNotFound("an empty model name (--model '' or --init ''): give a run or model "
+                            "directory, or 'minilm'")
     if not Path(name).exists():
         raise ModelNotFound(f"{name}: no such model directory, and not a known short name "
                             f"({', '.join(MINILM_NAMES[:2])}). To get a model: {MINILM_INSTALL} "

@@ -14,6 +14,7 @@ tests check; drawing needs matplotlib, an optional extra imported only here:
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +37,31 @@ class Series:
     lr: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def drawable(value: float) -> float:
+    """A logged number as matplotlib can place it. Beyond float32's range (no run computes such
+    a loss or metric; a log edited by hand may hold one) it becomes infinite, which matplotlib
+    leaves out of the axes, as it does inf and NaN: 1e308 and -1e308 on one axis would make the
+    tick computation overflow."""
+    return value if abs(value) <= FLOAT32_MAX else math.copysign(math.inf, value)
+
+
 def series_of(records: list[dict]) -> Series:
-    """metrics.jsonl records -> curves. Training records give the loss per task and the rate
-    (once per step); evaluation records give every metric of every task."""
+    """metrics.jsonl records (as read_metrics checks them) -> curves. Training records give the
+    loss per task and the rate (once per step); evaluation records give every metric of every
+    task; records of other types are passed over."""
     series = Series()
     for record in records:
         step = record["step"]
         if record["type"] == "train":
             steps, values = series.loss.setdefault(record["task"], ([], []))
             steps.append(step)
-            values.append(record["loss"])
+            values.append(drawable(record["loss"]))
             if not series.lr[0] or series.lr[0][-1] != step:
                 series.lr[0].append(step)
-                series.lr[1].append(record["lr"])
+                series.lr[1].append(drawable(record["lr"]))
         elif record["type"] == "eval":
             for task, metrics in record["metrics"].items():
                 for name, value in metrics.items():
@@ -56,7 +69,7 @@ def series_of(records: list[dict]) -> Series:
                         continue
                     steps, values = series.metrics.setdefault(f"{task} {name}", ([], []))
                     steps.append(step)
-                    values.append(value)
+                    values.append(drawable(value))
     return series
 
 

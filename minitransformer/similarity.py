@@ -35,6 +35,8 @@ def as_matrix(embeddings, name: str) -> torch.Tensor:
         matrix = matrix.unsqueeze(0)
     if matrix.dim() != 2:
         raise InputError(f"{name} must be (n, d) or (d,), got shape {tuple(matrix.shape)}")
+    if matrix.is_complex():  # a cosine of complex vectors is no similarity score
+        raise InputError(f"{name} must hold real numbers, got {matrix.dtype}")
     return matrix.float() if not matrix.is_floating_point() else matrix
 
 

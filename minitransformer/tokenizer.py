@@ -21,9 +21,10 @@ import torch
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from .errors import InputError, about
+from .errors import InputError, about, read_text
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")  # every batch uses these; [MASK] only MLM
 
 
 def check_texts(texts) -> list[str]:
@@ -34,6 +35,12 @@ def check_texts(texts) -> list[str]:
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"item {index} is {type(text).__name__}, not str: {text!r:.60}")
+        if not text.isascii():
+            try:  # a lone surrogate ("\ud800") is a str but no character: UTF-8 cannot hold it
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise InputError(f"item {index} holds {text[error.start]!r} at {error.start}, "
+                                 f"half of a UTF-16 surrogate pair, not a character") from None
     return texts
 
 
@@ -64,13 +71,19 @@ def _backend_call(path: str | Path, read):
                          f"({str(error).splitlines()[0][:120]})") from None
 
 
+def check_special_tokens(vocabulary: set[str]) -> None:
+    """Refuse a vocabulary without the special tokens BERT's batches are made of."""
+    missing = [token for token in REQUIRED_TOKENS if token not in vocabulary]
+    if missing:
+        raise InputError(f"the vocabulary has no {', '.join(missing)} "
+                         f"token{'s' if len(missing) > 1 else ''}")
+
+
 class Tokenizer:
     """WordPiece tokenizer with BERT conventions; see the module docstring for the output."""
 
     def __init__(self, backend: BackendTokenizer, max_length: int = 512):
-        for token in ("[PAD]", "[CLS]", "[SEP]", "[UNK]"):
-            if backend.token_to_id(token) is None:
-                raise InputError(f"the vocabulary has no {token} token")
+        check_special_tokens(set(backend.get_vocab()))
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
             raise InputError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
         self.backend = backend
@@ -94,6 +107,10 @@ class Tokenizer:
     def from_vocab(cls, path: str | Path, lowercase: bool = True, max_length: int = 512):
         """From a BERT `vocab.txt` (one token a line; the line number is the id)."""
         with about(path):
+            # Read and checked here first: the backend reads any file, and fails only later,
+            # in the [CLS] ... [SEP] template, with a TypeError that names nothing.
+            text = read_text(path, "a vocabulary file")
+            check_special_tokens({line.rstrip() for line in text.split("\n")})
             model = _backend_call(path, lambda: models.WordPiece.from_file(str(path), unk_token="[UNK]"))
             backend = _bert_pipeline(model, lowercase)
             _add_template(backend)

@@ -6,7 +6,10 @@ Most of a command's start is importing torch. This process imports the commands 
 forks one child per command line: the child runs `sys.exit(main(argv))` exactly as the script
 would, with its own stderr, exit status and memory, and an uncaught exception prints its
 traceback as in a fresh interpreter. Input: a JSON list of argv lists (["embed.py", ...] or
-["-m", "minitransformer.evaluate", ...]); output: a JSON list of {"returncode", "stderr"}.
+["-m", "minitransformer.evaluate", ...]), or of {"argv": [...], "stdin": text, "cwd": path}
+(both optional: stdin empty, cwd the repository); output: a JSON list of {"returncode",
+"stderr"}. An argument or stdin holding surrogate escapes ("caf\udce9", as Python hands over
+the bytes caf\xe9 of a command line) stands for those bytes, as in sys.argv.
 Elsewhere than on Linux (where forking after importing torch is unsafe, or impossible) each
 command line runs in a fresh interpreter instead.
 """
@@ -33,13 +36,17 @@ def command_main(argv: list[str]):
     return module.main, argv[1:]
 
 
-def run_forked(main, arguments: list[str]) -> dict:
+def run_forked(main, arguments: list[str], stdin: bytes, cwd: Path) -> dict:
     read_end, write_end = os.pipe()
+    stdin_read, stdin_write = os.pipe()
+    os.write(stdin_write, stdin)  # a few bytes: they fit in the pipe's buffer
+    os.close(stdin_write)
     pid = os.fork()
-    if pid == 0:  # the child: stdin and stdout empty, stderr into the pipe
+    if pid == 0:  # the child: stdin from the case, stdout empty, stderr into the pipe
         os.close(read_end)
+        os.chdir(cwd)
         null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
+        os.dup2(stdin_read, 0)
         os.dup2(null, 1)
         os.dup2(write_end, 2)
         try:
@@ -57,33 +64,43 @@ def run_forked(main, arguments: list[str]) -> dict:
         sys.stderr.flush()
         os._exit(code if isinstance(code, int) else 1)
     os.close(write_end)
+    os.close(stdin_read)
     with os.fdopen(read_end, "rb") as pipe:
         stderr = pipe.read().decode("utf-8", "replace")
     _, status = os.waitpid(pid, 0)
     return {"returncode": os.waitstatus_to_exitcode(status), "stderr": stderr}
 
 
-def run_fresh(argv: list[str]) -> dict:
-    result = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=300)
-    return {"returncode": result.returncode, "stderr": result.stderr}
+def run_fresh(argv: list[str], stdin: bytes, cwd: Path) -> dict:
+    command = [os.fsencode(word) for word in [sys.executable, *argv]]
+    if argv[0] != "-m":
+        command[1] = os.fsencode(ROOT / argv[0])  # the script, wherever the case runs
+    result = subprocess.run(command, cwd=cwd, capture_output=True, input=stdin, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return {"returncode": result.returncode, "stderr": result.stderr.decode("utf-8", "replace")}
 
 
 def main() -> None:
-    argvs = json.load(sys.stdin)
+    cases = [case if isinstance(case, dict) else {"argv": case} for case in json.load(sys.stdin)]
+    for case in cases:
+        case["stdin"] = case.get("stdin", "").encode("utf-8", "surrogateescape")
+        case["cwd"] = Path(case.get("cwd", ROOT))
     os.chdir(ROOT)
     if sys.platform != "linux":  # fork after importing torch is only safe on Linux
-        results = [run_fresh(argv) for argv in argvs]
+        results = [run_fresh(case["argv"], case["stdin"], case["cwd"]) for case in cases]
     else:
         mains = {}
-        for argv in argvs:  # every import before the first fork: children start ready
+        for case in cases:  # every import before the first fork: children start ready
+            argv = case["argv"]
             key = tuple(argv[:2]) if argv[0] == "-m" else argv[0]
             if key not in mains:
                 mains[key] = command_main(argv)[0]
         results = []
-        for argv in argvs:
+        for case in cases:
+            argv = case["argv"]
             key = tuple(argv[:2]) if argv[0] == "-m" else argv[0]
-            results.append(run_forked(mains[key], argv[2:] if argv[0] == "-m" else argv[1:]))
+            results.append(run_forked(mains[key], argv[2:] if argv[0] == "-m" else argv[1:],
+                                      case["stdin"], case["cwd"]))
     json.dump(results, sys.stdout)
 
 

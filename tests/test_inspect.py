@@ -29,7 +29,9 @@ def test_the_trace_is_the_model_s_forward_and_encode(sentence_encoder):
     with torch.no_grad():
         states = sentence_encoder.encoder(trace.input_ids, trace.attention_mask)
     torch.testing.assert_close(trace.encoder.states, states)
-    np.testing.assert_allclose(trace.normalized.numpy(), sentence_encoder.encode(TWO), atol=1e-6)
+    # encode runs the packed path, the trace the padded one: other shapes, other float32
+    # rounding on each CPU (3e-8 here); 1e-5 as in test_packed.py
+    np.testing.assert_allclose(trace.normalized.numpy(), sentence_encoder.encode(TWO), atol=1e-5)
 
 
 def test_printed_shapes_are_the_tensors_shapes(sentence_encoder):

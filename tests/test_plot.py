@@ -53,3 +53,16 @@ def test_without_matplotlib_the_message_names_the_install(tmp_path, monkeypatch,
     assert plot.main([str(run), "--out", str(tmp_path / "c.png")]) == 2
     assert "pip install 'minitransformer[plots]'" in capsys.readouterr().err
     assert not (tmp_path / "c.png").exists()
+
+
+def test_numbers_of_any_size_are_drawn_or_left_out(tmp_path, capsys):
+    """inf, NaN, null and numbers beyond float32 (from a diverged run or a log edited by hand):
+    matplotlib leaves out what it cannot place, instead of failing on the tick computation."""
+    pytest.importorskip("matplotlib")
+    records = [
+        {"type": "train", "step": 1, "task": "t", "loss": -1e308, "lr": 1e308},
+        {"type": "train", "step": 2, "task": "t", "loss": float("inf"), "lr": float("nan")},
+        {"type": "eval", "step": 2, "metrics": {"t": {"perplexity": 1e300, "accuracy": None}}}]
+    run = write_run(tmp_path / "run", records)
+    assert plot.main([str(run), "--out", str(tmp_path / "c.png")]) == 0
+    assert series_of(records).metrics == {"t perplexity": ([2], [float("inf")])}

@@ -1,6 +1,11 @@
 """Progress for a person: plain lines in a log at a steady cadence; a metrics log that can be
 read while it is being written."""
 
+import re
+
+import pytest
+
+from minitransformer.errors import InputError
 from minitransformer.training import progress
 from minitransformer.training.progress import MetricsLog, Progress, format_duration, read_metrics
 
@@ -39,7 +44,7 @@ def test_metrics_log_restarts_keeps_on_resume_and_skips_a_half_written_line(tmp_
     path = tmp_path / "metrics.jsonl"
     log = MetricsLog(path)
     for step in (5, 10, 15):
-        log.write({"type": "train", "step": step, "loss": 1.0 / step})
+        log.write({"type": "train", "step": step, "task": "t", "loss": 1.0 / step, "lr": 0.1})
     MetricsLog(path, keep_until_step=10)  # resumed from step 10: step 15 is dropped
     assert [r["step"] for r in read_metrics(path)] == [5, 10]
     with open(path, "a") as handle:
@@ -47,3 +52,20 @@ def test_metrics_log_restarts_keeps_on_resume_and_skips_a_half_written_line(tmp_
     assert [r["step"] for r in read_metrics(path)] == [5, 10]
     MetricsLog(path)  # a new run starts a new log
     assert read_metrics(path) == []
+
+
+def test_a_log_is_read_whole_or_refused_with_its_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    good = '{"type": "eval", "step": 4, "metrics": {"t": {"accuracy": 0.5, "f1": null}}}\n'
+    path.write_bytes((good + '{"type": "later", "step": 5}\n').encode() + b'{"task": "caf\xc3')
+    assert [r["type"] for r in read_metrics(path)] == ["eval", "later"]  # the cut é is skipped
+    for line, problem in (('["train"]', "expected a JSON object, got a JSON list"),
+                          ('{"type": "train", "step": 5, "loss": 1, "lr": 1}', "no string 'task'"),
+                          ('{"type": "eval", "step": -1, "metrics": {}}', "integer 'step' >= 0"),
+                          ('{"type": "train", "st', "not valid JSON")):
+        path.write_text(good + line + "\n" + good, encoding="utf-8")
+        with pytest.raises(InputError, match=f"metrics.jsonl, line 2: .*{re.escape(problem)}"):
+            read_metrics(path)
+    path.write_bytes(good.encode() + b"caf\xe9\n")
+    with pytest.raises(InputError, match="line 2: not valid UTF-8: byte 0xe9"):
+        read_metrics(path)

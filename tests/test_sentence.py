@@ -22,15 +22,20 @@ def test_normalisation_is_the_models_unless_asked_for(sentence_encoder):
     with torch.no_grad():
         raw = sentence_encoder(batch["input_ids"], batch["attention_mask"])  # (3, d), pooled
     unit = raw / raw.norm(dim=1, keepdim=True)
+    # encode runs the packed path (packed.py), the forward above the padded one: the same sums
+    # in other shapes, so float32 rounding differs with the kernels and the CPU (6e-8 here);
+    # 1e-5, as for every comparison of the two paths (test_packed.py).
+    close = dict(atol=1e-5, rtol=0)
     assert sentence_encoder.normalize  # our own models end with it
     for asked in (False, True):
         got = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=asked, convert_to_tensor=True)
-        torch.testing.assert_close(got, unit, atol=1e-6, rtol=0)
+        torch.testing.assert_close(got, unit, **close)
     sentence_encoder.normalize = False  # like a model without a Normalize module
     plain = sentence_encoder.encode(CORPUS[:3], convert_to_tensor=True)
-    torch.testing.assert_close(plain, raw, atol=1e-6, rtol=0)
+    torch.testing.assert_close(plain, raw, **close)
     asked = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=True, convert_to_tensor=True)
-    torch.testing.assert_close(asked, unit, atol=1e-6, rtol=0)
+    torch.testing.assert_close(asked, unit, **close)
+    assert not torch.allclose(plain, unit, atol=1e-3)  # the tolerance tells the two apart
 
 
 def test_sentence_transformers_arguments_and_return_types(sentence_encoder):
@@ -44,7 +49,8 @@ def test_sentence_transformers_arguments_and_return_types(sentence_encoder):
     assert isinstance(single, torch.Tensor) and single.shape == (32,)
     array = sentence_encoder.encode(CORPUS[:3])
     assert isinstance(array, np.ndarray) and array.dtype == np.float32
-    np.testing.assert_allclose(array, tensor.numpy(), atol=1e-6)
+    # batches of 2 against one of 3: other shapes, other float32 rounding (7e-9 here)
+    np.testing.assert_allclose(array, tensor.numpy(), atol=1e-5)
     with pytest.raises(InputError, match="--device|device nowhere: not a device"):
         sentence_encoder.encode(CORPUS[:1], device="nowhere")
 

@@ -53,3 +53,8 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
     with pytest.raises(InputError, match="no tokenizer.json or vocab.txt"):
         Tokenizer.load(tmp_path)
     assert tokenizer.tokenize([""]) == [[2, 3]]  # an empty string is [CLS] [SEP]
+
+
+def test_a_lone_surrogate_is_refused_with_its_place(tokenizer):
+    with pytest.raises(InputError, match=r"item 1 holds '\\ud800' at 3, half of a UTF-16"):
+        tokenizer(["fine", "caf\ud800"])

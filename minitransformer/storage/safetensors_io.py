@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable
 import torch
 from torch import nn
 
-from ..errors import InputError, is_integer_at_least
+from ..errors import InputError, is_integer_at_least, lone_surrogate
 from .atomic import atomic_file
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's order, so a
@@ -78,12 +78,15 @@ def read_header(handle: BinaryIO, path: PathLike) -> tuple[dict[str, Entry], dic
                                f"{file_size - LENGTH_BYTES} bytes after it "
                                f"(or the {MAX_HEADER_BYTES}-byte limit)")
     try:
-        header = json.loads(handle.read(header_length).decode("utf-8"),
-                            object_pairs_hook=refuse_repeated_names)
+        text = handle.read(header_length).decode("utf-8")
+        header = json.loads(text, object_pairs_hook=refuse_repeated_names)
     except SafetensorsError as error:
         raise SafetensorsError(f"{path}: {error}") from None
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+    except (ValueError, RecursionError) as error:  # also UnicodeDecodeError, JSONDecodeError
         raise SafetensorsError(f"{path}: header is not valid UTF-8 JSON: {error}") from None
+    surrogate = lone_surrogate(text)  # json.loads takes "\ud800"; the reference reader does not
+    if surrogate is not None:
+        raise SafetensorsError(f"{path}: header holds {surrogate[1]}, half of a surrogate pair")
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: header is a JSON {type(header).__name__}, not an object")
     metadata = header.pop(METADATA_KEY, {})
@@ -99,7 +102,7 @@ def check_entries(header: dict[str, Entry], buffer_size: int, path: PathLike) ->
         where = f"{path}: tensor {name!r}"
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise SafetensorsError(f"{where}: entry must have exactly dtype, shape and data_offsets")
-        if entry["dtype"] not in DTYPES:
+        if not isinstance(entry["dtype"], str) or entry["dtype"] not in DTYPES:
             raise SafetensorsError(f"{where}: unknown dtype {entry['dtype']!r} (known: {', '.join(DTYPES)})")
         shape, offsets = entry["shape"], entry["data_offsets"]
         # is_integer_at_least refuses JSON's true, which Python counts as the int 1.

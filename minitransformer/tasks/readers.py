@@ -1,34 +1,36 @@
 """Read task data from disk into plain example objects, with errors that name the file and line.
 
-Four formats, picked by the file's extension:
+Five formats, picked by the file's extension:
 
 * `.jsonl`         one JSON object per line: `{"text": ..., "label": ...}`
 * `.csv`, `.tsv`   a header row gives the field names, then one example per row
 * `.conll`         one `token<TAB>tag` per line, a blank line between sentences
+* `.txt`           one text per non-blank line (masked-language modelling)
 
-and three kinds of example (which task kind reads which is said in kinds.py):
+and four kinds of example (which task kind reads which is said in kinds.py):
 
 * `SentenceExample(text, label)`             sentence classification
 * `TokenExample(tokens, tags)`               token classification (one tag per pre-split word)
 * `PairExample(text_a, text_b, score)`       sentence similarity (a gold score such as STS-B's 0-5)
+* `TextExample(text)`                        masked-language modelling (no label: the text is it)
 
 Every example remembers the line it came from, so that problems found later (an unknown label in
 the dev file, say) can still point at the exact place. Bad data never passes silently: a missing
-file, a malformed line, a missing field, an empty file, a file that is not UTF-8, or a score that
-is not a number all raise `DataError` with "<file>, line <n>: <what is wrong>".
+file, a malformed line, a missing field, an empty file, a file that is not UTF-8, a JSON line that
+json.loads refuses in any way or that holds half a surrogate pair ("\\ud800", errors.parse_json),
+or a score that is not a number all raise `DataError` with "<file>, line <n>: <what is wrong>".
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
-from ..errors import InputError
+from ..errors import InputError, JSONProblem, parse_json, shown, utf8_problem
 
 
 class DataError(InputError):
@@ -84,14 +86,13 @@ def read_text(path: str | Path) -> str:
         raise DataError(path, None, "is a directory, not a data file") from None
     except OSError as error:
         raise DataError(path, None, f"cannot be read ({error.strerror})") from None
+    except ValueError as error:  # a NUL character in the name, or a lone surrogate
+        raise DataError(shown(str(path)), None, f"cannot be a file name ({error})") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        # The decoder tells us the byte offset; counting newlines before it gives the line.
-        line = data.count(b"\n", 0, error.start) + 1
-        raise DataError(path, line, f"not valid UTF-8: byte 0x{data[error.start]:02x} at byte "
-                                    f"offset {error.start} ({error.reason}); save the file as "
-                                    "UTF-8") from None
+        line, problem = utf8_problem(data, error)
+        raise DataError(path, line, f"{problem}; save the file as UTF-8") from None
     # A byte-order mark (as some editors and spreadsheets write) would otherwise stick to the
     # first field name or the first token.
     return text.removeprefix("\ufeff")
@@ -120,10 +121,9 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(path, number, f"not valid JSON ({error.msg} at column "
-                                          f"{error.colno})") from None
+            record = parse_json(line)
+        except JSONProblem as error:
+            raise DataError(path, number, str(error)) from None
         if not isinstance(record, dict):
             raise DataError(path, number, f"expected a JSON object, got {type(record).__name__}")
         yield number, record
@@ -152,7 +152,7 @@ def read_delimited(path: str | Path, delimiter: str = ",") -> Iterator[tuple[int
                 duplicates = sorted({name for name in header if header.count(name) > 1})
                 if duplicates:
                     raise DataError(path, number, f"duplicate column(s) in the header: "
-                                                  f"{', '.join(duplicates)}")
+                                                  f"{', '.join(map(repr, duplicates))}")
                 continue
             if len(row) != len(header):
                 raise DataError(path, number, f"expected {len(header)} fields (as in the "

@@ -27,6 +27,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..errors import (
+    InputError,
+    JSONProblem,
+    decode_utf8,
+    is_integer_at_least,
+    parse_json,
+    read_bytes,
+)
 from ..storage.atomic import atomic_file
 
 METRICS_FILE = "metrics.jsonl"
@@ -54,15 +62,63 @@ class MetricsLog:
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """The records of a metrics.jsonl (a half-written last line, from a run still going, is
-    skipped)."""
+    """The records of a metrics.jsonl, each checked by `check_record`. A half-written last line,
+    from a run still going, is skipped; any other line that is not UTF-8, not JSON or not such
+    a record raises InputError with the file and line."""
+    data = read_bytes(path, "a metrics log")
+    complete, _, tail = data.rpartition(b"\n")  # tail: a last line still being written, or b""
+    lines = decode_utf8(complete, path).split("\n")
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            records.append(parse_record(line, f"{path}, line {number}"))
+    try:  # the last line may be cut anywhere, even inside a character
+        last = parse_json(tail.decode("utf-8"))
+    except (UnicodeDecodeError, InputError):
+        return records
+    # Whole after all (JSON cut short is never JSON): a record, written before its newline.
+    return records + [check_record(last, f"{path}, line {len(lines) + 1}")]
+
+
+def parse_record(line: str, where: str) -> dict:
+    """One line of the log as a checked record; `where` names the file and line."""
+    try:
+        return check_record(parse_json(line), where)
+    except JSONProblem as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_record(record, where: str) -> dict:
+    """`record`, if it is a JSON object with a string "type" and an integer "step" >= 0, and a
+    "train" record has a string "task" and numbers "loss" and "lr", an "eval" record "metrics"
+    {task: {metric: number or null}}; else an InputError naming `where`. Records of other types
+    are kept as they are: a later version may add some."""
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected a JSON object, got a JSON {type(record).__name__}")
+    problem = None
+    if not isinstance(record.get("type"), str):
+        problem = "no string 'type'"
+    elif not is_integer_at_least(record.get("step"), 0):
+        problem = "no integer 'step' >= 0"
+    elif record["type"] == "train":
+        if not isinstance(record.get("task"), str):
+            problem = "no string 'task'"
+        elif not (is_number(record.get("loss")) and is_number(record.get("lr"))):
+            problem = "'loss' and 'lr' must be numbers"
+    elif record["type"] == "eval":
+        metrics = record.get("metrics")
+        if not (isinstance(metrics, dict) and all(
+                isinstance(values, dict) and all(value is None or is_number(value)
+                                                 for value in values.values())
+                for values in metrics.values())):
+            problem = "'metrics' must be an object {task: {metric: number}}"
+    if problem is not None:
+        raise InputError(f"{where}: not a record of a metrics log ({problem})")
+    return record
 
 
 def format_duration(seconds: float) -> str:

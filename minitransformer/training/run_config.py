@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..cli import check_writable, positive_int
 from ..config import MAX_SIZES, PRESETS
-from ..errors import InputError, about, is_integer_at_least, read_json
+from ..errors import InputError, about, is_integer_at_least, path_from_file, read_json, shown
 from ..loading import is_minilm, minilm_directory
 from ..pooling import POOLINGS
 from ..storage.formats import BEST, LAST
@@ -178,7 +178,7 @@ def read_config_file(path: Path) -> dict:
     config = read_json(path)
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
-        raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; a config has "
+        raise InputError(f"{path}: unknown key(s) {', '.join(map(shown, unknown))}; a config has "
                          f"{', '.join(CONFIG_KEYS)}")
     tasks = config.get("tasks")
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
@@ -186,11 +186,11 @@ def read_config_file(path: Path) -> dict:
     for task in tasks:
         for split in ("train", "dev"):
             if isinstance(task.get(split), str):
-                task[split] = str((path.parent / task[split]).resolve())
+                task[split] = str(path_from_file(path.parent, task[split], f"{path}: {split}"))
     init = config.get("init")
     if isinstance(init, str) and init.strip() and init not in ("auto", "scratch") \
             and not is_minilm(init):
-        config["init"] = str((path.parent / init).resolve())  # a model directory
+        config["init"] = str(path_from_file(path.parent, init, f"{path}: init"))  # a model
     options = config.get("options", {})
     if not isinstance(options, dict):
         raise InputError(f"{path}: 'options' must be an object")
