@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from test_trainer import ROWS, make_trainer
 
 from minitransformer.errors import InputError
-from minitransformer.tasks.data import TaskSpec, load_task
+from minitransformer.tasks.data import TaskSpec
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.gradient_surgery import combine_gradients, pcgrad
 from minitransformer.training.run_config import add_option_flags, merged_options

@@ -9,16 +9,15 @@ with w fixed or learned (weighting.py; the logged loss is the weighted one, so w
 weights it includes their regulariser and can go below 0). AdamW on layer-wise learning-rate
 groups (optim.py), gradient clipping, warm-up then linear decay; parts of the model can be
 frozen or unfrozen gradually (freezing.py), and several processes share the work under
-torchrun (distributed.py).
+torchrun (distributed.py). At the end of every epoch (and every `eval_every` steps on request)
+every task is scored on its dev set; the checkpoint with the best mean of the tasks' main
+metrics is kept in RUN/best, the latest in RUN/last (resumable).
 
 Levers that act under clipping (issue 30), each off by default: a task's steps can move the
 encoder s times as far (step_scaling.py); a term can hold the embeddings near the starting
-encoder's (distillation.py, added to the logged loss); and a step can mix k tasks, their
+encoder's (distillation.py; the logged loss includes it); and a step can mix k tasks, their
 encoder gradients kept apart and summed, or first projected off each other where they
-conflict (gradient_surgery.py; the logged loss is then the sum of the k). At the end of every
-epoch (and every
-`eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
-mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable).
+conflict (gradient_surgery.py; the step's logged loss is then the sum of its tasks').
 
 Exact resumption: all randomness is derived from the seed. The order of each task's examples
 and the task sampler come from (seed, epoch); the dropout masks of step s from (seed, s, rank),
