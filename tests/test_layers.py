@@ -16,12 +16,12 @@ LAYERS = [
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
      "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
      "training.weighting", "training.optim", "cli", "training.progress", "devices",
-     "tasks.masking", "similarity"},
+     "tasks.masking", "similarity", "training.gradient_surgery", "training.step_scaling"},
     {"encoder", "tasks.kinds", "training.options"},  # the model's body; task kinds; options
     {"packed", "tasks.data", "training.freezing"},
     {"quantize"},  # int8 copies of an encoder, calibrated through the packed path
     {"sentence", "tasks.heads"},
-    {"pretrained", "tasks.evaluation"},
+    {"pretrained", "tasks.evaluation", "training.distillation"},
     {"training.checkpoint"},
     {"training.run_checkpoints"},
     {"loading", "training.trainer"},

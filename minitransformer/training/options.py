@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..tasks.samplers import SAMPLERS
+from .gradient_surgery import GRADIENT_SURGERIES
 from .weighting import WEIGHTINGS
 
 
@@ -67,6 +68,17 @@ class TrainingOptions:
     loss_weighting: str = option("static", "static: the --loss-weight values; uncertainty: one "
                                            "learned log-variance per task (Kendall et al. 2018)",
                                  choices=WEIGHTINGS)
+    # Levers that act under clipping (issue 30; docs/experiments.md, "Levers under clipping").
+    step_scales: dict[str, float] = field(default_factory=dict)  # per task, default 1.0
+    distill_weight: float = option(0.0, "weight of a term that holds each batch's sentence "
+                                        "embeddings near the starting encoder's, 1 - cosine "
+                                        "(distillation.py; 0: off, no copy of the encoder made)")
+    tasks_per_step: int = option(1, "tasks mixed in one step: a batch of each, their gradients "
+                                    "summed (or combined by --gradient-surgery)")
+    gradient_surgery: str = option("none", "none: a mixed step sums its tasks' gradients; "
+                                           "pcgrad: each is first projected off the others it "
+                                           "conflicts with (Yu et al. 2020; gradient_surgery.py)",
+                                   choices=GRADIENT_SURGERIES)
     freeze: str = option("none", "what does not train: a strategy of freezing.py",
                          metavar="STRATEGY")
     unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
@@ -93,11 +105,15 @@ OPTION_CHECKS = {
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
     "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
     "log_every": _number(1, integer=True),
+    "distill_weight": _number(0), "tasks_per_step": _number(1, integer=True),
     "seed": _number(0, 2**32 - 1, integer=True),  # torch's seeds; derived seeds stay in 64 bits
     "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
     "freeze": (lambda v: isinstance(v, str), "a string"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
     "loss_weights": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
+        "an object of task names to numbers >= 0"),
+    "step_scales": (lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
         "an object of task names to numbers >= 0"),
 }

@@ -2,9 +2,9 @@
 
 The Trainer decides *when* to save (after each evaluation) and holds the loop's counters; this
 class knows *what* a run's checkpoint holds and what must match before a run may go on from
-one: the same tasks in the same order, the same batching, an optimizer state of the same
-groups. A checkpoint that does not fit is refused with an InputError before anything is
-changed.
+one: the same tasks in the same order, the same SAME_RUN_OPTIONS (batching, the issue-30
+levers), an optimizer state of the same groups. A checkpoint that does not fit is refused
+with an InputError before anything is changed.
 
     best/   the weights with the best mean dev score so far (no training state: for use)
     last/   the latest end of epoch (or the moment of Ctrl-C), with the training state: resumable
@@ -26,6 +26,20 @@ from ..tasks.heads import MultiTaskModel
 from ..tokenizer import Tokenizer
 from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
 from .options import TrainingOptions
+
+# Options that decide what a step computes or how many steps an epoch has (the batches,
+# dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved
+# before an option existed ran with its default.
+SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
+                    "step_scales")
+
+
+def as_flags(name: str, value) -> str:
+    """An option's value as the flag(s) that give it: '--batching random'."""
+    if name == "step_scales":
+        return " ".join(f"--step-scale {task}={scale:g}" for task, scale in value.items()) \
+            or "no --step-scale"
+    return f"--{name.replace('_', '-')} {value}"
 
 
 @dataclass
@@ -64,11 +78,14 @@ class RunCheckpoints:
         if saved != ours:
             raise InputError(f"{self.last}: saved with tasks {', '.join(saved)}, not "
                              f"{', '.join(ours)}; resume with the command that started the run")
-        # Dropout masks and losses depend on the batching: a run must go on with its own.
-        batching = description["options"]["batching"]
-        if batching != self.options.batching:
-            raise InputError(f"{self.last}: the run trained with --batching {batching}, not "
-                             f"{self.options.batching}; resume with --batching {batching}")
+        defaults = TrainingOptions().to_dict()
+        for name in SAME_RUN_OPTIONS:
+            theirs = description["options"].get(name, defaults[name])
+            ours = getattr(self.options, name)
+            if theirs != ours:
+                raise InputError(f"{self.last}: the run trained with {as_flags(name, theirs)}, "
+                                 f"not {as_flags(name, ours)}; resume with "
+                                 f"{as_flags(name, theirs)}")
         best = description["best_score"]
         return ResumePoint(self.last, description["progress"], description["history"],
                            -math.inf if best is None else best, load_training_state(self.last))

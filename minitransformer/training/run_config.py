@@ -167,8 +167,9 @@ def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
     if init == "scratch":
         options.setdefault("lr", SCRATCH_LR)
     given = flag_options(flags)
-    if "loss_weights" in given:  # per task: a flag replaces that task's weight only
-        given["loss_weights"] = {**options.get("loss_weights", {}), **given["loss_weights"]}
+    for name in ("loss_weights", "step_scales"):  # per task: a flag replaces that task's only
+        if name in given:
+            given[name] = {**options.get(name, {}), **given[name]}
     options.update(given)
     return TrainingOptions(**options)
 
@@ -241,7 +242,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One --flag per TrainingOptions field that has a help text (see options.option), and the
-    two options that take their own syntax: --loss-weight and --unfreeze-every."""
+    options that take their own syntax: --loss-weight, --step-scale and --unfreeze-every."""
     for item in dataclasses.fields(TrainingOptions):
         if "help" not in item.metadata:
             continue
@@ -255,6 +256,9 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             help=item.metadata["help"] + ("" if default is None else f" (default {default})"))
     parser.add_argument("--loss-weight", action="append", default=[], metavar="TASK=W",
                         help="weight of a task's loss (default 1.0 each); repeatable")
+    parser.add_argument("--step-scale", action="append", default=[], metavar="TASK=S",
+                        help="a step of TASK moves the encoder S times as far, after clipping "
+                             "(default 1.0 each; step_scaling.py); repeatable")
     parser.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
                         help="gradual unfreezing: heads only at first, then one more encoder "
                              "layer from the top every N epochs (e.g. 1) or steps (200steps)")
@@ -269,23 +273,28 @@ def flag_options(flags: dict) -> dict:
             check_option(item.name, value, label="--" + item.name.replace("_", "-"))
             values[item.name] = value
     if flags.get("loss_weight"):
-        values["loss_weights"] = parse_loss_weights(flags["loss_weight"])
+        values["loss_weights"] = parse_task_numbers(flags["loss_weight"], "loss_weights",
+                                                    "--loss-weight")
+    if flags.get("step_scale"):
+        values["step_scales"] = parse_task_numbers(flags["step_scale"], "step_scales",
+                                                   "--step-scale")
     if flags.get("unfreeze_every") is not None:
         values["unfreeze_every"], values["unfreeze_unit"] = parse_interval(flags["unfreeze_every"])
     return values
 
 
-def parse_loss_weights(items: list[str]) -> dict[str, float]:
-    """['topic=2', 'sentiment=0.5'] -> {'topic': 2.0, 'sentiment': 0.5}."""
-    weights = {}
+def parse_task_numbers(items: list[str], option: str, flag: str) -> dict[str, float]:
+    """['topic=2', 'sentiment=0.5'] -> {'topic': 2.0, 'sentiment': 0.5}, checked as the
+    per-task TrainingOptions field `option`; errors name `flag`."""
+    numbers = {}
     for item in items:
-        name, _, weight = item.partition("=")
+        name, _, number = item.partition("=")
         try:
-            weights[name] = float(weight)
+            numbers[name] = float(number)
         except ValueError:
-            raise InputError(f"--loss-weight takes TASK=NUMBER, got {item!r}") from None
-    check_option("loss_weights", weights, label="--loss-weight")
-    return weights
+            raise InputError(f"{flag} takes TASK=NUMBER, got {item!r}") from None
+    check_option(option, numbers, label=flag)
+    return numbers
 
 
 def parse_interval(text: str) -> tuple[int, str]:

@@ -14,11 +14,17 @@ torchrun (distributed.py). At the end of every epoch (and every
 mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable); what
 those checkpoints hold and what resuming checks is RunCheckpoints' business (run_checkpoints.py).
 
+Levers that act under clipping (issue 30), each off by default: a task's steps can move the
+encoder s times as far (step_scaling.py); a term can hold the embeddings near the starting
+encoder's (distillation.py; the logged loss includes it); and a step can mix k tasks, their
+encoder gradients kept apart and summed, or first projected off each other where they
+conflict (gradient_surgery.py; the step's logged loss is then the sum of its tasks').
+
 Exact resumption: all randomness is derived from the seed (seeds.derive_seed). The order of
 each task's examples and the task sampler come from (seed, epoch); the dropout masks of step s
 from (seed, s, rank), seeded afresh before every step, so no random-number state has to be
-saved, on any rank or device. Resuming from a checkpoint taken after k steps of an epoch rebuilds that epoch's
-streams and skips their first k draws, so the losses equal those of an uninterrupted run.
+saved, on any rank or device. Resuming from a checkpoint taken after k steps of an epoch
+rebuilds that epoch's streams and skips their first k draws, so the losses equal those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -36,13 +42,16 @@ from ..tasks.evaluation import dev_results, format_results, main_score
 from ..tasks.heads import MultiTaskModel
 from ..tasks.samplers import make_sampler
 from ..tokenizer import Tokenizer
+from .distillation import EmbeddingDistillation
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
+from .gradient_surgery import combine_gradients, put_gradients, take_gradients
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
 from .run_checkpoints import RunCheckpoints
 from .seeds import derive_seed
+from .step_scaling import StepScales
 from .weighting import make_weighting
 
 
@@ -71,11 +80,19 @@ class Trainer:
                              f"must be a multiple of the number of processes, "
                              f"{distributed.world_size}")
         self.local_batch_size = options.batch_size // distributed.world_size
-        self.steps_per_epoch = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
+        self._check_levers(options, distributed)
+        # An epoch is as many batches as one-task steps would take; a mixed step takes k of them.
+        batches = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
+        self.steps_per_epoch = math.ceil(batches / options.tasks_per_step)
         self.total_steps = self.steps_per_epoch * options.epochs
         self.warmup_steps = int(options.warmup * self.total_steps)
         self.head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
         model.packed = options.batching == "packed"  # the padding-free path, in training too
+        self.step_scales = StepScales(list(self.task_by_name), options.step_scales)
+        # The copy of the start, before anything trains (a resumed run rebuilds the same start
+        # in prepare_run before restore() loads RUN/last into the live model).
+        self.distillation = (EmbeddingDistillation(model, options.distill_weight)
+                             if options.distill_weight > 0 else None)
 
         self.frozen = apply_freezing(model, options.freeze)
         self.unfreezing = None
@@ -125,6 +142,22 @@ class Trainer:
         # Since the last training record: per task [loss sum, steps]; examples and seconds.
         self.window_losses: dict[str, list[float]] = {}
         self.window_examples, self.window_seconds = 0, 0.0
+
+    def _check_levers(self, options: TrainingOptions, distributed: DistributedContext) -> None:
+        """Refuse combinations of the issue-30 levers that would not do what they say."""
+        k = options.tasks_per_step
+        if k > len(self.tasks):
+            raise InputError(f"tasks_per_step (--tasks-per-step) {k}: a step mixes different "
+                             f"tasks, and this run has {len(self.tasks)}")
+        if options.gradient_surgery != "none" and k < 2:
+            raise InputError(f"gradient surgery (--gradient-surgery {options.gradient_surgery}) "
+                             f"acts on steps that mix tasks: give --tasks-per-step 2 or more")
+        if k > 1 and options.step_scales:
+            raise InputError("step scales (--step-scale) act on one-task steps; in a mixed step "
+                             "(--tasks-per-step) the loss weights (--loss-weight) set each "
+                             "task's share, since clipping shrinks the summed gradient as a whole")
+        if k > 1 and distributed.enabled:
+            raise InputError("--tasks-per-step above 1 is not supported under torchrun yet")
 
     def _wrap_for_distributed(self):
         """The module the training steps call: the model itself, or DDP around it. Rebuilt when
@@ -182,19 +215,23 @@ class Trainer:
     def _train_epoch(self) -> None:
         sampler, streams = self._epoch_streams(self.epoch)
         for _ in range(self.step_in_epoch):  # resuming mid-epoch: replay the draws, no compute
-            next(streams[next(sampler)])
+            for name in self._draw_tasks(sampler):
+                next(streams[name])
         self.model.train_unfrozen()
         running: dict[str, float] = {}  # a smoothed loss per task, for the person watching
         while self.step_in_epoch < self.steps_per_epoch:
             started = time.perf_counter()
-            name = next(sampler)
-            batch = next(streams[name])
-            self._count_tokens(name, batch)
-            loss = self._step(name, batch)
+            names = self._draw_tasks(sampler)
+            batches = [next(streams[name]) for name in names]
+            for name, batch in zip(names, batches):
+                self._count_tokens(name, batch)
+            losses = ([self._step(names[0], batches[0])] if len(names) == 1 else
+                      self._mixed_step(names, batches))
             seconds = time.perf_counter() - started
             self.train_seconds += seconds
-            self._count(name, loss, len(next(iter(batch.values()))), seconds)
-            running[name] = 0.9 * running[name] + 0.1 * loss if name in running else loss
+            for name, batch, loss in zip(names, batches, losses):
+                self._count(name, loss, len(next(iter(batch.values()))), seconds / len(names))
+                running[name] = 0.9 * running[name] + 0.1 * loss if name in running else loss
             shown = {t.spec.name: running[t.spec.name] for t in self.tasks if t.spec.name in running}
             self.progress.update(self.global_step, self.epoch + 1, self.options.epochs, shown,
                                  self.window_examples / max(self.window_seconds, 1e-9),
@@ -207,6 +244,16 @@ class Trainer:
             if self.options.eval_every and self.global_step % self.options.eval_every == 0:
                 self._evaluate_and_save(end_of_epoch=False)
                 self.model.train_unfrozen()
+
+    def _draw_tasks(self, sampler) -> list[str]:
+        """The tasks of the next step: the sampler's next draw; with tasks_per_step k, its next
+        k different tasks (a draw of a task already in the step is passed over)."""
+        names: list[str] = []
+        while len(names) < self.options.tasks_per_step:
+            name = next(sampler)
+            if name not in names:
+                names.append(name)
+        return names
 
     def _count_tokens(self, name: str, batch: dict) -> None:
         real, positions = self.task_by_name[name].spec.task_kind.count_tokens(batch)
@@ -242,14 +289,60 @@ class Trainer:
         self.window_losses, self.window_examples, self.window_seconds = {}, 0, 0.0
 
     def _step(self, name: str, batch: dict) -> float:
+        """One step of one task; returns its logged loss."""
+        self._begin_step()
+        loss, value = self._task_loss(name, batch)
+        if loss.requires_grad:  # else this task's head and the encoder are all frozen
+            loss.backward()
+        # After _begin_step set the schedule's rates: this step's encoder rate times its scale.
+        self.step_scales.apply(self.optimizer, self.model.encoder, name)
+        self._end_step(value)
+        return value
+
+    def _mixed_step(self, names: list[str], batches: list[dict]) -> list[float]:
+        """One step of k tasks (tasks_per_step): each task's gradient on the shared encoder is
+        taken apart after its backward pass, then combined (summed, after PCGrad if asked) and
+        clipped as one. A head's gradient comes from its own task only, so it is left in place.
+        Returns the tasks' logged losses; the step's is their sum."""
+        self._begin_step()
+        shared = [p for p in self.model.encoder.parameters() if p.requires_grad]
+        size = sum(p.numel() for p in shared)
+        gradients = shared[0].new_zeros(len(names), size) if shared else None  # (k, n)
+        reached, values = [False] * len(shared), []
+        for index, (name, batch) in enumerate(zip(names, batches)):
+            loss, value = self._task_loss(name, batch)
+            if loss.requires_grad:
+                loss.backward()
+            if shared:
+                task_reached = take_gradients(shared, gradients[index])
+                reached = [a or b for a, b in zip(reached, task_reached)]
+            values.append(value)
+        if shared:
+            order = torch.Generator().manual_seed(derive_seed(self.options.seed, "pcgrad",
+                                                              self.global_step))
+            put_gradients(shared, combine_gradients(gradients, self.options.gradient_surgery,
+                                                    order), reached)
+        self._end_step(sum(values))
+        return values
+
+    def _begin_step(self) -> None:
         # The dropout masks of this step: each rank its own, as its own examples; on every
         # device, since manual_seed seeds CUDA too.
         torch.manual_seed(derive_seed(self.options.seed, "dropout", self.global_step,
                                       self.distributed.rank))
         set_learning_rates(self.optimizer, warmup_linear_factor(
             self.global_step, self.warmup_steps, self.total_steps))
-        output = self.training_model(name, to_device(batch, self.device))
-        loss = self.weighting(name, output.loss)
+
+    def _task_loss(self, name: str, batch: dict) -> tuple[torch.Tensor, float]:
+        """The weighted loss of one task's batch (plus the distillation term when on), and its
+        value for the log, checked to be finite."""
+        if self.distillation is None:
+            output = self.training_model(name, to_device(batch, self.device))
+            loss = self.weighting(name, output.loss)
+        else:
+            with self.distillation.recording() as recorded:
+                output = self.training_model(name, to_device(batch, self.device))
+            loss = self.weighting(name, output.loss) + self.distillation.loss(recorded)
         # After the forward pass, before backward: only for logging and the NaN check. Under
         # DDP the mean over ranks, so that all ranks stop together on a bad loss.
         value = self.distributed.mean(loss.item())
@@ -258,8 +351,10 @@ class Trainer:
                     if self.saved_last else "no checkpoint of this run was written yet")
             raise NonFiniteLoss(f"task {name!r} gave a non-finite loss ({value}) at step "
                                 f"{self.global_step + 1}; {kept}. Try a lower --lr.")
-        if loss.requires_grad:  # else this task's head and the encoder are all frozen
-            loss.backward()
+        return loss, value
+
+    def _end_step(self, value: float) -> None:
+        """Clip the gradients, take the optimizer step, count it and log its loss."""
         self.distributed.average_gradients(self.weighting.parameters())
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.max_grad_norm)
         self.optimizer.step()
@@ -267,7 +362,6 @@ class Trainer:
         self.step_in_epoch += 1
         self.global_step += 1
         self.losses.append(value)
-        return value
 
     def _unfreeze_due(self) -> None:
         """Gradual unfreezing: give the depths due by now to the optimizer, at their own rates."""

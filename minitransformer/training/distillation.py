@@ -1,0 +1,94 @@
+"""Keeping the geometry: a term that holds each batch's sentence embeddings near the start's.
+
+Learning without forgetting (Li & Hoiem 2016): to keep what a network could do before it learns
+new tasks, record the old network's outputs on the *new* data and add a loss that keeps the
+new network's outputs close to them; no old data is needed. What the encoder we start from
+(MiniLM) does well is a cosine geometry of sentences, the one STS-B reads, and every other
+task's head pulls it toward what that head needs (docs/experiments.md, "One model for every
+task": STS-B ends below MiniLM's own score before any training). So the old outputs here are
+the starting encoder's sentence embeddings of each training batch, and
+
+    loss = w_task * loss_task + distill_weight * mean over the batch's sentences of
+           (1 - cos(e_now, e_start))
+
+e_start comes from a frozen copy of the encoder as it was when training began: no gradient,
+eval mode (no dropout, so a fixed target), the same path (packed or padded) as the live one.
+
+Why 1 - cos. For unit vectors |a - b|^2 = 2 (1 - cos(a, b)), so this is the mean squared
+error of the normalised embeddings up to a constant factor; written as a cosine it lies in
+[0, 2] whatever the width d, and it is the quantity the cosine-based tasks read. The raw
+embeddings' squared error would also hold their lengths, which no cosine sees. Holding each
+embedding's direction holds every cosine between two of them too (the relations STS-B scores),
+and needs one vector per sentence rather than one number per pair of sentences.
+
+Which sentences: every encoder call of the step, whatever the task (both sides of a pair; for
+masked-LM batches the masked text the live encoder saw). The calls are recorded where every
+head asks for token states, MultiTaskModel.states: the packed path bypasses Encoder.forward, so
+a module hook on the encoder would miss them.
+
+Cost: one more forward pass of the frozen copy per encoder call (no_grad: its activations are
+freed at once), and one more copy of the encoder's weights in memory (MiniLM: 22.7M parameters,
+91 MB in float32), without gradients or optimizer state.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ..packed import packed_forward
+from ..tasks.heads import MultiTaskModel
+
+# (input_ids (B, T), attention_mask (B, T), the live encoder's token states (B, T, d))
+Recorded = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+class EmbeddingDistillation:
+    def __init__(self, model: MultiTaskModel, weight: float):
+        """Copy the model's encoder as it is now: the start the embeddings are held near."""
+        self.model, self.weight = model, weight
+        self.start = copy.deepcopy(model.encoder).eval().requires_grad_(False)
+
+    @contextmanager
+    def recording(self) -> Iterator[Recorded]:
+        """While open, every call of the model's `states` is recorded (ids, mask, states).
+
+        Done by shadowing the method on this one model object for the duration: the one door
+        through which every head reaches the encoder (see the module docstring)."""
+        recorded: Recorded = []
+        model = self.model
+
+        def states(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            result = type(model).states(model, input_ids, attention_mask)
+            recorded.append((input_ids, attention_mask, result))
+            return result
+
+        model.states = states
+        try:
+            yield recorded
+        finally:
+            del model.states  # the class's method again
+
+    def start_embeddings(self, input_ids: torch.Tensor,
+                         attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and mask -> the starting encoder's pooled embeddings (B, d), no graph."""
+        with torch.no_grad():
+            if self.model.packed:
+                states = packed_forward(self.start, input_ids, attention_mask)
+            else:
+                states = self.start(input_ids, attention_mask)
+            return self.model.pool(states, attention_mask)
+
+    def term(self, recorded: Recorded) -> torch.Tensor:
+        """The mean over every recorded sentence of 1 - cos(e_now, e_start); a scalar."""
+        now = torch.cat([self.model.pool(states, mask) for _, mask, states in recorded])
+        start = torch.cat([self.start_embeddings(ids, mask) for ids, mask, _ in recorded])
+        return (1.0 - F.cosine_similarity(now, start, dim=-1)).mean()
+
+    def loss(self, recorded: Recorded) -> torch.Tensor:
+        """distill_weight x term: what the step adds to the task's weighted loss."""
+        return self.weight * self.term(recorded)
