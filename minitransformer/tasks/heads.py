@@ -233,13 +233,20 @@ class MultiTaskModel(nn.Module):
         self.pooling_name = pooling
         self.pool = get_pooling(pooling)
         self.packed = False  # run the encoder on packed real tokens (packed.py), not padded ones
+        # Callables told of every encoder pass, (input_ids, attention_mask, states): the one
+        # door through which every head reaches the encoder (training/distillation.py listens).
+        self.state_listeners: list = []
 
     def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The encoder's token states (B, T, d): by the reference path, or with `packed` by the
         padding-free one (the same values at real tokens; zeros at padding)."""
         if self.packed:
-            return packed_forward(self.encoder, input_ids, attention_mask)
-        return self.encoder(input_ids, attention_mask)
+            states = packed_forward(self.encoder, input_ids, attention_mask)
+        else:
+            states = self.encoder(input_ids, attention_mask)
+        for listener in self.state_listeners:
+            listener(input_ids, attention_mask, states)
+        return states
 
     def train_unfrozen(self) -> "MultiTaskModel":
         """Train mode for the blocks that have something to train, eval mode for the others,
