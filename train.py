@@ -46,8 +46,6 @@ def training_parser() -> CommandParser:
                "and RUN/metrics.jsonl (losses and dev metrics over steps).")
     run = parser.add_argument_group("what to train, from where")
     add_run_flags(run)
-    run.add_argument("--print-param-groups", action="store_true",
-                     help="print the optimizer's parameter groups and exit")
     options = parser.add_argument_group("training options (also the \"options\" of a config file)")
     add_option_flags(options)
     return parser
@@ -61,7 +59,7 @@ def train(argv) -> int:
     say = print if distributed.is_main else (lambda *a, **k: None)  # only rank 0 prints
     try:
         run = prepare_run(config, distributed, log=say)
-        if args.print_param_groups:
+        if config.print_param_groups:
             say(format_groups(run.trainer.group_infos))
             return 0
         say(run.summary())

@@ -50,6 +50,9 @@ def test_print_param_groups_and_errors(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "embeddings" in table and "head topic" in table and "total" in table
     assert not (tmp_path / "r").exists()
+    (tmp_path / "r" / "best").mkdir(parents=True)  # a run there: printing still writes nothing
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--print-param-groups",
+                       "--run-dir", str(tmp_path / "r")]) == 0
     assert train.main(["evaluate", str(tmp_path / "missing"), "--task", "topic=x.jsonl"]) == 2
     assert "neither a training run" in capsys.readouterr().err
 

@@ -79,6 +79,8 @@ class RunConfig:
                         action="store_true")
     overwrite: bool = flag(False, "replace the run that RUN_DIR holds (without it, a directory "
                                   "holding another run is refused)", action="store_true")
+    print_param_groups: bool = flag(False, "print the optimizer's parameter groups and exit "
+                                           "(writes nothing)", action="store_true")
     progress: str = flag("auto", "how progress is shown: a bar on a terminal, else lines "
                                  "(auto), or always bar or lines, or off", choices=PROGRESS_MODES)
     config_file: Path | None = None
@@ -131,7 +133,8 @@ class RunConfig:
         if self.resume and self.overwrite:
             raise InputError("--resume continues the run in --run-dir and --overwrite replaces "
                              "it: give one of them")
-        check_run_directory(self.run_dir, self.resume, self.overwrite)
+        if not self.print_param_groups:  # which writes nothing
+            check_run_directory(self.run_dir, self.resume, self.overwrite)
 
 
 def check_run_directory(run_dir: Path, resume: bool, overwrite: bool) -> None:
