@@ -14,6 +14,7 @@ import argparse
 import functools
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 from .errors import InputError, check_arguments
@@ -83,10 +84,20 @@ def pyplot(purpose: str):
     return matplotlib.pyplot
 
 
+def wrapped(text: str, inches: float, fontsize: float) -> str:
+    """`text` broken into lines that fit `inches` of width at `fontsize` points (a character is
+    taken as 0.55 of the font size wide, a little more than the average glyph): titles that do
+    not run off the picture."""
+    characters = max(20, int(inches * 72 / (0.55 * fontsize)))
+    return textwrap.fill(text, characters)
+
+
 def save_figure(figure, out: Path) -> None:
-    """Lay out, save (the format follows the suffix) and close a figure of `pyplot()`, through
-    a temporary file: an interrupted save never leaves half a picture."""
-    figure.tight_layout()
+    """Lay out (unless the figure was made with a layout of its own, as layout="constrained"),
+    save (the format follows the suffix) and close a figure of `pyplot()`, through a temporary
+    file: an interrupted save never leaves half a picture."""
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
     with atomic_file(out) as temporary:
         figure.savefig(temporary, dpi=110)
     pyplot("saving").close(figure)

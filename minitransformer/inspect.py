@@ -2,13 +2,23 @@
 
     python -m minitransformer.inspect --model minilm "The cat sat on the mat."
     python -m minitransformer.inspect --model minilm "A cat sleeps." "A kitten naps." \
-        --attention-png attention.png --layers 1,6 --heads 1-4
+        --attention-png attention.png --layers 1,6 --heads all --sentence 2
+    python -m minitransformer.inspect --model minilm "The cat sat on the mat." \
+        --attention-png cat.png --word cat
 
 The stages are those of Encoder.trace (the hand-written attention, the path that returns its
 weights): word pieces and ids, token + position (+ segment) embeddings, each layer's attention
 weights (B, h, T, T) and output (B, T, d), the pooled sentence vector and its normalised form;
-with two sentences, their cosine. Layers and heads are counted from 1, as in `--freeze layers:K`.
-Any model that embed.py loads works, a train.py run too.
+with two sentences, their cosine. Sentences, layers and heads are counted from 1, as in
+`--freeze layers:K`. Any model that embed.py loads works, a train.py run too.
+
+The pictures: a heatmap per (layer, head), at most HEADS_PER_ROW heads a row, one colour bar,
+and each head captioned with the pattern measured on its weights (`attention_pattern`): the
+share of the attention on [CLS]/[SEP], on the piece itself, on the previous or the next piece,
+named when one holds more than half. These are the patterns Clark et al. (2019, "What Does
+BERT Look At?") found in BERT's heads; many heads park most of their weight on [CLS] or [SEP],
+which they read as a head's way of doing nothing. With --word, one piece's attention row in
+every layer instead.
 """
 
 from __future__ import annotations
@@ -20,7 +30,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .cli import CommandParser, add_device_flag, check_writable, main_of, pyplot, save_figure
+from .cli import (
+    CommandParser,
+    add_device_flag,
+    check_writable,
+    main_of,
+    positive_int,
+    pyplot,
+    save_figure,
+    wrapped,
+)
 from .devices import pick_device
 from .encoder import EncoderTrace
 from .errors import InputError
@@ -28,6 +47,7 @@ from .loading import load_sentence_encoder
 from .sentence import SentenceEncoder
 
 PICTURE_FORMATS = (".png", ".svg", ".pdf")
+HEADS_PER_ROW = 4  # a grid of more heads wraps onto further rows
 
 
 @dataclass
@@ -88,6 +108,62 @@ def attention_summary(weights: torch.Tensor, pieces: list[str], count: int = 6) 
     return special, links
 
 
+# The patterns a head's caption can name, measured on its weights (`attention_pattern`), and
+# the share of the attention mass that names one: more than half.
+SINK, SELF, PREVIOUS, NEXT, OTHER = "[CLS]/[SEP] sink", "self", "previous-token", "next-token", "other"
+PATTERNS = (SINK, SELF, PREVIOUS, NEXT)
+DOMINANT_SHARE = 0.5
+
+
+def attention_pattern(weights: torch.Tensor, queries: list[int] | None = None) -> dict[str, float]:
+    """How one head spreads its attention, as shares of the mass: {pattern: share}, summing to 1.
+
+    weights: (T, T) over one sentence's real pieces, [CLS] first and [SEP] last; queries: the
+    rows to average (default: the word pieces, 1 .. T-2; the special tokens' own rows are left
+    out, as they have a neighbour on one side only). Each query's weight is split into disjoint
+    parts, the first that applies: on [CLS] or [SEP] (SINK), on itself (SELF), on the piece
+    before it (PREVIOUS), on the piece after it (NEXT), anywhere else (OTHER).
+    """
+    length = weights.shape[-1]
+    if queries is None:  # the word pieces; a sentence of no pieces at all: its two tokens
+        queries = list(range(1, length - 1)) or list(range(length))
+    query = torch.tensor(queries)[:, None]  # (Q, 1)
+    key = torch.arange(length)[None, :]  # (1, T)
+    sink = (key == 0) | (key == length - 1)  # (1, T)
+    parts = {SINK: sink, SELF: (key == query) & ~sink, PREVIOUS: (key == query - 1) & ~sink,
+             NEXT: (key == query + 1) & ~sink}  # each (Q, T) or (1, T), disjoint
+    rows = weights[queries].float()  # (Q, T)
+    shares = {name: float((rows * part).sum(dim=-1).mean()) for name, part in parts.items()}
+    shares[OTHER] = max(0.0, float(rows.sum(dim=-1).mean()) - sum(shares.values()))
+    return shares
+
+
+def dominant_pattern(shares: dict[str, float]) -> str | None:
+    """The named pattern (not OTHER) that holds more than DOMINANT_SHARE of the mass, or None."""
+    name = max(PATTERNS, key=lambda pattern: shares[pattern])
+    return name if shares[name] > DOMINANT_SHARE else None
+
+
+def pattern_caption(shares: dict[str, float]) -> str:
+    """'previous-token 0.82', or 'mixed: other 0.45, [CLS]/[SEP] sink 0.31' (the two largest)."""
+    name = dominant_pattern(shares)
+    if name is not None:
+        return f"{name} {shares[name]:.2f}"
+    first, second = sorted(shares, key=shares.get, reverse=True)[:2]
+    return f"mixed: {first} {shares[first]:.2f}, {second} {shares[second]:.2f}"
+
+
+def head_patterns(weights: torch.Tensor, length: int) -> str:
+    """Each head's dominant pattern, grouped: '[CLS]/[SEP] sink: heads 1, 5; self: head 3;
+    mixed: heads 2, 4, 6'; weights: (h, T, T) of one sentence of `length` real pieces."""
+    groups: dict[str, list[int]] = {}
+    for head in range(weights.shape[0]):
+        name = dominant_pattern(attention_pattern(weights[head, :length, :length]))
+        groups.setdefault(name or "mixed", []).append(head + 1)
+    return "; ".join(f"{name}: head{'s' if len(numbers) > 1 else ''} "
+                     f"{', '.join(map(str, numbers))}" for name, numbers in groups.items())
+
+
 def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
     """The printed walk through the stages."""
     config, embeddings = model.encoder.config, model.encoder.embeddings
@@ -97,7 +173,7 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
              f"{config.positional} positions, {model.pooling_name} pooling", "",
              f"1. word pieces (tokenizer.py): {len(trace.pieces)} sentence(s), padded to "
              f"T = {ids.shape[1]}"]
-    for index, pieces in enumerate(trace.pieces):
+    for index, pieces in enumerate(trace.pieces, start=1):
         lines.append(f"   [{index}] {' '.join(pieces)}")
     lines += [f"   input_ids {shape(ids)}: " + " / ".join(" ".join(map(str, row)) for row in ids.tolist()),
               f"   attention_mask {shape(mask)}: " + " / ".join("".join(map(str, row)) for row in mask.tolist()),
@@ -122,8 +198,9 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
         lines += [f"{2 + number}. layer {number} of {config.num_layers} (encoder.py, EncoderLayer)",
                   f"   attention weights {shape(weights)}: each row sums to 1 over the keys; "
                   f"padded keys get 0",
-                  f"   sentence 0, mean of heads: {special:.2f} of each piece's weight on [CLS] "
+                  f"   sentence 1, mean of heads: {special:.2f} of each piece's weight on [CLS] "
                   f"and [SEP]; strongest links between words: {links}",
+                  f"   sentence 1, each head's pattern: {head_patterns(weights[0], len(trace.pieces[0]))}",
                   f"   output {shape(output)}  {trace.pieces[0][0]}: {values(output[0, 0])}"]
     step = 3 + config.num_layers
     if model.encoder.final_norm is not None:
@@ -132,13 +209,13 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
     norms = trace.pooled.norm(dim=-1).tolist()
     lines += ["", f"{step}. {model.pooling_name} pooling (pooling.py) over the real pieces -> "
                   f"sentence vectors {shape(trace.pooled)}"]
-    for index, vector in enumerate(trace.pooled):
-        lines.append(f"   [{index}] {values(vector)}  norm {norms[index]:.4f}")
+    for index, (vector, norm) in enumerate(zip(trace.pooled, norms), start=1):
+        lines.append(f"   [{index}] {values(vector)}  norm {norm:.4f}")
     lines.append(f"   normalised to unit length {shape(trace.normalized)}: norms "
                  + ", ".join(f"{n:.4f}" for n in trace.normalized.norm(dim=-1).tolist()))
     if len(trace.pieces) == 2:
         cosine = float(trace.normalized[0] @ trace.normalized[1])
-        lines += ["", f"cosine of sentences 0 and 1: {cosine:.4f}"]
+        lines += ["", f"cosine of sentences 1 and 2: {cosine:.4f}"]
     return lines
 
 
@@ -157,26 +234,97 @@ def parse_numbers(text: str, highest: int, what: str) -> list[int]:
     return [n - 1 for n in numbers]
 
 
+def find_piece(pieces: list[str], word: str) -> int:
+    """The position of `word` among a sentence's pieces, named as `piece_names` names them (a
+    repeated piece with its position: 'the(5)'); an InputError that lists them otherwise."""
+    names = piece_names(pieces)
+    if word in names:
+        return names.index(word)
+    if word.lower() in names:  # the uncased models' pieces are lower case
+        return names.index(word.lower())
+    raise InputError(f"--word {word!r}: not one of the sentence's pieces, which are "
+                     f"{' '.join(names)} (a word split into pieces is followed by one of them)")
+
+
+def grid_of_panels(plt, panels: int, width: float, height: float, title: str):
+    """A figure of `panels` axes, at most HEADS_PER_ROW a row, each width x height inches; the
+    axes past `panels` are hidden. Returns (figure, list of the axes in use)."""
+    columns = min(HEADS_PER_ROW, panels)
+    rows = -(-panels // columns)  # ceiling division
+    figure, grid = plt.subplots(rows, columns, squeeze=False, layout="constrained",
+                                figsize=(width * columns + 1.2, height * rows + 0.8))
+    axes = [a for row in grid for a in row]
+    for unused in axes[panels:]:
+        unused.set_axis_off()
+    figure.suptitle(wrapped(title, width * columns + 1.0, 10), fontsize=10)
+    return figure, axes[:panels]
+
+
+def add_colour_bar(figure, image, axes: list) -> None:
+    figure.colorbar(image, ax=axes, shrink=0.6, pad=0.02,
+                    label="attention weight (each query row sums to 1)")
+
+
 def draw_attention(trace: SentenceTrace, layers: list[int], heads: list[int], out: Path,
                    sentence: int = 0) -> None:
-    """A grid of heatmaps, a row per layer and a column per head, of one sentence's weights."""
+    """Heatmaps of one sentence's attention weights, one per (layer, head): each layer's heads
+    fill rows of at most HEADS_PER_ROW. Every panel is captioned with the pattern measured on
+    its weights (`pattern_caption`); one colour bar, as every panel shares the scale 0 to 1."""
     plt = pyplot("--attention-png")
-
     pieces = trace.pieces[sentence]
     length = len(pieces)
-    size = max(2.2, 0.28 * length)
-    figure, grid = plt.subplots(len(layers), len(heads), squeeze=False,
-                                figsize=(size * len(heads), size * len(layers)))
+    per_layer = -(-len(heads) // HEADS_PER_ROW) * min(HEADS_PER_ROW, len(heads))  # panels a layer
+    size = min(6.0, max(2.6, 0.24 * length))
+    figure, axes = grid_of_panels(
+        plt, per_layer * len(layers), size, size + 0.5,
+        f"sentence {sentence + 1}: each query row's attention over the key columns; caption: the pattern "
+        f"holding > {DOMINANT_SHARE:.0%} of the word pieces' attention, else 'mixed' ('other': not "
+        f"[CLS]/[SEP], itself or a neighbour)")
     for row, layer in enumerate(layers):
         for column, head in enumerate(heads):
-            axes = grid[row][column]
+            panel = axes[row * per_layer + column]
             weights = trace.encoder.attention[layer][sentence, head, :length, :length]  # (T, T)
-            axes.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
-            axes.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
-            axes.set_xticks(range(length), pieces, rotation=90, fontsize=7)
-            axes.set_yticks(range(length), pieces, fontsize=7)
-    figure.supxlabel("key (attended to)")
-    figure.supylabel("query (attending)")
+            image = panel.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
+            panel.set_title(f"layer {layer + 1}, head {head + 1}\n"
+                            f"{pattern_caption(attention_pattern(weights))}", fontsize=8)
+            panel.set_xticks(range(length), pieces, rotation=90, fontsize=7)
+            panel.set_yticks(range(length), pieces, fontsize=7)
+        for column in range(len(heads), per_layer):  # a layer's unused places in its last row
+            axes[row * per_layer + column].set_axis_off()
+    figure.supxlabel("key (attended to)", fontsize=9)
+    figure.supylabel("query (attending)", fontsize=9)
+    add_colour_bar(figure, image, axes)
+    save_figure(figure, out)
+
+
+def draw_word(trace: SentenceTrace, position: int, layers: list[int], heads: list[int],
+              out: Path, sentence: int = 0) -> None:
+    """One piece followed through the layers: for each head a (layers, T) heatmap whose row l
+    is the piece's attention row in layer l; each row is labelled with the pattern of that row
+    alone (`attention_pattern` with the one query)."""
+    plt = pyplot("--attention-png")
+    pieces = trace.pieces[sentence]
+    length = len(pieces)
+    width = min(6.0, max(2.8, 0.24 * length))
+    figure, axes = grid_of_panels(
+        plt, len(heads), width, 0.9 + 0.32 * len(layers),
+        f"sentence {sentence + 1}: where {piece_names(pieces)[position]!r} (position {position}) "
+        f"attends, layer by layer; row label: the pattern holding > {DOMINANT_SHARE:.0%} of "
+        f"its attention, else 'mixed'")
+    for panel, head in zip(axes, heads):
+        rows = torch.stack([trace.encoder.attention[layer][sentence, head, position, :length]
+                            for layer in layers])  # (layers, T)
+        image = panel.imshow(rows.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        labels = []
+        for layer in layers:
+            weights = trace.encoder.attention[layer][sentence, head, :length, :length]  # (T, T)
+            name = dominant_pattern(attention_pattern(weights, [position]))
+            labels.append(f"layer {layer + 1}: {name or 'mixed'}")
+        panel.set_title(f"head {head + 1}", fontsize=8)
+        panel.set_xticks(range(length), pieces, rotation=90, fontsize=7)
+        panel.set_yticks(range(len(layers)), labels, fontsize=7)
+    figure.supxlabel("key (attended to)", fontsize=9)
+    add_colour_bar(figure, image, axes)
     save_figure(figure, out)
 
 
@@ -191,7 +339,13 @@ def main(argv=None) -> int:
                         help="'minilm', a train.py run, a saved model or a BERT-format "
                              "directory (default: %(default)s)")
     parser.add_argument("--attention-png", type=Path, metavar="OUT.png",
-                        help="draw the first sentence's attention weights as a grid of heatmaps")
+                        help="draw a sentence's attention weights: a heatmap per layer and "
+                             "head, captioned with the pattern measured on it")
+    parser.add_argument("--sentence", type=positive_int, default=1, metavar="N",
+                        help="which sentence to draw, counted from 1 (default: %(default)s)")
+    parser.add_argument("--word", metavar="PIECE",
+                        help="draw instead one piece's attention row in every layer (all layers "
+                             "unless --layers says); a repeated piece as printed: 'the(5)'")
     parser.add_argument("--layers", default=None, metavar="1,6",
                         help="layers to draw (default: the first and the last)")
     parser.add_argument("--heads", default="1-4", metavar="1-4",
@@ -206,21 +360,33 @@ def main(argv=None) -> int:
         parser.error("a sentence is empty")
     if args.attention_png is not None and args.attention_png.suffix.lower() not in PICTURE_FORMATS:
         parser.error(f"argument --attention-png: must end in {', '.join(PICTURE_FORMATS)}")
+    if args.sentence > len(args.sentences):
+        parser.error(f"argument --sentence: {args.sentence}, but {len(args.sentences)} "
+                     f"sentence(s) were given")
+    if args.word is not None and args.attention_png is None:
+        parser.error("argument --word: draws a picture; give --attention-png too")
     model = load_sentence_encoder(args.model, pick_device(args.device, "--device"))
     config = model.encoder.config
-    layers = parse_numbers(args.layers or f"1,{config.num_layers}", config.num_layers, "layers")
-    heads = parse_numbers(args.heads, config.num_heads, "heads")
+    default_layers = "all" if args.word is not None else f"1,{config.num_layers}"
+    layers = sorted(set(parse_numbers(args.layers or default_layers, config.num_layers, "layers")))
+    heads = sorted(set(parse_numbers(args.heads, config.num_heads, "heads")))
     for number, ids in enumerate(model.tokenizer.tokenize(args.sentences), start=1):
         if len(ids) == 2:  # [CLS] [SEP]: normalisation removed every character
             raise InputError(f"sentence {number}: no word pieces in "
                              f"{args.sentences[number - 1]!r:.60} (only characters the tokenizer "
                              f"removes, such as zero-width spaces or control characters)")
     trace = trace_sentences(model, args.sentences)
+    sentence = args.sentence - 1
+    position = None if args.word is None else find_piece(trace.pieces[sentence], args.word)
     print("\n".join(describe(model, trace)))
     if args.attention_png is not None:
-        draw_attention(trace, sorted(set(layers)), sorted(set(heads)), args.attention_png)
-        print(f"\nwrote {args.attention_png}: layers {', '.join(str(i + 1) for i in sorted(set(layers)))}"
-              f" x heads {', '.join(str(i + 1) for i in sorted(set(heads)))} of sentence 0")
+        if position is None:
+            draw_attention(trace, layers, heads, args.attention_png, sentence)
+        else:
+            draw_word(trace, position, layers, heads, args.attention_png, sentence)
+        drawn = "" if position is None else f"{args.word!r} in "
+        print(f"\nwrote {args.attention_png}: {drawn}layers {', '.join(str(i + 1) for i in layers)}"
+              f" x heads {', '.join(str(i + 1) for i in heads)} of sentence {args.sentence}")
     return 0
 
 
