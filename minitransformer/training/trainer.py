@@ -37,6 +37,7 @@ from ..tasks.samplers import make_sampler
 from ..tokenizer import Tokenizer
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
+from .memory import resident_mib
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
@@ -237,7 +238,8 @@ class Trainer:
                     "task": task, "loss": loss_sum / steps, "steps": steps,
                     "lr": self.options.lr * factor, "head_lr": self.head_lr * factor,
                     "examples_per_s": round(self.window_examples / max(self.window_seconds, 1e-9), 2),
-                    "elapsed_s": round(self.elapsed(), 2)})
+                    "elapsed_s": round(self.elapsed(), 2),
+                    **resident_mib()})  # memory over steps (Linux), see memory.py
         self.window_losses, self.window_examples, self.window_seconds = {}, 0, 0.0
 
     def _step(self, name: str, batch: dict) -> float:
@@ -309,7 +311,7 @@ class Trainer:
             self.history.append(entry)
             self.metrics_log.write({"type": "eval", "step": self.global_step, "epoch": self.epoch,
                                     "metrics": results, "score": entry.get("score"),
-                                    "elapsed_s": entry["elapsed_s"]})
+                                    "elapsed_s": entry["elapsed_s"], **resident_mib()})
             self.log(format_results(results, title=f"dev after step {self.global_step}"))
             if entry.get("score", -math.inf) > self.best_score or not self.saved_best:
                 self.best_score = entry.get("score", self.best_score)
