@@ -37,7 +37,7 @@ from ..tasks.samplers import make_sampler
 from ..tokenizer import Tokenizer
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
-from .memory import resident_mib
+from .memory import keep_large_blocks_off_the_heap, resident_mib
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
@@ -160,6 +160,9 @@ class Trainer:
                                           keep_until_step=self.global_step if self.resumed else None)
         self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
                                  self.log)
+        # Batches of changing sizes fragment glibc's heap: FDU-MTL's resident memory grew by
+        # ~15 MB a step until large blocks were kept off it (memory.py, docs/experiments.md).
+        keep_large_blocks_off_the_heap()
         self._unfreeze_due()
         try:
             while self.epoch < self.options.epochs:
