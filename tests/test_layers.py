@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"errors", "training.distributed",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
-    {"storage.atomic", "storage.formats", "storage.pickles", "training.seeds"},  # one home for each mechanism
+    {"storage.atomic", "storage.formats", "storage.pickles", "training.seeds",
+     "training.memory"},  # one home for each mechanism
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
      "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
      "training.weighting", "training.optim", "cli", "training.progress", "devices",

@@ -46,6 +46,7 @@ from .distillation import EmbeddingDistillation
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .gradient_surgery import combine_gradients, put_gradients, take_gradients
+from .memory import keep_large_blocks_off_the_heap, resident_mib
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
@@ -193,6 +194,9 @@ class Trainer:
                                           keep_until_step=self.global_step if self.resumed else None)
         self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
                                  self.log)
+        # Batches of changing sizes fragment glibc's heap: FDU-MTL's resident memory grew by
+        # ~15 MB a step until large blocks were kept off it (memory.py, docs/experiments.md).
+        keep_large_blocks_off_the_heap()
         self._unfreeze_due()
         try:
             while self.epoch < self.options.epochs:
@@ -285,7 +289,8 @@ class Trainer:
                     "task": task, "loss": loss_sum / steps, "steps": steps,
                     "lr": self.options.lr * factor, "head_lr": self.head_lr * factor,
                     "examples_per_s": round(self.window_examples / max(self.window_seconds, 1e-9), 2),
-                    "elapsed_s": round(self.elapsed(), 2)})
+                    "elapsed_s": round(self.elapsed(), 2),
+                    **resident_mib()})  # memory over steps (Linux), see memory.py
         self.window_losses, self.window_examples, self.window_seconds = {}, 0, 0.0
 
     def _step(self, name: str, batch: dict) -> float:
@@ -404,7 +409,7 @@ class Trainer:
             self.history.append(entry)
             self.metrics_log.write({"type": "eval", "step": self.global_step, "epoch": self.epoch,
                                     "metrics": results, "score": entry.get("score"),
-                                    "elapsed_s": entry["elapsed_s"]})
+                                    "elapsed_s": entry["elapsed_s"], **resident_mib()})
             self.log(format_results(results, title=f"dev after step {self.global_step}"))
             if entry.get("score", -math.inf) > self.best_score or not self.saved_best:
                 self.best_score = entry.get("score", self.best_score)
