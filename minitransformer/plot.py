@@ -273,9 +273,15 @@ def draw(runs: list[Run], out: Path, metrics: str = "main") -> None:
     highest = max((run.rates.num_layers for run in runs if run.rates), default=0)
     depth_colours = plt.get_cmap("viridis")
     colour_of = {depth: depth_colours(0.9 * depth / max(highest, 1)) for depth in range(highest + 1)}
+    # One scale for every run's panel, so that rates compare across panels.
+    highest_rate = max([rate for run in runs for values in
+                        (run.rates.rates.values() if run.rates else [run.series.lr[1]])
+                        for rate in values] + [0.0])  # d > 1: the lower depths are faster
     for index, (axes, run) in enumerate(zip(rate_axes, runs)):
         draw_rates(axes, run, colour_of)
         axes.set_title(axes.get_title(), color=colours[index % len(colours)], fontsize=9)
+        if highest_rate > 0:
+            axes.set_ylim(0, 1.08 * highest_rate)
     if highest:
         handles = [Line2D([], [], color=colour_of[depth], linewidth=2,
                           label=f"depth {depth}" + (" (top layer)" if depth == highest else
@@ -297,7 +303,11 @@ def draw_rates(axes, run: Run, colour_of: dict) -> None:
         for depth, values in rates.rates.items():
             axes.plot(rates.steps, values, color=colour_of[depth],
                       linewidth=1.2 + 0.5 * depth, label=f"depth {depth}")
-        rule = f"depth k at lr x d^({rates.num_layers}-k): lr {rates.lr:g}, d = {rates.layer_decay:g}"
+        if rates.layer_decay == 1:
+            rule = f"d = 1: every depth at lr {rates.lr:g} x the schedule"
+        else:
+            rule = (f"depth k at lr x d^({rates.num_layers}-k) x the schedule: lr {rates.lr:g}, "
+                    f"d = {rates.layer_decay:g}")
         lines = [run.label, rule]
         if rates.frozen:
             lines.append(f"{depth_names(rates.frozen)} frozen (rate 0)")

@@ -159,6 +159,18 @@ def test_rate_panel_frozen_depths_train_at_zero(tmp_path, monkeypatch):
     assert lines[2] == pytest.approx([1e-4 * 0.5, 5e-5 * 0.5, 2.5e-5 * 0.5])
     assert lines[3] == pytest.approx([1e-4, 5e-5, 2.5e-5])
     assert "depths 0-1 frozen" in panel(figure, "r\n").get_title()
+    assert panel(figure, "r\n").get_ylim() == pytest.approx((0.0, 1.08e-4))  # the highest rate
+
+
+def test_every_rate_panel_has_the_same_scale(tmp_path, monkeypatch):
+    fast = write_run(tmp_path / "fast", RECORDS, {"lr": 1e-4})
+    slow = write_run(tmp_path / "slow", [dict(r, lr=r["lr"] / 4) if "lr" in r else r
+                                         for r in RECORDS], {"lr": 2.5e-5})
+    figure = drawn_figure(monkeypatch, [str(fast), str(slow), "--label", "f", "--label", "s",
+                                        "--out", str(tmp_path / "c.png")])
+    assert depth_lines(figure, "s\n")[3] == pytest.approx([2.5e-5, 1.25e-5, 6.25e-6])
+    assert panel(figure, "s\n").get_ylim() == panel(figure, "f\n").get_ylim() \
+        == pytest.approx((0.0, 1.08e-4))
 
 
 def test_rate_panel_gradual_unfreezing_joins_one_depth_at_a_time(tmp_path, monkeypatch):
