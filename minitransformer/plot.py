@@ -276,7 +276,7 @@ def draw(runs: list[Run], out: Path, metrics: str = "main") -> None:
     # One scale for every run's panel, so that rates compare across panels.
     highest_rate = max([rate for run in runs for values in
                         (run.rates.rates.values() if run.rates else [run.series.lr[1]])
-                        for rate in values] + [0.0])  # d > 1: the lower depths are faster
+                        for rate in values if math.isfinite(rate)] + [0.0])  # d > 1: lower faster
     for index, (axes, run) in enumerate(zip(rate_axes, runs)):
         draw_rates(axes, run, colour_of)
         axes.set_title(axes.get_title(), color=colours[index % len(colours)], fontsize=9)
