@@ -1,6 +1,6 @@
 """A training process's resident memory: what made it grow, what keeps it flat, how to read it.
 
-Why it grew (issue 28; docs/experiments.md has the runs and their commands). A CPU tensor's
+Why it grew (issue 28; docs/experiments.md, "Memory through a long run", has the runs). A CPU tensor's
 memory comes from the C library's malloc. glibc serves a request of M_MMAP_THRESHOLD bytes or
 more with a mapping of its own, given back to the system by free; smaller requests come from
 the heap, whose freed space malloc keeps for later requests. The threshold starts at 128 KiB but
@@ -15,8 +15,8 @@ batches, where every step has the same shape, it stayed flat.
 What keeps it flat. Setting the threshold ourselves switches the dynamic raise off (mallopt(3)),
 so blocks of 128 KiB or more are always mapped and unmapped: a step's activations go back to
 the system when they are freed and never fragment the heap. The price is that the kernel maps
-fresh pages for each step's activations (page faults, system time); docs/experiments.md gives
-the measured cost. Other C libraries (macOS, Windows, musl) are left as they are.
+fresh pages for each step's activations (page faults, system time), a cost not yet measured
+on a quiet machine. Other C libraries (macOS, Windows, musl) are left as they are.
 """
 
 from __future__ import annotations
