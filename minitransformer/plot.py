@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from .cli import PLOTS_INSTALL, CommandParser, check_writable, main_of, pyplot, save_figure
@@ -36,6 +35,7 @@ from .config import EncoderConfig
 from .encoder import Encoder
 from .errors import InputError
 from .storage.formats import BEST, LAST
+from .storage.skeleton import build_skeleton
 from .training.checkpoint import read_checkpoint_description
 from .training.freezing import GradualUnfreezing, apply_freezing
 from .training.optim import parameter_groups
@@ -158,8 +158,7 @@ def depth_rates(settings: dict, series: Series, head_factor: float | None = None
     k (lr * d**(N-k)); 0 while freezing.py keeps the depth frozen. Both are asked of a skeleton
     of the run's encoder on the meta device (shapes only, no memory)."""
     options = settings["options"]
-    with torch.device("meta"):
-        encoder = Encoder(EncoderConfig.from_dict(settings["encoder"]))
+    encoder = build_skeleton(lambda: Encoder(EncoderConfig.from_dict(settings["encoder"])))
     skeleton = nn.Module()  # what freezing.py and optim.py look at: .encoder and .heads
     skeleton.encoder = encoder
     skeleton.heads = nn.ModuleDict({task["spec"]["name"]: nn.Identity()

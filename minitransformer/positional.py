@@ -45,7 +45,13 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         self.max_length = max_length
         # Not persistent: it is derived from the config, so it stays out of saved weights.
-        self.register_buffer("table", sinusoidal_table(max_length, hidden_size), persistent=False)
+        if torch.get_default_device().type == "meta":
+            # A shapes-only skeleton (storage/skeleton.py) never reads the values, and computing
+            # them on the meta device would take longer than loading the whole model.
+            table = torch.empty(max_length, hidden_size)
+        else:
+            table = sinusoidal_table(max_length, hidden_size)
+        self.register_buffer("table", table, persistent=False)
 
     def forward(self, input_shape: torch.Size) -> torch.Tensor:
         """input_shape: (B, T) of the token ids. Returns (1, T, d)."""

@@ -28,6 +28,7 @@ from .storage.atomic import write_json
 from .storage.formats import BERT_CONFIG_KEYS
 from .storage.pickles import load_plain_pickle
 from .storage.safetensors_io import check_finite, read_safetensors, write_safetensors
+from .storage.skeleton import build_for_loading, build_skeleton
 from .tokenizer import Tokenizer
 
 # Our parameter names (left) and BERT's (right). "{i}" is a layer index.
@@ -170,8 +171,7 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     checkpoint = read_bert_weights(directory)
     # Names and shapes are compared on a meta-device skeleton (no memory): a config.json whose
     # sizes disagree with the weights is refused before the encoder is allocated.
-    with torch.device("meta"):
-        skeleton = Encoder(kept)
+    skeleton = build_skeleton(lambda: Encoder(kept))
     wanted = {ours: bert_name_for(ours, source_layers) for ours in skeleton.state_dict()}
 
     missing = sorted(name for name in wanted.values() if name not in checkpoint)
@@ -200,7 +200,7 @@ def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     if problems:
         raise InputError(f"cannot load {directory}: " + "; ".join(problems))
 
-    encoder = Encoder(kept)
+    encoder = build_for_loading(lambda: Encoder(kept))  # every entry is copied in below
     with torch.no_grad():
         for ours, parameter in encoder.state_dict(keep_vars=True).items():
             parameter.copy_(checkpoint[wanted[ours]])

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"errors", "training.distributed",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
-    {"storage.atomic", "storage.formats", "storage.pickles", "training.seeds",
+    {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
      "training.memory"},  # one home for each mechanism
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
      "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",

@@ -5,12 +5,18 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from conftest import make_encoder
 
+from minitransformer.config import EncoderConfig
+from minitransformer.encoder import Encoder
 from minitransformer.errors import InputError
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.atomic import atomic_directory, atomic_file, write_json
 from minitransformer.storage.formats import Format, identify
+from minitransformer.storage.safetensors_io import build_to_fit, write_safetensors
+from minitransformer.storage.skeleton import build_for_loading, build_skeleton
+from minitransformer.training import seeds as seeds_module
 from minitransformer.training.seeds import derive_seed
 
 
@@ -104,10 +110,13 @@ def test_derived_seeds_are_stable_and_independent():
     seeds = {derive_seed(seed, purpose, part) for seed in (0, 1)
              for purpose in ("head", "dropout") for part in ("topic", 1, 2)}
     assert len(seeds) == 12 and all(0 <= s < 2 ** 63 for s in seeds)
-    # Python's own hash() is salted per process; ours must not be.
-    code = "from minitransformer.training.seeds import derive_seed; print(derive_seed(7, 'x', 3))"
-    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                   check=True).stdout.strip()
+    # Python's own hash() is salted per process; ours must not be. The other process loads
+    # seeds.py alone (the package would import torch: a second and a half for nothing).
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('seeds', "
+            "sys.argv[1]); seeds = importlib.util.module_from_spec(spec); "
+            "spec.loader.exec_module(seeds); print(seeds.derive_seed(7, 'x', 3))")
+    other_process = subprocess.run([sys.executable, "-c", code, seeds_module.__file__],
+                                   capture_output=True, text=True, check=True).stdout.strip()
     assert int(other_process) == derive_seed(7, "x", 3)
 
 
@@ -121,3 +130,47 @@ def test_depth_is_defined_on_the_encoder(norm_placement):
             int(name.split(".")[1]) + 1 if name.startswith("layers.") else 3  # final_norm: on top
         assert depth == expected, name
     assert any(name.startswith("final_norm") for name in depths) == (norm_placement == "pre")
+
+
+def test_a_skeleton_has_the_shapes_but_no_memory_and_no_random_fills(monkeypatch):
+    config = EncoderConfig.preset("tiny", vocab_size=50, positional="sinusoidal")
+    real = Encoder(config)
+    skeleton = build_skeleton(lambda: Encoder(config))
+    assert {name: (t.shape, t.dtype) for name, t in skeleton.state_dict().items()} == \
+        {name: (t.shape, t.dtype) for name, t in real.state_dict().items()}
+    assert all(t.device.type == "meta" for t in skeleton.state_dict().values())
+
+    def no_fill(*args, **kwargs):
+        raise AssertionError("a random fill ran")
+
+    # On meta tensors the fills run PyTorch's Python reference kernels, whose first use imports
+    # torch._dynamo (1.6 s): the skeleton must not reach them; a plain meta build does.
+    monkeypatch.setattr(torch.Tensor, "normal_", no_fill)
+    monkeypatch.setattr(torch.Tensor, "uniform_", no_fill)
+    monkeypatch.setattr(torch, "sin", no_fill)  # nor is the sinusoidal table computed
+    build_skeleton(lambda: Encoder(config))
+    with pytest.raises(AssertionError, match="a random fill ran"), torch.device("meta"):
+        Encoder(config)
+
+
+def test_a_module_built_for_loading_skips_the_fills_and_loads_every_value(monkeypatch, tmp_path):
+    config = EncoderConfig.preset("tiny", vocab_size=50, positional="sinusoidal")
+    source = Encoder(config)
+    path = tmp_path / "encoder.safetensors"
+    write_safetensors(path, source.state_dict())
+
+    def no_fill(*args, **kwargs):
+        raise AssertionError("a random fill ran")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(torch.Tensor, "normal_", no_fill)
+        patched.setattr(torch.Tensor, "uniform_", no_fill)
+        built = build_for_loading(lambda: Encoder(config))
+        with pytest.raises(AssertionError, match="a random fill ran"):
+            Encoder(config)
+    # The sinusoidal table is computed, not loaded (it is not in the state dict): it must be
+    # the real one, and everything loaded must equal the source.
+    assert torch.equal(built.embeddings.position.table, source.embeddings.position.table)
+    loaded = build_to_fit(lambda: Encoder(config), path)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name

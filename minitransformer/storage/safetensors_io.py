@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import InputError, is_integer_at_least, lone_surrogate
 from .atomic import atomic_file
+from .skeleton import build_for_loading, build_skeleton
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's order, so a
 # big-endian host would silently scramble every value.
@@ -224,12 +225,10 @@ def build_to_fit(build: Callable[[], nn.Module], path: PathLike) -> nn.Module:
     the module is first built on the meta device (shapes without memory) and compared with the
     file's header, so a config whose sizes disagree with its weights is refused at once instead
     of allocating what it claims."""
-    with torch.device("meta"):
-        skeleton = build()
-    check_fits(state_shapes(skeleton), path)
+    check_fits(state_shapes(build_skeleton(build)), path)
     tensors = read_safetensors(path)
     check_finite(tensors, path)
-    module = build()
+    module = build_for_loading(build)  # every value is loaded next: no random fills first
     module.load_state_dict(tensors, strict=True)
     return module
 
