@@ -251,12 +251,12 @@ def run_child(script: str | Path, arguments: list[str]) -> dict:
 
 
 # ---- output -------------------------------------------------------------------------------------
-def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+def format_table(rows: list[dict], columns: list[tuple[str, str, str]], missing: str = "-") -> str:
     """A plain text table. columns: (key in each row, header, format spec such as '.1f');
-    a missing or None value prints as '-'."""
+    a missing or None value prints as `missing`."""
     cells = [[header for _, header, _ in columns]]
     for row in rows:
-        cells.append([("-" if row.get(key) is None else format(row[key], spec))
+        cells.append([(missing if row.get(key) is None else format(row[key], spec))
                       for key, _, spec in columns])
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]

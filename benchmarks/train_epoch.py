@@ -10,6 +10,12 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
     ours-length   train.py --batching length: batches of similar lengths, in random order
     ours-packed   train.py --batching packed: random batches, real tokens only through the
                   linear layers (packed.py)
+    ours-packed-default-malloc   ours-packed with MINITRANSFORMER_DEFAULT_MALLOC=1: glibc's
+                  dynamic mmap threshold left on, as before the trainer fixed it at 128 KiB
+                  (training/memory.py). Against ours-packed it shows what the fix costs in
+                  time (the kernel maps fresh pages for each step's activations) and what it
+                  saves in memory (packed steps change shape, and with the dynamic threshold
+                  their activations fragment the heap: the growth column)
     hf-random     a plain PyTorch loop around transformers' BertModel with the same heads, random
                   batches (what HF's Trainer makes by default)
     hf-length     the same loop, batches grouped by length as HF's Trainer does with
@@ -20,7 +26,9 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
 Both loops run the same sequence of tasks (our proportional sampler, same seed) for the same
 number of steps, and start the pass over a task's examples again when it runs out. Attention:
 ours-random and ours-length train with the hand-written attention (encoder.py's reference
-path), ours-packed and HF with F.scaled_dot_product_attention.
+path), ours-packed and HF with F.scaled_dot_product_attention. Memory: our trainer fixes
+glibc's mmap threshold (except in ours-packed-default-malloc); the HF loop leaves malloc as
+it is, as a user's script would.
 
 Each run is a fresh process (train.py for ours, this script with --only for HF), with the same
 thread count (OMP_NUM_THREADS); the rounds interleave the contestants, in an order that
@@ -31,12 +39,24 @@ rotates, and the median of --repeats rounds is reported. Columns:
     x HF       ex/s over hf-random's
     padding    share of the batches' token positions that are padding (packed computes the
                linear layers on real tokens only, but its batches are random ones)
+    peak MiB   the training process's peak resident size (VmHWM) at its last training step:
+               Python, libraries, weights, optimizer state and the steps' activations; the
+               dev evaluation after the epoch excluded
+    MiB/1k steps   how fast the resident size (VmRSS) grows once the run is under way: the
+               least-squares slope of it over the step, through the readings from 20 % of the
+               steps on (memory.resident_summary), times 1,000. Read after every step: ours
+               from the run's metrics.jsonl training records (--log-every 1; written outside
+               the timed steps), HF's loop in its process, also outside the timed steps.
+               Both memory columns are medians of the rounds, "n/a" where the system does
+               not report resident memory (it is read from /proc/self/status, Linux)
     sst2 acc, ner F1   dev scores after the epoch (first round; the runs are seeded)
 
     python benchmarks/train_epoch.py                       # 2 x 2,000 examples, 3 rounds
     python benchmarks/train_epoch.py --examples 200 --repeats 1   # a quick check
     python benchmarks/train_epoch.py --repeats 1 --seed 1 --contestants ours-random,ours-length \
         --json-out benchmarks/results/train_epoch_seed1.json   # the dev scores of another seed
+    python benchmarks/train_epoch.py --contestants ours-packed,ours-packed-default-malloc \
+        --json-out benchmarks/results/train_epoch_malloc.json   # the mmap threshold's cost
 """
 
 from __future__ import annotations
@@ -69,7 +89,20 @@ from common import (
 )
 from torch import nn
 
-CONTESTANTS = ["ours-random", "ours-length", "ours-packed", "hf-random", "hf-length"]
+from minitransformer.training.memory import (
+    DEFAULT_MALLOC_VARIABLE,
+    GROWTH_FROM,
+    resident_mib,
+    resident_summary,
+)
+
+OURS = {  # contestant: (train.py's --batching, what its environment adds)
+    "ours-random": ("random", {}),
+    "ours-length": ("length", {}),
+    "ours-packed": ("packed", {}),
+    "ours-packed-default-malloc": ("packed", {DEFAULT_MALLOC_VARIABLE: "1"}),
+}
+CONTESTANTS = [*OURS, "hf-random", "hf-length"]
 REFERENCE = "hf-random"
 DATA = REPO_ROOT.parent / "shared" / "data"
 TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
@@ -80,11 +113,16 @@ BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5
 SEED = 0  # the default --seed, which fixes the subsample, heads, data order and dropout masks
 MAX_MEGABATCH = 50  # at most this many batches per length-sorted mega-batch, as HF's
 IGNORE = -100
+LOG_EVERY = 1  # a training record, with the resident size, after every step of ours
 
 
 # ---- ours: train.py, timed by the trainer itself -----------------------------------------------
-def run_ours(batching: str, examples: int, threads: int, seed: int) -> dict:
-    """One epoch through train.py; its run.json has the step time, padding and dev scores."""
+def run_ours(name: str, examples: int, threads: int, seed: int) -> dict:
+    """One epoch through train.py; its run.json has the step time, padding and dev scores, its
+    metrics.jsonl the resident size after every step."""
+    from minitransformer.training.progress import METRICS_FILE, read_metrics
+
+    batching, variables = OURS[name]
     with tempfile.TemporaryDirectory() as run_dir:
         command = [sys.executable, str(REPO_ROOT / "train.py"), "--config",
                    str(REPO_ROOT / "configs" / "conll_sst2.json"), "--init", "minilm",
@@ -92,15 +130,18 @@ def run_ours(batching: str, examples: int, threads: int, seed: int) -> dict:
                    "--lr", str(LR), "--head-lr", str(HEAD_LR), "--weight-decay", str(WEIGHT_DECAY),
                    "--warmup", str(WARMUP), "--max-grad-norm", str(MAX_GRAD_NORM),
                    "--max-length", str(MAX_LENGTH), "--seed", str(seed), "--batching", batching,
-                   "--progress", "off", "--device", "cpu", "--run-dir", run_dir]
-        environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                   "--progress", "off", "--log-every", str(LOG_EVERY), "--device", "cpu",
+                   "--run-dir", run_dir]
+        environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads), **variables}
         finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
         if finished.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-2000:]}")
         record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        steps = [r for r in read_metrics(Path(run_dir) / METRICS_FILE) if r["type"] == "train"]
     metrics = record["best"]["metrics"]
     return {"train_seconds": record["train_seconds"], "padding": record["padding_fraction"],
-            "sst2": metrics["sst2"]["accuracy"], "ner": metrics["ner"]["entity_f1"]}
+            "sst2": metrics["sst2"]["accuracy"], "ner": metrics["ner"]["entity_f1"],
+            **resident_summary(steps)}
 
 
 # ---- HF: a plain loop, as a user of transformers would write it ----------------------------------
@@ -239,7 +280,8 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)
     real = positions = 0
     seconds = 0.0
-    for _ in range(steps):
+    readings = []  # the resident size after every step, as our trainer logs it
+    for step in range(1, steps + 1):
         started = time.perf_counter()
         name = next(sampler)
         batch = collate([train[name][i] for i in next(streams[name])], tokenizer.pad_token_id)
@@ -253,6 +295,7 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
         seconds += time.perf_counter() - started
         real += int(batch["attention_mask"].sum())
         positions += batch["attention_mask"].numel()
+        readings.append({"step": step, **resident_mib()})
 
     model.eval()
     scores = {}
@@ -273,7 +316,8 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
                     gold.append([rows[start + row].tags[word] for word in item["words"]])
             # As our token kind: words cut off by truncation (or with no piece) are not scored.
             scores[name] = accuracy(predicted, gold) if name == "sst2" else entity_f1(predicted, gold)
-    return {"train_seconds": seconds, "padding": 1 - real / positions, **scores}
+    return {"train_seconds": seconds, "padding": 1 - real / positions, **scores,
+            **resident_summary(readings)}
 
 
 def run_child_hf(name: str, examples: int, threads: int, seed: int) -> dict:
@@ -288,9 +332,15 @@ def run_child_hf(name: str, examples: int, threads: int, seed: int) -> dict:
                        f"{finished.stderr[-2000:]}")
 
 
+def median_of_reported(values: list) -> float | None:
+    """The median of the values a system reported; None if none did."""
+    reported = [value for value in values if value is not None]
+    return median(reported) if reported else None
+
+
 def run_contestant(name: str, examples: int, threads: int, seed: int) -> dict:
-    if name.startswith("ours-"):
-        return run_ours(name.removeprefix("ours-"), examples, threads, seed)
+    if name in OURS:
+        return run_ours(name, examples, threads, seed)
     return run_child_hf(name, examples, threads, seed)
 
 
@@ -323,24 +373,31 @@ def main() -> None:
         for name in args.contestants[shift:] + args.contestants[:shift]:
             result = run_contestant(name, args.examples, args.threads, args.seed)
             results[name].append(result)
-            print(f"round {round_index + 1}: {name:12s} {result['train_seconds']:7.1f} s  "
-                  f"sst2 {result['sst2']:.4f}  ner {result['ner']:.4f}", file=sys.stderr, flush=True)
+            peak = "n/a" if result["peak_rss_mib"] is None else f"{result['peak_rss_mib']:.0f} MiB"
+            print(f"round {round_index + 1}: {name:26s} {result['train_seconds']:7.1f} s  "
+                  f"sst2 {result['sst2']:.4f}  ner {result['ner']:.4f}  peak {peak}",
+                  file=sys.stderr, flush=True)
 
     examples = 2 * args.examples
     rows = []
     for name, runs in results.items():
         seconds = median([run["train_seconds"] for run in runs])
         rows.append({"contestant": name, "seconds": seconds, "ex_per_s": examples / seconds,
-                     "padding": runs[0]["padding"], "sst2": runs[0]["sst2"], "ner": runs[0]["ner"]})
+                     "padding": runs[0]["padding"], "sst2": runs[0]["sst2"], "ner": runs[0]["ner"],
+                     **{key: median_of_reported([run[key] for run in runs])
+                        for key in ("peak_rss_mib", "rss_growth_mib_per_1000_steps")}})
     reference = next((row for row in rows if row["contestant"] == REFERENCE), None)
     for row in rows:
         row["x_hf"] = row["ex_per_s"] / reference["ex_per_s"] if reference else None
     print(format_table(rows, [("contestant", "contestant", "s"), ("seconds", "s / epoch", ".1f"),
                               ("ex_per_s", "ex/s", ".1f"), ("x_hf", "x HF", ".2f"),
-                              ("padding", "padding", ".1%"), ("sst2", "sst2 acc", ".4f"),
-                              ("ner", "ner F1", ".4f")]))
+                              ("padding", "padding", ".1%"), ("peak_rss_mib", "peak MiB", ".0f"),
+                              ("rss_growth_mib_per_1000_steps", "MiB/1k steps", "+.1f"),
+                              ("sst2", "sst2 acc", ".4f"), ("ner", "ner F1", ".4f")],
+                       missing="n/a"))
     settings = {"examples_per_task": args.examples, "repeats": args.repeats, "batch_size": BATCH_SIZE,
-                "threads": args.threads, "seed": args.seed}
+                "threads": args.threads, "seed": args.seed, "log_every": LOG_EVERY,
+                "growth_from": GROWTH_FROM}
     path = write_json(args.json_out, {"environment": environment(), "settings": settings,
                                       "rows": rows, "runs": results})
     print(f"\nwritten to {path}")

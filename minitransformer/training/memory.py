@@ -16,7 +16,18 @@ What keeps it flat. Setting the threshold ourselves switches the dynamic raise o
 so blocks of 128 KiB or more are always mapped and unmapped: a step's activations go back to
 the system when they are freed and never fragment the heap. The price is that the kernel maps
 fresh pages for each step's activations (page faults, system time), a cost not yet measured
-on a quiet machine. Other C libraries (macOS, Windows, musl) are left as they are.
+on a quiet machine: benchmarks/train_epoch.py's contestant ours-packed-default-malloc measures
+it against ours-packed. Other C libraries (macOS, Windows, musl) are left as they are.
+
+Leaving it as it was. MINITRANSFORMER_DEFAULT_MALLOC=1 in the environment skips the fix, so that
+glibc's dynamic threshold stays on (for measuring what the fix costs and saves). glibc's own
+variables cannot bring that state back: a threshold set through MALLOC_MMAP_THRESHOLD_ or
+GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N is fixed as mallopt's is, whatever N. The fix also
+keeps away from those: a user who chose a threshold keeps it.
+
+How to read it. A run's metrics.jsonl training records carry rss_mib (VmRSS) and peak_rss_mib
+(VmHWM); resident_summary turns them into the peak and the growth per 1,000 steps once the run
+is under way.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ from pathlib import Path
 
 M_MMAP_THRESHOLD = -3  # the mallopt parameter's number in glibc's <malloc.h>
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept instead of raised
+DEFAULT_MALLOC_VARIABLE = "MINITRANSFORMER_DEFAULT_MALLOC"  # "1": leave malloc as it is
+GROWTH_FROM = 0.2  # the growth is read from this share of a run's steps on (after its warm-up)
 
 
 def glibc() -> ctypes.CDLL | None:
@@ -43,9 +56,11 @@ def glibc() -> ctypes.CDLL | None:
 def keep_large_blocks_off_the_heap(library: ctypes.CDLL | None = None) -> bool:
     """Fix glibc's mmap threshold at 128 KiB (see the top); True if it was set.
 
-    Skipped where the C library is not glibc, and where the user chose a threshold in the
-    environment: theirs to keep. `library`: the C library to set it in (tests)."""
-    if ("MALLOC_MMAP_THRESHOLD_" in os.environ
+    Skipped where the C library is not glibc, where the user chose a threshold in the
+    environment (theirs to keep), and where MINITRANSFORMER_DEFAULT_MALLOC is 1 (the dynamic
+    threshold left on, see the top). `library`: the C library to set it in (tests)."""
+    if (os.environ.get(DEFAULT_MALLOC_VARIABLE) == "1"
+            or "MALLOC_MMAP_THRESHOLD_" in os.environ
             or "malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", "")):
         return False
     library = library if library is not None else glibc()
@@ -68,3 +83,29 @@ def resident_mib(status: Path = Path("/proc/self/status")) -> dict[str, float]:
         if name in fields:
             found[fields[name]] = round(int(value.split()[0]) / 1024, 1)  # given in kB
     return found
+
+
+def resident_summary(readings: list[dict], growth_from: float = GROWTH_FROM) -> dict:
+    """What a run's resident-memory readings say, in MiB (None for what they do not tell):
+
+        peak_rss_mib                   the highest resident size up to the last reading (VmHWM)
+        rss_growth_mib_per_1000_steps  the least-squares slope of rss_mib over the step, times
+                                       1,000, through the readings from step growth_from x the
+                                       last step on: the first steps (loading, the first
+                                       allocations) are left out; None below two such steps
+
+    readings: dicts with an integer "step" and, where the system told, "rss_mib" and
+    "peak_rss_mib" (a metrics.jsonl training record is one). Several at one step count once."""
+    rss = {r["step"]: r["rss_mib"] for r in readings if r.get("rss_mib") is not None}
+    peaks = [r["peak_rss_mib"] for r in readings if r.get("peak_rss_mib") is not None]
+    summary = {"peak_rss_mib": max(peaks) if peaks else None, "rss_growth_mib_per_1000_steps": None}
+    if rss:
+        start = growth_from * max(rss)
+        points = [(step, value) for step, value in rss.items() if step >= start]
+        if len(points) >= 2:
+            mean_step = sum(step for step, _ in points) / len(points)
+            mean_rss = sum(value for _, value in points) / len(points)
+            covariance = sum((step - mean_step) * (value - mean_rss) for step, value in points)
+            spread = sum((step - mean_step) ** 2 for step, _ in points)
+            summary["rss_growth_mib_per_1000_steps"] = 1000 * covariance / spread
+    return summary
