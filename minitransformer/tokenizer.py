@@ -79,6 +79,16 @@ def check_special_tokens(vocabulary: set[str]) -> None:
                          f"token{'s' if len(missing) > 1 else ''}")
 
 
+def _characters_after_the_first(backend: BackendTokenizer, texts: list[str]) -> set[str]:
+    """Every character that follows another inside a word, after the backend's normalisation
+    and pre-tokenisation: the ones WordPiece needs as word-continuing "##" pieces."""
+    characters = set()
+    for text in texts:
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text)):
+            characters.update(word[1:])
+    return characters
+
+
 class Tokenizer:
     """WordPiece tokenizer with BERT conventions; see the module docstring for the output."""
 
@@ -125,11 +135,26 @@ class Tokenizer:
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
               lowercase: bool = True, max_length: int = 512):
-        """Learn a new WordPiece vocabulary from an iterable of sentences."""
+        """Learn a new WordPiece vocabulary from an iterable of sentences; the same texts give
+        the same vocabulary, ids included, in every run.
+
+        The `tokenizers` trainer alone does not: it creates the word-continuing pieces ("##e")
+        in the order it meets them in a hash map, whose order changes from run to run, and
+        breaks ties between equally frequent merges by the ids of the pieces, so the pieces
+        learned differ too (huggingface/tokenizers issue 1794). Every "##" piece the texts
+        need is therefore given to the trainer up front, in sorted order, and the vocabulary is
+        then rebuilt as a plain WordPiece model, in which only the five real special tokens
+        are special."""
+        texts = check_texts(texts)
         backend = _bert_pipeline(models.WordPiece(unk_token="[UNK]"), lowercase)
+        continuing = sorted({"##" + piece for piece in _characters_after_the_first(backend, texts)})
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                            special_tokens=SPECIAL_TOKENS, show_progress=False)
+                                            special_tokens=SPECIAL_TOKENS + continuing,
+                                            show_progress=False)
         backend.train_from_iterator(texts, trainer)
+        vocabulary = backend.get_vocab()  # {piece: id}, "##" pieces included as plain entries
+        backend = _bert_pipeline(models.WordPiece(vocabulary, unk_token="[UNK]"), lowercase)
+        backend.add_special_tokens(SPECIAL_TOKENS)  # "[MASK]" in a text stays one token
         _add_template(backend)
         return cls(backend, max_length)
 

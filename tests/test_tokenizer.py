@@ -58,3 +58,23 @@ def test_bad_input_is_explained(tokenizer, tmp_path):
 def test_a_lone_surrogate_is_refused_with_its_place(tokenizer):
     with pytest.raises(InputError, match=r"item 1 holds '\\ud800' at 3, half of a UTF-16"):
         tokenizer(["fine", "caf\ud800"])
+
+
+def test_training_twice_gives_the_same_vocabulary_ids_included():
+    """The tokenizers trainer alone gives another vocabulary in nearly every run on these
+    texts (its word-continuing pieces come out of a hash map); Tokenizer.train pins them."""
+    texts = ["the cat sat on the mat", "a dog ate the cat's dinner", "mats and hats and cats",
+             "dinner is at eight", "the hat sat on the dog"] * 3
+    vocabularies = [Tokenizer.train(texts, vocab_size=50, min_frequency=1).backend.get_vocab()
+                    for _ in range(4)]
+    assert all(vocabulary == vocabularies[0] for vocabulary in vocabularies)
+    assert "##s" in vocabularies[0] and len(vocabularies[0]) == 50
+
+
+def test_only_the_real_special_tokens_are_special(tokenizer):
+    """The pinned "##" pieces are ordinary word pieces: "##s" in a text is split like any
+    other text, while "[MASK]" stays one token."""
+    mask = tokenizer.token_id("[MASK]")
+    assert tokenizer.tokenize(["cats [MASK]"])[0][-2] == mask
+    pieces = tokenizer.backend.encode("##s").tokens  # [CLS] # # s [SEP], '#' maybe [UNK]
+    assert len(pieces) == 5 and pieces[3] == "s"
