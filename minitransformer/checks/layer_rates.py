@@ -35,6 +35,9 @@ def model(norm_placement: str = "post") -> MultiTaskModel:
 
 
 def depth(name: str) -> int | None:
+    """The depth the checker expects for a parameter name (0 embeddings ... LAYERS final norm,
+    None for heads). Written apart from Encoder.parameter_depths on purpose: the check must be an
+    independent reference, so that a mistake there cannot grade itself correct."""
     if name.startswith("encoder.embeddings."):
         return 0
     match = re.match(r"encoder\.layers\.(\d+)\.", name)
