@@ -11,11 +11,11 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
     ours-packed   train.py --batching packed: random batches, real tokens only through the
                   linear layers (packed.py)
     ours-packed-default-malloc   ours-packed with MINITRANSFORMER_DEFAULT_MALLOC=1: glibc's
-                  dynamic mmap threshold left on, as before the trainer fixed it at 128 KiB
-                  (training/memory.py). Against ours-packed it shows what the fix costs in
-                  time (the kernel maps fresh pages for each step's activations) and what it
-                  saves in memory (packed steps change shape, and with the dynamic threshold
-                  their activations fragment the heap: the growth column)
+                  free heap pages not given back after each step, as before the trainer's
+                  fix (training/memory.py). Against ours-packed it shows what the fix costs in
+                  time (the trim, and the pages faulted in again next step) and what it saves
+                  in memory (packed steps change shape, their activations fragment the heap:
+                  the growth column)
     hf-random     a plain PyTorch loop around transformers' BertModel with the same heads, random
                   batches (what HF's Trainer makes by default)
     hf-length     the same loop, batches grouped by length as HF's Trainer does with
@@ -26,9 +26,9 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
 Both loops run the same sequence of tasks (our proportional sampler, same seed) for the same
 number of steps, and start the pass over a task's examples again when it runs out. Attention:
 ours-random and ours-length train with the hand-written attention (encoder.py's reference
-path), ours-packed and HF with F.scaled_dot_product_attention. Memory: our trainer fixes
-glibc's mmap threshold (except in ours-packed-default-malloc); the HF loop leaves malloc as
-it is, as a user's script would.
+path), ours-packed and HF with F.scaled_dot_product_attention. Memory: our trainer gives
+glibc's free heap pages back after each step (except in ours-packed-default-malloc); the HF
+loop leaves malloc as it is, as a user's script would.
 
 Each run is a fresh process (train.py for ours, this script with --only for HF), with the same
 thread count (OMP_NUM_THREADS); the rounds interleave the contestants, in an order that

@@ -1,5 +1,5 @@
-"""training/memory.py: the mmap threshold is set in glibc only, once asked, never over the
-user's own choice and not when MINITRANSFORMER_DEFAULT_MALLOC=1 asks for malloc as it is; the
+"""training/memory.py: glibc's free heap pages are given back after every training step, and
+not when MINITRANSFORMER_DEFAULT_MALLOC=1 asks for malloc as it is; the
 resident-memory readings parse /proc and are empty elsewhere; the summary of a run's readings
 gives its peak and its growth after the warm-up, None where nothing was read."""
 
@@ -11,59 +11,42 @@ from minitransformer.training import memory
 
 
 class FakeLibrary:
-    """Records mallopt calls as glibc would take them (1 = accepted)."""
+    """Records malloc_trim calls as glibc would take them (1 = memory was released)."""
 
     def __init__(self):
         self.calls = []
 
-    def mallopt(self, parameter, value):
-        self.calls.append((parameter, value))
+    def malloc_trim(self, pad):
+        self.calls.append(pad)
         return 1
 
 
 @pytest.fixture
-def no_user_setting(monkeypatch):
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+def no_switch(monkeypatch):
     monkeypatch.delenv("MINITRANSFORMER_DEFAULT_MALLOC", raising=False)
 
 
-def test_threshold_is_fixed_at_128_kib_through_mallopt(no_user_setting):
+def test_the_trimmer_gives_back_every_free_page_each_time_it_is_called(no_switch):
     library = FakeLibrary()
-    assert memory.keep_large_blocks_off_the_heap(library)
-    assert library.calls == [(-3, 128 * 1024)]  # M_MMAP_THRESHOLD of <malloc.h>
+    trim = memory.heap_trimmer(library)
+    assert library.calls == []  # nothing happens before a step asks
+    trim()
+    trim()
+    assert library.calls == [0, 0]  # pad 0: no spare room kept at the heap's top
 
 
-def test_without_glibc_nothing_is_set_and_nothing_fails(no_user_setting, monkeypatch):
+def test_without_glibc_there_is_no_trimmer(no_switch, monkeypatch):
     monkeypatch.setattr(memory, "glibc", lambda: None)
-    assert memory.keep_large_blocks_off_the_heap() is False
+    assert memory.heap_trimmer() is None
+    assert memory.heap_trimmer(object()) is None  # a C library without malloc_trim
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("MALLOC_MMAP_THRESHOLD_", "65536"),
-    ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576")])
-def test_a_threshold_the_user_chose_is_kept(no_user_setting, monkeypatch, variable, value):
-    monkeypatch.setenv(variable, value)
-    library = FakeLibrary()
-    assert memory.keep_large_blocks_off_the_heap(library) is False
-    assert library.calls == []
-
-
-def test_default_malloc_switch_leaves_the_dynamic_threshold_on(no_user_setting, monkeypatch):
+def test_default_malloc_switch_leaves_malloc_as_it_is(no_switch, monkeypatch):
     # benchmarks/train_epoch.py's ours-packed-default-malloc runs the trainer this way
     monkeypatch.setenv("MINITRANSFORMER_DEFAULT_MALLOC", "1")
-    library = FakeLibrary()
-    assert memory.keep_large_blocks_off_the_heap(library) is False
-    assert library.calls == []
+    assert memory.heap_trimmer(FakeLibrary()) is None
     monkeypatch.setenv("MINITRANSFORMER_DEFAULT_MALLOC", "0")  # only 1 switches it off
-    assert memory.keep_large_blocks_off_the_heap(library)
-    assert library.calls == [(-3, 128 * 1024)]
-
-
-def test_other_glibc_tunables_do_not_stop_it(no_user_setting, monkeypatch):
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F")
-    library = FakeLibrary()
-    assert memory.keep_large_blocks_off_the_heap(library)
+    assert memory.heap_trimmer(FakeLibrary()) is not None
 
 
 @pytest.mark.skipif(not (os.name == "posix" and os.uname().sysname == "Linux"),

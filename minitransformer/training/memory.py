@@ -12,18 +12,29 @@ batches: malloc's bytes in use stayed at ~320 MB while its free heap grew by ~15
 (1.06 GB after step 1, 2.86 GB after step 120), and the resident size with it; with random
 batches, where every step has the same shape, it stayed flat.
 
-What keeps it flat. Setting the threshold ourselves switches the dynamic raise off (mallopt(3)),
-so blocks of 128 KiB or more are always mapped and unmapped: a step's activations go back to
-the system when they are freed and never fragment the heap. The price is that the kernel maps
-fresh pages for each step's activations (page faults, system time), a cost not yet measured
-on a quiet machine: benchmarks/train_epoch.py's contestant ours-packed-default-malloc measures
-it against ours-packed. Other C libraries (macOS, Windows, musl) are left as they are.
+What keeps it flat. After every optimizer step the trainer asks glibc to give the free parts of
+its heaps back to the system (malloc_trim(3)): the pages of the holes are released, so the
+resident size follows the bytes in use, not the heap's span, whatever the holes' sizes. Only
+pages are handed back; the holes stay in malloc's lists and are reused when they fit, so the
+dynamic threshold keeps serving activations from the heap, which is the fast path.
 
-Leaving it as it was. MINITRANSFORMER_DEFAULT_MALLOC=1 in the environment skips the fix, so that
-glibc's dynamic threshold stays on (for measuring what the fix costs and saves). glibc's own
-variables cannot bring that state back: a threshold set through MALLOC_MMAP_THRESHOLD_ or
-GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N is fixed as mallopt's is, whatever N. The fix also
-keeps away from those: a user who chose a threshold keeps it.
+What it costs, and what was tried (benchmarks/train_epoch.py's workload: MiniLM, CoNLL + SST-2,
+2,000 examples each, one packed epoch of 126 steps, 2 threads, AMD EPYC; single runs, seconds
+of training / peak MiB / MiB per 1,000 steps):
+
+    glibc as it is (dynamic threshold)          61.0 s   1,484 MiB   +1,784
+    threshold fixed at 128 KiB (mallopt)        91.8 s   1,030 MiB      +57
+    malloc_trim every 4 steps                   62.0 s   1,338 MiB     +460
+    malloc_trim every 2 steps                   67.4 s   1,317 MiB     +111
+    malloc_trim after every step (this file)    74.1 s   1,182 MiB      +68
+
+A fixed threshold (the first fix) maps and unmaps every large block, so the kernel hands out
+and zeroes fresh pages for every activation: flat, but half again as slow. Trimming after every
+step keeps the memory as flat for a third of that price. Other C libraries (macOS, Windows,
+musl) are left as they are.
+
+Leaving it as it was. MINITRANSFORMER_DEFAULT_MALLOC=1 in the environment skips the trimming
+(benchmarks/train_epoch.py's contestant ours-packed-default-malloc measures with it).
 
 How to read it. A run's metrics.jsonl training records carry rss_mib (VmRSS) and peak_rss_mib
 (VmHWM); resident_summary turns them into the peak and the growth per 1,000 steps once the run
@@ -35,9 +46,8 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import Callable
 
-M_MMAP_THRESHOLD = -3  # the mallopt parameter's number in glibc's <malloc.h>
-MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept instead of raised
 DEFAULT_MALLOC_VARIABLE = "MINITRANSFORMER_DEFAULT_MALLOC"  # "1": leave malloc as it is
 GROWTH_FROM = 0.2  # the growth is read from this share of a run's steps on (after its warm-up)
 
@@ -47,26 +57,27 @@ def glibc() -> ctypes.CDLL | None:
     if os.name != "posix":
         return None
     library = ctypes.CDLL(None)  # the symbols already loaded into this process
-    # gnu_get_libc_version exists only in glibc; other C libraries' mallopt, if any, differs
-    if not hasattr(library, "gnu_get_libc_version") or not hasattr(library, "mallopt"):
+    # gnu_get_libc_version exists only in glibc
+    if not hasattr(library, "gnu_get_libc_version"):
         return None
     return library
 
 
-def keep_large_blocks_off_the_heap(library: ctypes.CDLL | None = None) -> bool:
-    """Fix glibc's mmap threshold at 128 KiB (see the top); True if it was set.
-
-    Skipped where the C library is not glibc, where the user chose a threshold in the
-    environment (theirs to keep), and where MINITRANSFORMER_DEFAULT_MALLOC is 1 (the dynamic
-    threshold left on, see the top). `library`: the C library to set it in (tests)."""
-    if (os.environ.get(DEFAULT_MALLOC_VARIABLE) == "1"
-            or "MALLOC_MMAP_THRESHOLD_" in os.environ
-            or "malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", "")):
-        return False
+def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], None] | None:
+    """What the trainer calls after every step to give glibc's free heap pages back (see the
+    top); None where there is nothing to do: no glibc, or MINITRANSFORMER_DEFAULT_MALLOC=1.
+    `library`: the C library to call (tests)."""
+    if os.environ.get(DEFAULT_MALLOC_VARIABLE) == "1":
+        return None
     library = library if library is not None else glibc()
-    if library is None:
-        return False
-    return bool(library.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))  # 1 on success
+    if library is None or not hasattr(library, "malloc_trim"):
+        return None
+    trim = library.malloc_trim
+
+    def give_back_free_pages() -> None:
+        trim(0)  # 0: keep no spare room at the top of the main heap either
+
+    return give_back_free_pages
 
 
 def resident_mib(status: Path = Path("/proc/self/status")) -> dict[str, float]:

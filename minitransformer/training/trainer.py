@@ -46,7 +46,7 @@ from .distillation import EmbeddingDistillation
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .gradient_surgery import combine_gradients, put_gradients, take_gradients
-from .memory import keep_large_blocks_off_the_heap, resident_mib
+from .memory import heap_trimmer, resident_mib
 from .optim import GroupInfo, make_adamw, parameter_groups, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import METRICS_FILE, MetricsLog, Progress
@@ -140,6 +140,7 @@ class Trainer:
         # Whether this run has written best/ and last/ (a resumed run: its own from the start).
         self.saved_best = self.saved_last = False
         self.progress: Progress | None = None
+        self.trim_heap = None  # set by train(): glibc gives free heap pages back (memory.py)
         # Since the last training record: per task [loss sum, steps]; examples and seconds.
         self.window_losses: dict[str, list[float]] = {}
         self.window_examples, self.window_seconds = 0, 0.0
@@ -195,8 +196,8 @@ class Trainer:
         self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
                                  self.log)
         # Batches of changing sizes fragment glibc's heap: FDU-MTL's resident memory grew by
-        # ~15 MB a step until large blocks were kept off it (memory.py, docs/experiments.md).
-        keep_large_blocks_off_the_heap()
+        # ~15 MB a step until its free pages were given back after each step (memory.py).
+        self.trim_heap = heap_trimmer()
         self._unfreeze_due()
         try:
             while self.epoch < self.options.epochs:
@@ -231,6 +232,8 @@ class Trainer:
                 self._count_tokens(name, batch)
             losses = ([self._step(names[0], batches[0])] if len(names) == 1 else
                       self._mixed_step(names, batches))
+            if self.trim_heap is not None:
+                self.trim_heap()  # inside the step's time: it is part of what a step costs
             seconds = time.perf_counter() - started
             self.train_seconds += seconds
             for name, batch, loss in zip(names, batches, losses):
