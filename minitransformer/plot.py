@@ -304,9 +304,9 @@ def draw_rates(axes, run: Run, colour_of: dict) -> None:
                       linewidth=1.2 + 0.5 * depth, label=f"depth {depth}")
         if rates.layer_decay == 1:
             rule = f"d = 1: every depth at lr {rates.lr:g} x the schedule"
-        else:
-            rule = (f"depth k at lr x d^({rates.num_layers}-k) x the schedule: lr {rates.lr:g}, "
-                    f"d = {rates.layer_decay:g}")
+        else:  # in two lines: one would be wider than the panel
+            rule = (f"depth k at lr x d^({rates.num_layers}-k) x the schedule,\n"
+                    f"lr {rates.lr:g}, d = {rates.layer_decay:g}")
         lines = [run.label, rule]
         if rates.frozen:
             lines.append(f"{depth_names(rates.frozen)} frozen (rate 0)")

@@ -5,6 +5,7 @@ each task's main metric, and the rate-per-depth panel holds lr * d**(N-k) times 
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from minitransformer.plot import series_of, smooth
 from minitransformer.storage.formats import CHECKPOINT_FORMAT
 from minitransformer.training.checkpoint import FORMAT_VERSION
 from minitransformer.training.options import TrainingOptions
+from minitransformer.training.progress import read_metrics
 
 RECORDS = [
     {"type": "train", "step": 2, "epoch": 1, "task": "topic", "loss": 1.5, "steps": 1, "lr": 1e-4,
@@ -236,3 +238,89 @@ def test_no_run_and_no_example_is_refused(tmp_path, capsys):
         plot.main(["--out", str(tmp_path / "c.png")])
     assert stop.value.code == 2
     assert "give one or more RUN directories, or --example" in capsys.readouterr().err
+
+
+# The curves of docs/experiments.md, drawn from the logs experiments/curves.sh keeps, with the
+# labels it gives them (its two plot commands).
+ROOT = Path(__file__).resolve().parents[1]
+CURVES_LOGS = ROOT / "docs" / "img" / "curves_logs"
+FREEZING = {"none": "nothing frozen", "backbone": "backbone frozen",
+            "layers3": "embeddings + layers 1-3 frozen", "gradual": "gradual unfreezing, 16 steps"}
+DECAY = {"none": "d = 1.0", "decay0.9": "d = 0.9", "decay0.8": "d = 0.8"}
+CURVE_TASKS = ("sst3", "agnews")
+MINILM_LAYERS = 6
+
+
+def kept_log(name: str) -> list[dict]:
+    return read_metrics(CURVES_LOGS / name / "metrics.jsonl")
+
+
+def logged_rates(records: list[dict]) -> list[float]:
+    """The top layer's rate at each logged step, as the log records it (once per step)."""
+    return list({r["step"]: r["lr"] for r in records if r["type"] == "train"}.values())
+
+
+def docs_figure(monkeypatch, tmp_path, runs: dict):
+    labels = [word for label in runs.values() for word in ("--label", label)]
+    return drawn_figure(monkeypatch, [str(CURVES_LOGS / name) for name in runs] + labels
+                        + ["--out", str(tmp_path / "c.png")])
+
+
+@pytest.mark.parametrize("runs", [FREEZING, DECAY], ids=["freezing", "layer_decay"])
+def test_the_docs_curves_draw_the_kept_logs(tmp_path, monkeypatch, runs):
+    lines = lines_by_label(docs_figure(monkeypatch, tmp_path, runs))
+    for name, label in runs.items():
+        records = kept_log(name)
+        for task in CURVE_TASKS:
+            losses = [(r["step"], r["loss"]) for r in records
+                      if r["type"] == "train" and r["task"] == task]
+            line = lines[f"{label}: {task} loss"]
+            assert list(line.get_xdata()) == [step for step, _ in losses]
+            assert list(line.get_ydata()) == pytest.approx(smooth([loss for _, loss in losses]))
+            scores = [(r["step"], r["metrics"][task]["accuracy"]) for r in records
+                      if r["type"] == "eval"]
+            line = lines[f"{label}: {task} accuracy"]  # the main metric, drawn by default
+            assert list(zip(line.get_xdata(), line.get_ydata())) == scores
+            assert len(scores) == 8  # every 25 steps and after the last, step 188
+
+
+def test_the_docs_rate_panels_show_freezing_and_decay(tmp_path, monkeypatch):
+    """By hand from the kept logs: frozen depths at 0, gradual unfreezing opening a depth every
+    16 steps from the top, depth k at d**(6-k) of the top layer's logged rate."""
+    figure = docs_figure(monkeypatch, tmp_path, FREEZING)
+    top = logged_rates(kept_log("none"))
+    assert depth_lines(figure, "nothing frozen\n") == {
+        depth: pytest.approx(top) for depth in range(MINILM_LAYERS + 1)}
+    backbone = depth_lines(figure, "backbone frozen\n")
+    assert all(rate == 0.0 for rates in backbone.values() for rate in rates)
+    partial = depth_lines(figure, "embeddings + layers 1-3 frozen\n")
+    assert all(rate == 0.0 for depth in range(4) for rate in partial[depth])
+    for depth in range(4, MINILM_LAYERS + 1):
+        assert partial[depth] == pytest.approx(logged_rates(kept_log("layers3")))
+    steps = [r["step"] for r in kept_log("gradual") if r["type"] == "train"]
+    steps = list(dict.fromkeys(steps))
+    gradual = depth_lines(figure, "gradual unfreezing, 16 steps\n")
+    # The rate logged at step s trained with the top (s - 1) // 16 depths: depth 6 from step 17.
+    joined = {depth: next(step for step, rate in zip(steps, rates) if rate > 0)
+              for depth, rates in gradual.items()}
+    assert joined == {depth: next(step for step in steps if (step - 1) // 16 >= 7 - depth)
+                      for depth in range(MINILM_LAYERS + 1)}
+    assert joined[0] == 115  # the first logged step (every 5) of the whole encoder training
+
+    figure = docs_figure(monkeypatch, tmp_path, DECAY)
+    for name, decay in (("decay0.9", 0.9), ("decay0.8", 0.8)):
+        rates = depth_lines(figure, f"{DECAY[name]}\n")
+        top = logged_rates(kept_log(name))
+        for depth in range(MINILM_LAYERS + 1):
+            assert rates[depth] == pytest.approx([rate * decay ** (MINILM_LAYERS - depth)
+                                                  for rate in top])
+
+
+def test_the_docs_state_the_kept_logs_final_accuracies():
+    text = (ROOT / "docs" / "experiments.md").read_text(encoding="utf-8")
+    start = text.index("## Curves: freezing")
+    section = " ".join(text[start:text.index("\n## ", start)].split())  # lines joined
+    for name, label in [*FREEZING.items(), *DECAY.items()]:
+        last = [r for r in kept_log(name) if r["type"] == "eval"][-1]
+        sst3, agnews = (last["metrics"][task]["accuracy"] for task in CURVE_TASKS)
+        assert f"{label} {sst3:.3f} / {agnews:.3f}" in section, (name, sst3, agnews)

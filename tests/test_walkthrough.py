@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from minitransformer.inspect import DOMINANT_SHARE, PATTERNS
 from minitransformer.loading import MINILM_INSTALL, load_sentence_encoder, minilm_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,3 +109,30 @@ def test_every_named_piece_is_one_position():
             assert pieces[int(numbered.group(2))] == numbered.group(1), name
         else:
             assert pieces.count(name) == 1, f"{name!r} could be any of {pieces.count(name)} pieces"
+
+
+def test_the_picture_caption_states_a_pattern_per_drawn_head():
+    """The caption under the attention picture: a cell per drawn (layer, head) that names a
+    pattern holding more than half of the weight, or 'mixed' with two shares of at most half,
+    the larger first; its summary counts the same heads."""
+    tool = load_tool()
+    heads = page_rows("| |")
+    assert heads == [f"head {head + 1}" for head in tool.PICTURE_HEADS]
+    counted = {}
+    for layer in (1, 6):  # tool.picture_layers of MiniLM's 6 layers
+        for number, cell in enumerate(page_rows(f"| layer {layer} |"), start=1):
+            mixed = re.fullmatch(r"mixed: (.+) (\d\.\d+), (.+) (\d\.\d+)", cell)
+            if mixed:
+                first, second = float(mixed.group(2)), float(mixed.group(4))
+                assert {mixed.group(1), mixed.group(3)} <= {*PATTERNS, "other"}, cell
+                assert DOMINANT_SHARE >= first >= second, cell
+                counted.setdefault("mixed", []).append((layer - 1, number - 1))
+            else:
+                name, share = cell.rsplit(" ", 1)
+                assert name in PATTERNS and float(share) > DOMINANT_SHARE, cell
+                counted.setdefault(name, []).append((layer - 1, number - 1))
+    (summary,) = [line for line in PAGE.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("Of the ")]
+    assert f"Of the {sum(map(len, counted.values()))} heads drawn: " in summary
+    for name, panels in counted.items():
+        assert f"{name}: {len(panels)} ({tool.heads_named(panels)})" in summary, (name, summary)

@@ -23,7 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minitransformer import attention, encoder, pooling, sentence, tokenizer  # noqa: E402
-from minitransformer.inspect import attention_summary, draw_attention, piece_names, trace_sentences  # noqa: E402
+from minitransformer.inspect import (  # noqa: E402
+    DOMINANT_SHARE,
+    PATTERNS,
+    attention_pattern,
+    attention_summary,
+    dominant_pattern,
+    draw_attention,
+    pattern_caption,
+    piece_names,
+    trace_sentences,
+)
 from minitransformer.loading import MINILM_INSTALL, load_sentence_encoder, minilm_directory  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
@@ -32,6 +42,11 @@ DOC = ROOT / "docs" / "walkthrough.md"
 PICTURE = ROOT / "docs" / "img" / "walkthrough_attention.png"
 WORD = 2  # the position of "cat" in [CLS] the cat sat on the mat . [SEP]
 NORMALISING_CALL = "F.normalize("  # the line of SentenceEncoder.encode that section 5 links to
+PICTURE_HEADS = [0, 1, 2, 3]  # the heads the picture draws, of its first and last layer
+
+
+def picture_layers(config) -> list[int]:
+    return [0, config.num_layers - 1]
 
 
 def link(obj, containing: str | None = None) -> str:
@@ -59,6 +74,51 @@ def softmax_of_printed(scores: list[str]) -> list[float]:
     largest = max(values)
     exponentials = [math.exp(value - largest) for value in values]
     return [e / sum(exponentials) for e in exponentials]
+
+
+def heads_named(panels: list[tuple[int, int]]) -> str:
+    """[(0, 0), (0, 2), (5, 1)] -> 'layer 1 heads 1, 3; layer 6 head 2' (counted from 1)."""
+    layers: dict[int, list[int]] = {}
+    for layer, head in panels:
+        layers.setdefault(layer, []).append(head)
+    return "; ".join(f"layer {layer + 1} head{'s' if len(heads) > 1 else ''} "
+                     f"{', '.join(str(head + 1) for head in heads)}" for layer, heads in layers.items())
+
+
+def picture_caption(trace, layers: list[int], heads: list[int]) -> list[str]:
+    """The caption of the attention picture, as lines of the page: what it draws, the pattern
+    measured on each panel (the one printed over it, `pattern_caption`), the panels grouped by
+    their dominant pattern, and the commands that draw it."""
+    length = len(trace.pieces[0])
+    rows, groups = [], {name: [] for name in (*PATTERNS, "mixed")}
+    for layer in layers:
+        cells = []
+        for head in heads:
+            shares = attention_pattern(trace.encoder.attention[layer][0, head, :length, :length])
+            cells.append(pattern_caption(shares))
+            groups[dominant_pattern(shares) or "mixed"].append((layer, head))
+        rows.append(f"| layer {layer + 1} | " + " | ".join(cells) + " |")
+    summary = "; ".join(f"{name}: {len(panels)} ({heads_named(panels)})"
+                        for name, panels in groups.items() if panels)
+    layer_names = " and ".join(str(layer + 1) for layer in layers)
+    return [
+        f"*The picture:* heads {heads[0] + 1}-{heads[-1] + 1} of layers {layer_names}, a row per "
+        "query piece and a column per key it attends to (each row sums to 1). Over each panel, "
+        "the pattern measured on the word pieces' rows (`attention_pattern` in inspect.py: the "
+        "share of their weight on `[CLS]`/`[SEP]`, on the piece itself, on the piece before or "
+        "after it, or elsewhere, 'other'), named when it holds more than "
+        f"{DOMINANT_SHARE:.0%} of the weight, else 'mixed' with the two largest shares. "
+        "Measured on this sentence:",
+        "",
+        "| | " + " | ".join(f"head {head + 1}" for head in heads) + " |",
+        "|---|" + "---|" * len(heads),
+        *rows,
+        "",
+        f"Of the {len(layers) * len(heads)} heads drawn: {summary}. Drawn by "
+        f"`python tools/make_walkthrough.py`; `python -m minitransformer.inspect --model minilm "
+        f"\"{SENTENCE}\" --attention-png attention.png` draws the same picture and prints the "
+        "pattern of every head of every layer.",
+    ]
 
 
 def render(model) -> str:
@@ -182,6 +242,8 @@ def render(model) -> str:
         f"![attention weights of layers 1 and {config.num_layers}, heads 1-4]"
         "(img/walkthrough_attention.png)",
         "",
+        *picture_caption(trace, picture_layers(config), PICTURE_HEADS),
+        "",
         f"## 5. Pooling ({link(pooling.mean_pooling)}) and normalisation "
         f"({link(sentence.SentenceEncoder.encode, containing=NORMALISING_CALL)})",
         "",
@@ -214,7 +276,7 @@ def main() -> int:
         print("matplotlib is not installed: the picture was not redrawn")
         return 0
     trace = trace_sentences(model, [SENTENCE])
-    draw_attention(trace, [0, model.encoder.config.num_layers - 1], [0, 1, 2, 3], PICTURE)
+    draw_attention(trace, picture_layers(model.encoder.config), PICTURE_HEADS, PICTURE)
     print(f"wrote {PICTURE.relative_to(ROOT)}")
     return 0
 
