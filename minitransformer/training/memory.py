@@ -46,6 +46,7 @@ is under way.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from pathlib import Path
 from typing import Callable
@@ -65,7 +66,7 @@ def glibc() -> ctypes.CDLL | None:
     return library
 
 
-def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], None] | None:
+def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], object] | None:
     """What the trainer calls after every step to give glibc's free heap pages back (see the
     top); None where there is nothing to do: no glibc, or MINITRANSFORMER_DEFAULT_MALLOC=1.
     `library`: the C library to call (tests)."""
@@ -74,12 +75,7 @@ def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], None] | Non
     library = library if library is not None else glibc()
     if library is None or not hasattr(library, "malloc_trim"):
         return None
-    trim = library.malloc_trim
-
-    def give_back_free_pages() -> None:
-        trim(0)  # 0: keep no spare room at the top of the main heap either
-
-    return give_back_free_pages
+    return functools.partial(library.malloc_trim, 0)  # 0: no spare room kept at the heap's top
 
 
 def resident_mib(status: Path = Path("/proc/self/status")) -> dict[str, float]:
