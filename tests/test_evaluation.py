@@ -3,6 +3,7 @@
 crash."""
 
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from minitransformer.tasks.heads import (
 )
 from minitransformer.tasks.kinds import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY
 from minitransformer.tasks.readers import PairExample, SentenceExample
+from minitransformer.training import runs as runs_module
 from minitransformer.training.freezing import apply_freezing
 from minitransformer.training.progress import METRICS_FILE, read_metrics
 
@@ -115,7 +117,7 @@ def jsonl(path: Path, rows) -> Path:
     return path
 
 
-def test_a_run_whose_dev_metric_is_undefined_trains_and_saves(tmp_path, capsys):
+def test_a_run_whose_dev_metric_is_undefined_trains_and_saves(tmp_path, capsys, monkeypatch):
     jsonl(tmp_path / "topic.jsonl", [{"text": text, "label": "ab"[i % 2]}
                                               for i, text in enumerate(CORPUS)])
     pairs = list(zip(CORPUS, CORPUS[::-1]))
@@ -143,8 +145,11 @@ def test_a_run_whose_dev_metric_is_undefined_trains_and_saves(tmp_path, capsys):
     assert json.loads((run / "run.json").read_text())["best"] is None  # no score chose one
     assert "sts" not in series_of(evaluations).metrics  # the curves skip the undefined
     assert "accuracy" in series_of(evaluations).metrics["topic"]
+    trims = []  # the evaluate command gives free heap pages back after each batch (memory.py)
+    monkeypatch.setattr(runs_module, "heap_trimmer", lambda: lambda: trims.append(1))
     assert train.main(["evaluate", str(run), "--task", f"sts={sts_dev}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"sts": {"spearman": None, "pearson": None}}
+    assert len(trims) == math.ceil(len(pairs) / 64)  # the command's batch size
 
 
 def test_evaluate_command_reports_an_undefined_correlation(tmp_path, tokenizer, capsys):

@@ -284,18 +284,21 @@ def test_padding_fraction_counts_the_batches_token_positions(tokenizer, task_fil
     assert single.padding_fraction() == 0.0
 
 
-def test_the_heap_is_trimmed_after_every_step_and_resident_memory_is_logged(
+def test_the_heap_is_trimmed_after_every_step_and_dev_batch_and_resident_memory_is_logged(
         tokenizer, task_files, tmp_path, monkeypatch):
     # The fix of issue 28's memory growth is the trainer's to apply (memory.py): glibc's free
-    # heap pages go back after each step. The readings go into every record where the system
-    # gives them.
+    # heap pages go back after each step and after each batch of the dev scoring, whose batches
+    # vary in size too. The readings go into every record where the system gives them.
     calls = []
     monkeypatch.setattr(trainer_module, "heap_trimmer", lambda: lambda: calls.append(1))
     monkeypatch.setattr(trainer_module, "resident_mib",
                         lambda: {"rss_mib": 100.0, "peak_rss_mib": 120.0})
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2, log_every=1)
     trainer.train()
-    assert trainer.global_step > 1 and len(calls) == trainer.global_step
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    evaluations = sum(r["type"] == "eval" for r in records)
+    dev_batches = sum(math.ceil(len(t.dev) / 64) for t in trainer.tasks)  # scoring's batch size
+    assert trainer.global_step > 1 and evaluations == 2 and dev_batches >= 2
+    assert len(calls) == trainer.global_step + evaluations * dev_batches
     assert {r["type"] for r in records} == {"train", "eval"}
     assert all(r["rss_mib"] == 100.0 and r["peak_rss_mib"] == 120.0 for r in records)

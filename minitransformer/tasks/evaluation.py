@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -48,18 +48,23 @@ def evaluating(model: nn.Module) -> Iterator[None]:
 
 
 def evaluate_task(model: MultiTaskModel, task: TaskData, batch_size: int = 64,
-                  split: str = "dev", progress: bool | None = False) -> dict[str, float | None]:
+                  split: str = "dev", progress: bool | None = False,
+                  after_batch: Callable[[], object] | None = None) -> dict[str, float | None]:
     """The metrics of one task on its dev set (or on its training set with split='train')."""
     dataset = task.dev if split == "dev" else task.train
-    return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size, progress)
+    return score_dataset(model, task.spec.name, dataset, task.label_map, batch_size, progress,
+                         after_batch)
 
 
 def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
                   label_map: list[str] | None, batch_size: int = 64,
-                  progress: bool | None = None) -> dict[str, float | None]:
+                  progress: bool | None = None,
+                  after_batch: Callable[[], object] | None = None) -> dict[str, float | None]:
     """{metric: value} of the head `task` on an encoded dataset, in eval mode, no gradients;
     the model's modes are restored afterwards. None: a metric undefined on this dataset.
-    progress: a bar over the batches; None shows it on a terminal for PROGRESS_MIN_BATCHES or more."""
+    progress: a bar over the batches; None shows it on a terminal for PROGRESS_MIN_BATCHES or more.
+    after_batch: called after each batch (the trainer's heap trim: dev batches are padded to
+    their own longest sentence, so their sizes vary as packed steps do; training/memory.py)."""
     device = next(model.parameters()).device
     kind = dataset.kind
     predictions, gold = [], []
@@ -73,14 +78,17 @@ def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
             batch_predictions, batch_gold = kind.gather(output.predictions, batch, label_map)
             predictions.extend(batch_predictions)
             gold.extend(batch_gold)
+            del output  # its activations are free before the trim, not after the next batch
+            if after_batch is not None:
+                after_batch()
     return kind.score(predictions, gold)
 
 
-def dev_results(model: MultiTaskModel, tasks: list[TaskData],
-                progress: bool | None = False) -> Results:
-    """{task: {metric: value}} for every task that has a dev set."""
-    return {t.spec.name: evaluate_task(model, t, progress=progress) for t in tasks
-            if t.dev is not None}
+def dev_results(model: MultiTaskModel, tasks: list[TaskData], progress: bool | None = False,
+                after_batch: Callable[[], object] | None = None) -> Results:
+    """{task: {metric: value}} for every task that has a dev set; after_batch: see score_dataset."""
+    return {t.spec.name: evaluate_task(model, t, progress=progress, after_batch=after_batch)
+            for t in tasks if t.dev is not None}
 
 
 def main_score(results: Results, tasks: list[TaskData]) -> float | None:

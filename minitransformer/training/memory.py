@@ -12,9 +12,11 @@ batches: malloc's bytes in use stayed at ~320 MB while its free heap grew by ~15
 (1.06 GB after step 1, 2.86 GB after step 120), and the resident size with it; with random
 batches, where every step has the same shape, it stayed flat.
 
-What keeps it flat. After every optimizer step the trainer asks glibc to give the free parts of
-its heaps back to the system (malloc_trim(3)): the pages of the holes are released, so the
-resident size follows the bytes in use, not the heap's span, whatever the holes' sizes. Only
+What keeps it flat. After every optimizer step, and after every batch of dev scoring (whose
+batches are padded to their own longest sentence, so their sizes vary too; the evaluate command
+does the same), the trainer asks glibc to give the free parts of its heaps back to the system
+(malloc_trim(3)): the pages of the holes are released, so the resident size follows the bytes
+in use, not the heap's span, whatever the holes' sizes. Only
 pages are handed back; the holes stay in malloc's lists and are reused when they fit, so the
 dynamic threshold keeps serving activations from the heap, which is the fast path.
 
@@ -67,9 +69,9 @@ def glibc() -> ctypes.CDLL | None:
 
 
 def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], object] | None:
-    """What the trainer calls after every step to give glibc's free heap pages back (see the
-    top); None where there is nothing to do: no glibc, or MINITRANSFORMER_DEFAULT_MALLOC=1.
-    `library`: the C library to call (tests)."""
+    """What the trainer calls after every step and dev batch to give glibc's free heap pages
+    back (see the top); None where there is nothing to do: no glibc, or
+    MINITRANSFORMER_DEFAULT_MALLOC=1. `library`: the C library to call (tests)."""
     if os.environ.get(DEFAULT_MALLOC_VARIABLE) == "1":
         return None
     library = library if library is not None else glibc()

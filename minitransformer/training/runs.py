@@ -29,6 +29,7 @@ from ..tasks.kinds import read_examples
 from .checkpoint import load_checkpoint
 from .distributed import DistributedContext
 from .freezing import count_parameters
+from .memory import heap_trimmer
 from .run_config import RunConfig
 from .seeds import derive_seed
 from .start import Start, carried_head, new_head, start_encoder
@@ -118,7 +119,7 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_siz
     model, tokenizer, description = load_checkpoint(path)
     model.to(device or devices.best_device())
     saved = {task["spec"]["name"]: task for task in description["tasks"]}
-    results = {}
+    results, trim_heap = {}, heap_trimmer()  # a long file's batches vary in size (memory.py)
     for name, file in files:
         if name not in saved:
             raise InputError(f"--task {name}={file}: the run has no task {name!r}; it has "
@@ -127,6 +128,6 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_siz
         examples = read_examples(file, spec.kind, spec.text_field, spec.label_field,
                                  spec.second_text_field)
         data = encode_examples(examples, spec.kind, tokenizer, labels, file)
-        results[name] = score_dataset(model, name, data, labels, batch_size, progress)
+        results[name] = score_dataset(model, name, data, labels, batch_size, progress, trim_heap)
     return results
 

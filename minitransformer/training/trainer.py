@@ -399,7 +399,8 @@ class Trainer:
         if self.window_losses:  # the loss curve reaches every evaluation
             self._write_training_records()
         if self.distributed.is_main:
-            results = dev_results(self.model, self.tasks, progress=self.progress.mode == "bar")
+            results = dev_results(self.model, self.tasks, progress=self.progress.mode == "bar",
+                                  after_batch=self.trim_heap)  # flat through scoring too
             entry = {"epoch": self.epoch, "step": self.global_step, "metrics": results,
                      "loss_weights": self.weighting.current_weights(),
                      "train_seconds": round(self.train_seconds, 2),
