@@ -77,6 +77,59 @@ def import_reference(module_name: str):
     return module
 
 
+# ---- sentence-transformers on ONNX Runtime ------------------------------------------------
+# The contestant a user picks today for fast CPU embeddings: SentenceTransformer(...,
+# backend="onnx"), float32 or with the dynamic int8 model export_dynamic_quantized_onnx_model
+# writes. Versions that work together (2026-12): sentence-transformers 5.x, transformers 4.57,
+# optimum 2.x with optimum-onnx, onnxruntime ([bench] in pyproject.toml).
+ONNX_FLOAT32_FILE = "onnx/model.onnx"
+ONNX_QINT8_CONFIG = "avx512_vnni"  # sentence-transformers' name for the quantisation settings
+ONNX_QINT8_FILE = f"onnx/model_qint8_{ONNX_QINT8_CONFIG}.onnx"
+ONNX_EXPORT_PROGRAM = """
+import sys
+from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+directory, config = sys.argv[1:]
+model = SentenceTransformer(directory, device="cpu", backend="onnx")  # exports onnx/model.onnx
+model.save_pretrained(directory)
+export_dynamic_quantized_onnx_model(model, config, directory)
+"""
+
+
+def onnx_model_directory(folder: Path) -> Path:
+    """A copy of the MiniLM directory in `folder` with sentence-transformers' ONNX float32 and
+    qint8 exports in its onnx/ (the installed package is left as it is). Untimed: a user
+    exports once. Exits naming the install command when the ONNX packages are missing."""
+    import shutil
+
+    for module_name in ("sentence_transformers", "optimum.onnxruntime", "onnxruntime"):
+        try:
+            __import__(module_name)
+        except ImportError:
+            sys.exit(f"{module_name} is not installed; the ONNX contestants need it. Install the "
+                     f"benchmark extras with:\n    {BENCH_INSTALL}")
+    directory = folder / "minilm-onnx"
+    shutil.copytree(minilm_model_directory(), directory)
+    finished = subprocess.run([sys.executable, "-c", ONNX_EXPORT_PROGRAM, str(directory),
+                               ONNX_QINT8_CONFIG], capture_output=True, text=True)
+    if finished.returncode != 0 or not (directory / ONNX_QINT8_FILE).is_file():
+        raise RuntimeError(f"the ONNX export failed:\n{finished.stderr[-2000:]}")
+    return directory
+
+
+def cosine_statistics(vectors, reference) -> dict[str, float]:
+    """Each row's cosine to the same row of `reference` (numpy arrays of shape (n, d)):
+    {"cos_mean", "cos_p1" (1st percentile), "cos_min"}. A quantised embedder is judged per
+    sentence: a mean near 1 can hide a few sentences that are far off."""
+    import numpy as np
+
+    vectors = np.asarray(vectors, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    cosines = (vectors * reference).sum(axis=1) / (
+        np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1))
+    return {"cos_mean": float(cosines.mean()), "cos_p1": float(np.percentile(cosines, 1)),
+            "cos_min": float(cosines.min())}
+
+
 def load_hf_bert(directory: Path, attention: str | None = None, pooler: bool = True):
     """HF transformers' BertModel with the MiniLM weights, in eval mode.
 
@@ -268,10 +321,13 @@ def environment() -> dict:
     """What the numbers depend on besides the code: versions and the thread count."""
     info = {"python": sys.version.split()[0], "torch": torch.__version__,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}
-    for name in ("transformers", "sentence_transformers"):
-        module = sys.modules.get(name)
-        if module is not None:
-            info[name] = module.__version__
+    from importlib import metadata
+
+    for name in ("transformers", "sentence-transformers", "optimum", "optimum-onnx", "onnxruntime"):
+        try:  # installed, whether or not this process imported it (contestants run in children)
+            info[name.replace("-", "_")] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
     return info
 
 
