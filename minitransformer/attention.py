@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import scaled_dot_product_attention
+
 
 def additive_padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(B, T) of 1/0 -> (B, 1, 1, T) of 0 / most-negative-float, broadcast over heads and queries.
@@ -134,6 +136,6 @@ class MultiHeadAttention(nn.Module):
         qkv = self.project_qkv(hidden).view(batch, length, 3, self.num_heads, self.head_size)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # three (B, h, T, d_k)
         dropout = self.attention_dropout if self.training else 0.0
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
-                                                 dropout_p=dropout)  # (B, h, T, d_k)
+        # PyTorch's kernel, or in training on the CPU the same steps with a cheaper dropout mask
+        context = scaled_dot_product_attention(q, k, v, additive_mask, dropout)  # (B, h, T, d_k)
         return self.output(self.merge_heads(context))  # (B, T, d)

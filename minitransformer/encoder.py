@@ -17,6 +17,7 @@ from torch import nn
 
 from .attention import MultiHeadAttention, additive_padding_mask
 from .config import EncoderConfig
+from .dropout import Dropout
 from .positional import make_positional
 
 ACTIVATION_FUNCTIONS = {
@@ -45,7 +46,7 @@ class Embeddings(nn.Module):
         self.segment = (nn.Embedding(config.segment_vocab_size, config.hidden_size)
                         if config.segment_vocab_size > 0 else None)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         nn.init.normal_(self.token.weight, std=1 / self.scale if sinusoidal else 0.02)
         if self.segment is not None:
             nn.init.normal_(self.segment.weight, std=0.02)
@@ -91,7 +92,7 @@ class EncoderLayer(nn.Module):
         self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.feed_forward = FeedForward(config)
         self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.pre_norm = config.norm_placement == "pre"
 
     def forward(self, x: torch.Tensor, additive_mask: torch.Tensor | None = None,

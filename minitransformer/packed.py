@@ -25,9 +25,9 @@ values.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .attention import MultiHeadAttention, additive_padding_mask
+from .dropout import scaled_dot_product_attention
 from .encoder import Encoder, EncoderLayer
 
 
@@ -74,7 +74,6 @@ def packed_attention(attention: MultiHeadAttention, x: torch.Tensor, real: torch
     # (B, T, 3, h, d_k) -> three (B, h, T, d_k)
     q, k, v = padded.view(batch, length, 3, heads, head_size).permute(2, 0, 3, 1, 4)
     dropout = attention.attention_dropout if attention.training else 0.0
-    context = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask,
-                                             dropout_p=dropout)  # (B, h, T, d_k)
+    context = scaled_dot_product_attention(q, k, v, additive_mask, dropout)  # (B, h, T, d_k)
     context = context.transpose(1, 2).reshape(batch * length, hidden)[real]  # (N, d)
     return attention.output(context)

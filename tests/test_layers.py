@@ -13,7 +13,7 @@ LAYERS = [
     {"errors", "training.distributed",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
     {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
-     "training.memory"},  # one home for each mechanism
+     "training.memory", "dropout"},  # one home for each mechanism
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
      "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
      "training.weighting", "training.optim", "cli", "training.progress", "devices",
