@@ -9,7 +9,7 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
     ours-random   train.py --batching random: padded batches drawn at random (the reference)
     ours-length   train.py --batching length: batches of similar lengths, in random order
     ours-packed   train.py --batching packed: random batches, real tokens only through the
-                  linear layers (packed.py)
+                  linear layers (packed.py); train.py's default
     ours-packed-default-malloc   ours-packed with MINITRANSFORMER_DEFAULT_MALLOC=1: glibc's
                   free heap pages not given back after each step, as before the trainer's
                   fix (training/memory.py). Against ours-packed it shows what the fix costs in
@@ -50,6 +50,11 @@ rotates, and the median of --repeats rounds is reported. Columns:
                Both memory columns are medians of the rounds, "n/a" where the system does
                not report resident memory (it is read from /proc/self/status, Linux)
     sst2 acc, ner F1   dev scores after the epoch (first round; the runs are seeded)
+    process s  the whole process, as a user waits for it: the wall time of the fresh process
+               (ours: train.py from start to exit: imports, reading and tokenising, the steps,
+               evaluation, checkpoints, example predictions; HF: the same loop's process)
+    x HF steps  hf-random's training steps alone (the s / epoch column) over this process s:
+               how our whole run compares with the reference loop's steps alone
 
     python benchmarks/train_epoch.py                       # 2 x 2,000 examples, 3 rounds
     python benchmarks/train_epoch.py --examples 200 --repeats 1   # a quick check
@@ -57,6 +62,9 @@ rotates, and the median of --repeats rounds is reported. Columns:
         --json-out benchmarks/results/train_epoch_seed1.json   # the dev scores of another seed
     python benchmarks/train_epoch.py --contestants ours-packed,ours-packed-default-malloc \
         --json-out benchmarks/results/train_epoch_malloc.json   # the mmap threshold's cost
+    python benchmarks/train_epoch.py --tasks sst2 --examples 3200 --batch-size 16 \
+        --dev-sentences 32 --contestants ours-packed,hf-random \
+        --json-out benchmarks/results/train_epoch_small.json   # a small job, whole process
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -116,31 +125,62 @@ IGNORE = -100
 LOG_EVERY = 1  # a training record, with the resident size, after every step of ours
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every contestant trains: these tasks (of TASKS), `examples` training examples of
+    each, batches of `batch_size`, and the first `dev_sentences` lines of the JSONL dev sets
+    (None: all of them; CoNLL dev sets are always whole)."""
+    tasks: tuple[str, ...]
+    examples: int
+    batch_size: int
+    dev_sentences: int | None
+    seed: int
+
+
+def dev_file(job: Job, name: str, folder: Path) -> Path:
+    """The dev file of task `name` for this job: the whole file, or its first lines, in folder."""
+    kind, _, dev = TASKS[name]
+    if job.dev_sentences is None or kind == "token_classification":
+        return dev
+    lines = [line for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cut = folder / f"{name}_dev.jsonl"
+    cut.write_text("\n".join(lines[: job.dev_sentences]) + "\n", encoding="utf-8")
+    return cut
+
+
 # ---- ours: train.py, timed by the trainer itself -----------------------------------------------
-def run_ours(name: str, examples: int, threads: int, seed: int) -> dict:
+def run_ours(name: str, job: Job, threads: int) -> dict:
     """One epoch through train.py; its run.json has the step time, padding and dev scores, its
     metrics.jsonl the resident size after every step."""
     from minitransformer.training.progress import METRICS_FILE, read_metrics
 
     batching, variables = OURS[name]
-    with tempfile.TemporaryDirectory() as run_dir:
-        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config",
-                   str(REPO_ROOT / "configs" / "conll_sst2.json"), "--init", "minilm",
-                   "--max-train", str(examples), "--epochs", "1", "--batch-size", str(BATCH_SIZE),
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir, config = Path(folder) / "run", Path(folder) / "config.json"
+        tasks = [{"name": task, "kind": TASKS[task][0], "train": str(TASKS[task][1]),
+                  "dev": str(dev_file(job, task, Path(folder)))} for task in job.tasks]
+        config.write_text(json.dumps({"tasks": tasks}), encoding="utf-8")
+        command = [sys.executable, str(REPO_ROOT / "train.py"), "--config", str(config),
+                   "--init", "minilm", "--max-train", str(job.examples), "--epochs", "1",
+                   "--batch-size", str(job.batch_size),
                    "--lr", str(LR), "--head-lr", str(HEAD_LR), "--weight-decay", str(WEIGHT_DECAY),
                    "--warmup", str(WARMUP), "--max-grad-norm", str(MAX_GRAD_NORM),
-                   "--max-length", str(MAX_LENGTH), "--seed", str(seed), "--batching", batching,
-                   "--progress", "off", "--log-every", str(LOG_EVERY), "--device", "cpu",
-                   "--run-dir", run_dir]
+                   "--max-length", str(MAX_LENGTH), "--seed", str(job.seed), "--batching",
+                   batching, "--progress", "off", "--log-every", str(LOG_EVERY), "--device", "cpu",
+                   "--run-dir", str(run_dir)]
         environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads), **variables}
+        started = time.perf_counter()
         finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
+        process_seconds = time.perf_counter() - started
         if finished.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-2000:]}")
         record = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
         steps = [r for r in read_metrics(Path(run_dir) / METRICS_FILE) if r["type"] == "train"]
     metrics = record["best"]["metrics"]
-    return {"train_seconds": record["train_seconds"], "padding": record["padding_fraction"],
-            "sst2": metrics["sst2"]["accuracy"], "ner": metrics["ner"]["entity_f1"],
+    return {"train_seconds": record["train_seconds"], "process_seconds": process_seconds,
+            "padding": record["padding_fraction"],
+            "sst2": metrics["sst2"]["accuracy"] if "sst2" in metrics else None,
+            "ner": metrics["ner"]["entity_f1"] if "ner" in metrics else None,
             **resident_summary(steps)}
 
 
@@ -179,26 +219,27 @@ def encode_task(name: str, rows, tokenizer, label_ids: dict[str, int]) -> list[d
     return items
 
 
-def batch_indices(items: list[dict], grouped: bool, generator: random.Random) -> list[list[int]]:
+def batch_indices(items: list[dict], grouped: bool, generator: random.Random,
+                  batch_size: int) -> list[list[int]]:
     """One pass over a task's examples, as batches of indices: a random permutation cut into
     batches, or (grouped) HF's length grouping of that permutation (see the top)."""
     order = list(range(len(items)))
     generator.shuffle(order)
     if grouped:
         length = lambda i: len(items[i]["ids"])  # noqa: E731
-        per_megabatch = max(1, min(len(order) // (4 * BATCH_SIZE), MAX_MEGABATCH)) * BATCH_SIZE
+        per_megabatch = max(1, min(len(order) // (4 * batch_size), MAX_MEGABATCH)) * batch_size
         megabatches = [sorted(order[start : start + per_megabatch], key=length, reverse=True)
                        for start in range(0, len(order), per_megabatch)]
         longest = max(range(len(megabatches)), key=lambda m: length(megabatches[m][0]))
         megabatches[0][0], megabatches[longest][0] = megabatches[longest][0], megabatches[0][0]
         order = [index for megabatch in megabatches for index in megabatch]
-    return [order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def endless(items: list[dict], grouped: bool, generator: random.Random):
+def endless(items: list[dict], grouped: bool, generator: random.Random, batch_size: int):
     """Batches of one task, pass after pass (each pass a new permutation)."""
     while True:
-        yield from batch_indices(items, grouped, generator)
+        yield from batch_indices(items, grouped, generator, batch_size)
 
 
 def collate(items: list[dict], pad_id: int) -> dict:
@@ -236,7 +277,7 @@ class HFMultiTask(nn.Module):
         return self.heads[name](self.dropout(states))
 
 
-def run_hf(grouped: bool, examples: int, seed: int) -> dict:
+def run_hf(grouped: bool, job: Job) -> dict:
     """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
     from minitransformer.tasks.metrics import accuracy, entity_f1
     from minitransformer.tasks.samplers import make_sampler
@@ -246,15 +287,18 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     transformers = import_reference("transformers")
     directory = minilm_model_directory()
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    seed = job.seed
     torch.manual_seed(seed)
     labels, train, dev = {}, {}, {}
-    for name in TASKS:
-        rows = read_task(name, "train", examples, seed)
+    for name in job.tasks:
+        rows = read_task(name, "train", job.examples, seed)
         names = sorted({row.label for row in rows} if name == "sst2" else {t for row in rows for t in row.tags})
         labels[name] = names
         label_ids = {label: index for index, label in enumerate(names)}
         train[name] = encode_task(name, rows, tokenizer, label_ids)
         dev_rows = read_task(name, "dev", None, seed)
+        if job.dev_sentences is not None and TASKS[name][0] != "token_classification":
+            dev_rows = dev_rows[: job.dev_sentences]  # as dev_file cuts it for ours
         dev[name] = (dev_rows, encode_task(name, dev_rows, tokenizer, label_ids))
     model = HFMultiTask(load_hf_bert(directory, pooler=False), {n: len(v) for n, v in labels.items()})
     model.train()
@@ -267,7 +311,7 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
         groups += [{"params": matrices, "weight_decay": WEIGHT_DECAY, "lr": lr},
                    {"params": others, "weight_decay": 0.0, "lr": lr}]
     optimizer = make_adamw(groups, LR)
-    steps = sum(math.ceil(len(items) / BATCH_SIZE) for items in train.values())
+    steps = sum(math.ceil(len(items) / job.batch_size) for items in train.values())
     warmup = int(WARMUP * steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_linear_factor(step, warmup, steps))
@@ -276,7 +320,8 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
     sampler = make_sampler("proportional", {name: len(items) for name, items in train.items()},
                            seed=derive_seed(seed, "epoch", 0, "tasks"))
     generator = random.Random(seed)
-    streams = {name: endless(items, grouped, generator) for name, items in train.items()}
+    streams = {name: endless(items, grouped, generator, job.batch_size)
+               for name, items in train.items()}
     loss_function = nn.CrossEntropyLoss(ignore_index=IGNORE)
     real = positions = 0
     seconds = 0.0
@@ -320,14 +365,16 @@ def run_hf(grouped: bool, examples: int, seed: int) -> dict:
             **resident_summary(readings)}
 
 
-def run_child_hf(name: str, examples: int, threads: int, seed: int) -> dict:
-    command = [sys.executable, __file__, "--only", name, "--examples", str(examples),
-               "--seed", str(seed)]
+def run_child_hf(name: str, job: Job, threads: int) -> dict:
+    command = [sys.executable, __file__, "--only", name, *job_arguments(job)]
     environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    started = time.perf_counter()
     finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
+    process_seconds = time.perf_counter() - started
     for line in reversed(finished.stdout.splitlines()):
         if line.startswith(CHILD_RESULT_MARKER):
-            return json.loads(line[len(CHILD_RESULT_MARKER):])
+            return {**json.loads(line[len(CHILD_RESULT_MARKER):]),
+                    "process_seconds": process_seconds}
     raise RuntimeError(f"{' '.join(command)} reported nothing (exit {finished.returncode}):\n"
                        f"{finished.stderr[-2000:]}")
 
@@ -338,10 +385,17 @@ def median_of_reported(values: list) -> float | None:
     return median(reported) if reported else None
 
 
-def run_contestant(name: str, examples: int, threads: int, seed: int) -> dict:
+def job_arguments(job: Job) -> list[str]:
+    """The job as this script's flags, for a child process."""
+    dev = [] if job.dev_sentences is None else ["--dev-sentences", str(job.dev_sentences)]
+    return ["--tasks", ",".join(job.tasks), "--examples", str(job.examples), "--batch-size",
+            str(job.batch_size), "--seed", str(job.seed), *dev]
+
+
+def run_contestant(name: str, job: Job, threads: int) -> dict:
     if name in OURS:
-        return run_ours(name, examples, threads, seed)
-    return run_child_hf(name, examples, threads, seed)
+        return run_ours(name, job, threads)
+    return run_child_hf(name, job, threads)
 
 
 def main() -> None:
@@ -355,14 +409,26 @@ def main() -> None:
                              "use, %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of every run (default: "
                         "%(default)s)")
+    parser.add_argument("--tasks", type=lambda text: tuple(text.split(",")), default=tuple(TASKS),
+                        help=f"comma-separated tasks of {','.join(TASKS)} (default: both)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="examples per step (default: %(default)s)")
+    parser.add_argument("--dev-sentences", type=int, default=None,
+                        help="score only the first N sentences of the SST-2 dev set (default: all)")
     parser.add_argument("--only", choices=["hf-random", "hf-length"], help=argparse.SUPPRESS)
     add_output_arguments(parser, CONTESTANTS, "train_epoch.json")
     args = parser.parse_args()
+    job = Job(args.tasks, args.examples, args.batch_size, args.dev_sentences, args.seed)
     if args.only:  # child mode: one HF epoch in this fresh process
-        report_to_parent(run_hf(args.only == "hf-length", args.examples, args.seed))
+        report_to_parent(run_hf(args.only == "hf-length", job))
         return
     check_arguments(parser, args, CONTESTANTS, "repeats")
-    missing = [str(path) for _, train, dev in TASKS.values() for path in (train, dev) if not path.is_file()]
+    if not args.tasks or set(args.tasks) - set(TASKS) or len(set(args.tasks)) < len(args.tasks):
+        parser.error(f"--tasks: choose one or both of {', '.join(TASKS)}")
+    for flag in ("examples", "batch_size", "dev_sentences"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1")
+    missing = [str(path) for name in args.tasks for path in TASKS[name][1:] if not path.is_file()]
     if missing:
         sys.exit(f"the benchmark data is missing: {', '.join(missing)} (see ../shared/data)")
     minilm_model_directory()  # exits with how to install it
@@ -371,31 +437,38 @@ def main() -> None:
     for round_index in range(args.repeats):
         shift = round_index % len(args.contestants)
         for name in args.contestants[shift:] + args.contestants[:shift]:
-            result = run_contestant(name, args.examples, args.threads, args.seed)
+            result = run_contestant(name, job, args.threads)
             results[name].append(result)
             peak = "n/a" if result["peak_rss_mib"] is None else f"{result['peak_rss_mib']:.0f} MiB"
+            scores = "  ".join(f"{task} {result[task]:.4f}" for task in args.tasks)
             print(f"round {round_index + 1}: {name:26s} {result['train_seconds']:7.1f} s  "
-                  f"sst2 {result['sst2']:.4f}  ner {result['ner']:.4f}  peak {peak}",
+                  f"process {result['process_seconds']:6.1f} s  {scores}  peak {peak}",
                   file=sys.stderr, flush=True)
 
-    examples = 2 * args.examples
+    examples = len(args.tasks) * args.examples
     rows = []
     for name, runs in results.items():
         seconds = median([run["train_seconds"] for run in runs])
         rows.append({"contestant": name, "seconds": seconds, "ex_per_s": examples / seconds,
+                     "process_seconds": median([run["process_seconds"] for run in runs]),
                      "padding": runs[0]["padding"], "sst2": runs[0]["sst2"], "ner": runs[0]["ner"],
                      **{key: median_of_reported([run[key] for run in runs])
                         for key in ("peak_rss_mib", "rss_growth_mib_per_1000_steps")}})
     reference = next((row for row in rows if row["contestant"] == REFERENCE), None)
     for row in rows:
         row["x_hf"] = row["ex_per_s"] / reference["ex_per_s"] if reference else None
+        row["x_hf_steps"] = reference["seconds"] / row["process_seconds"] if reference else None
     print(format_table(rows, [("contestant", "contestant", "s"), ("seconds", "s / epoch", ".1f"),
                               ("ex_per_s", "ex/s", ".1f"), ("x_hf", "x HF", ".2f"),
                               ("padding", "padding", ".1%"), ("peak_rss_mib", "peak MiB", ".0f"),
                               ("rss_growth_mib_per_1000_steps", "MiB/1k steps", "+.1f"),
-                              ("sst2", "sst2 acc", ".4f"), ("ner", "ner F1", ".4f")],
+                              ("sst2", "sst2 acc", ".4f"), ("ner", "ner F1", ".4f"),
+                              ("process_seconds", "process s", ".1f"),
+                              ("x_hf_steps", "x HF steps", ".2f")],
                        missing="n/a"))
-    settings = {"examples_per_task": args.examples, "repeats": args.repeats, "batch_size": BATCH_SIZE,
+    settings = {"tasks": list(args.tasks), "examples_per_task": args.examples,
+                "dev_sentences": args.dev_sentences, "repeats": args.repeats,
+                "batch_size": args.batch_size,
                 "threads": args.threads, "seed": args.seed, "log_every": LOG_EVERY,
                 "growth_from": GROWTH_FROM}
     path = write_json(args.json_out, {"environment": environment(), "settings": settings,
