@@ -451,7 +451,7 @@ def main() -> None:
         seconds = median([run["train_seconds"] for run in runs])
         rows.append({"contestant": name, "seconds": seconds, "ex_per_s": examples / seconds,
                      "process_seconds": median([run["process_seconds"] for run in runs]),
-                     "padding": runs[0]["padding"], "sst2": runs[0]["sst2"], "ner": runs[0]["ner"],
+                     "padding": runs[0]["padding"], "sst2": runs[0].get("sst2"), "ner": runs[0].get("ner"),
                      **{key: median_of_reported([run[key] for run in runs])
                         for key in ("peak_rss_mib", "rss_growth_mib_per_1000_steps")}})
     reference = next((row for row in rows if row["contestant"] == REFERENCE), None)
