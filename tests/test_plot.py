@@ -324,3 +324,44 @@ def test_the_docs_state_the_kept_logs_final_accuracies():
         last = [r for r in kept_log(name) if r["type"] == "eval"][-1]
         sst3, agnews = (last["metrics"][task]["accuracy"] for task in CURVE_TASKS)
         assert f"{label} {sst3:.3f} / {agnews:.3f}" in section, (name, sst3, agnews)
+
+
+# The masked-LM pretraining picture of docs/experiments.md, drawn from its kept log with the
+# command the caption gives.
+PRETRAIN_LOG = CURVES_LOGS / "pretrain_mlm"
+PRETRAIN_METRICS = ("masked_accuracy", "perplexity")
+
+
+def test_the_pretraining_picture_draws_the_kept_log(tmp_path, monkeypatch):
+    figure = drawn_figure(monkeypatch, [str(PRETRAIN_LOG), "--label", "MLM",
+                                        "--metrics", ",".join(PRETRAIN_METRICS),
+                                        "--out", str(tmp_path / "c.png")])
+    lines = lines_by_label(figure)
+    records = kept_log("pretrain_mlm")
+    losses = [(r["step"], r["loss"]) for r in records if r["type"] == "train"]
+    assert list(lines["MLM: mlm loss"].get_xdata()) == [step for step, _ in losses]
+    assert list(lines["MLM: mlm loss"].get_ydata()) == pytest.approx(
+        smooth([loss for _, loss in losses]))
+    evaluations = [r for r in records if r["type"] == "eval"]
+    for metric in PRETRAIN_METRICS:  # each in its own panel: no twin axes
+        scores = [(r["step"], r["metrics"]["mlm"][metric]) for r in evaluations]
+        assert list(zip(*(lines[f"MLM: mlm {metric}"].get_data()))) == scores
+        assert f"dev {metric}" in [axes.get_title() for axes in figure.get_axes()]
+    # every epoch's end (955 steps) and every 1,000 steps, as configs/pretrain_mlm.json says
+    assert [r["step"] for r in evaluations] == [955, 1000, 1910, 2000, 2865]
+
+
+def test_the_docs_state_the_pretraining_log_s_numbers():
+    text = (ROOT / "docs" / "experiments.md").read_text(encoding="utf-8")
+    start = text.index("## What pretraining buys")
+    section = " ".join(text[start:text.index("\n## ", start)].split())
+    records = kept_log("pretrain_mlm")
+    losses = [r["loss"] for r in records if r["type"] == "train"]
+    evaluations = [r["metrics"]["mlm"] for r in records if r["type"] == "eval"]
+    first, last = evaluations[0], evaluations[-1]
+    claims = [f"falls from {losses[0]:.1f} to {losses[-1]:.1f}",
+              f"from {first['masked_accuracy']:.3f} after the first epoch to "
+              f"**{last['masked_accuracy']:.3f}**",
+              f"from {first['perplexity']:.0f} to **{last['perplexity']:.0f}**"]
+    for claim in claims:
+        assert claim in section, claim
