@@ -67,16 +67,6 @@ def test_the_trimmer_lets_the_working_level_grow_by_the_slack_only():
     # Trimming after every step would fault the working set in 30 times, not 3.
 
 
-def test_a_large_first_step_after_a_trim_does_not_raise_the_working_level():
-    sizes = iter([900.0, 1500.0, 700.0, 720.0, 990.0, 1000.0])
-    trims = []
-    trimmer = memory.HeapTrimmer(lambda: trims.append(1), slack_mib=256,
-                                 resident=lambda: next(sizes))
-    # 900: first call, trim; 1500: a long batch right after; 700, 720: the level falls to 700;
-    # 990 > 700 + 256: trim; 1000: the first reading after it
-    assert [trimmer() for _ in range(6)] == [True, False, False, False, True, False]
-
-
 def test_with_no_slack_it_trims_whenever_the_heap_grew():
     process = FakeProcess(live=600.0, working=200.0, holes=15.0)
     trimmer = memory.HeapTrimmer(process.trim, slack_mib=0, resident=lambda: process.size)

@@ -25,8 +25,8 @@ Why the slack. A trim also hands back the pages that the next step's activations
 again: the step after a trim faults a few hundred MiB of fresh, zeroed pages in. Trimming after
 every step paid that every step (+17 % an epoch, the table below); with the slack it is paid
 once in many steps (one epoch on 3,200 SST-2 sentences, 200 steps of 16: 69 trims when the
-slack was counted from the size just after a trim, 2 with the working level read from the
-steps after it, as HeapTrimmer does), and the resident size stays within 256 MiB of where the
+slack was counted from the size just after a trim, 2 with the working level measured at the
+step after it, as HeapTrimmer does), and the resident size stays within 256 MiB of where the
 run works.
 
 What it costs, and what was tried (benchmarks/train_epoch.py's workload: MiniLM, CoNLL + SST-2,
@@ -96,26 +96,26 @@ def heap_trimmer(library: ctypes.CDLL | None = None, slack_mib: float = TRIM_SLA
 class HeapTrimmer:
     """Calls `trim` (malloc_trim) when the resident size has grown by more than `slack_mib`
     over its working level, and always where the size cannot be read. Returns whether it
-    trimmed. The working level is the lowest size seen since the last trim, not the size just
-    after it: a trim also hands back the pages the next step's activations use, and they come
-    straight back. The slack lets steps reuse pages that are already mapped, instead of handing
-    them back and faulting fresh zeroed pages in at every step (see the top)."""
+    trimmed. The working level is the size at the first call after a trim: a trim also hands
+    back the pages the next step's activations will use again, and they come straight back.
+    The slack lets steps reuse pages that are already mapped, instead of handing them back and
+    faulting fresh zeroed pages in at every step (see the top)."""
 
     def __init__(self, trim: Callable[[], object], slack_mib: float = TRIM_SLACK_MIB,
                  resident: Callable[[], float | None] | None = None):
         self.trim, self.slack_mib = trim, slack_mib
         self.resident = resident if resident is not None else current_rss_mib
-        self.working_level: float | None = None  # MiB; None: nothing known, trim first
+        self.working_level: float | None = None  # MiB; None: trim first, then measure it
 
     def __call__(self) -> bool:
         now = self.resident()
-        if now is not None and self.working_level is not None:
-            self.working_level = min(self.working_level, now)
-            if now <= self.working_level + self.slack_mib:
-                return False
-        self.trim()
-        self.working_level = None if now is None else math.inf  # read from the next call on
-        return True
+        if now is None or self.working_level is None or now > self.working_level + self.slack_mib:
+            self.trim()
+            self.working_level = None if now is None else math.inf  # measured at the next call
+            return True
+        if self.working_level == math.inf:
+            self.working_level = now
+        return False
 
 
 def current_rss_mib(statm: Path = Path("/proc/self/statm")) -> float | None:
