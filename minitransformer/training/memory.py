@@ -14,20 +14,11 @@ batches, where every step has the same shape, it stayed flat.
 
 What keeps it flat. After every optimizer step, and after every batch of dev scoring (whose
 batches are padded to their own longest sentence, so their sizes vary too; the evaluate command
-does the same), the trainer looks at its resident size, and once it has grown by more than
-TRIM_SLACK_MIB (256 MiB) over its working level, asks glibc to give the free parts of its heaps
-back to the system (malloc_trim(3)): the pages of the holes are released, so the resident size
-follows the bytes in use, not the heap's span, whatever the holes' sizes. Only pages are handed
-back; the holes stay in malloc's lists and are reused when they fit, so the dynamic threshold
-keeps serving activations from the heap, which is the fast path.
-
-Why the slack. A trim also hands back the pages that the next step's activations will need
-again: the step after a trim faults a few hundred MiB of fresh, zeroed pages in. Trimming after
-every step paid that every step (+17 % an epoch, the table below); with the slack it is paid
-once in many steps (one epoch on 3,200 SST-2 sentences, 200 steps of 16: 69 trims when the
-slack was counted from the size just after a trim, 2 with the working level measured at the
-step after it, as HeapTrimmer does), and the resident size stays within 256 MiB of where the
-run works.
+does the same), the trainer asks glibc to give the free parts of its heaps back to the system
+(malloc_trim(3)): the pages of the holes are released, so the resident size follows the bytes
+in use, not the heap's span, whatever the holes' sizes. Only
+pages are handed back; the holes stay in malloc's lists and are reused when they fit, so the
+dynamic threshold keeps serving activations from the heap, which is the fast path.
 
 What it costs, and what was tried (benchmarks/train_epoch.py's workload: MiniLM, CoNLL + SST-2,
 2,000 examples each, one packed epoch of 126 steps, 2 threads, AMD EPYC; single runs, seconds
@@ -37,7 +28,7 @@ of training / peak MiB / MiB per 1,000 steps):
     threshold fixed at 128 KiB (mallopt)        91.8 s   1,030 MiB      +57
     malloc_trim every 4 steps                   62.0 s   1,338 MiB     +460
     malloc_trim every 2 steps                   67.4 s   1,317 MiB     +111
-    malloc_trim after every step (until 12-06)  74.1 s   1,182 MiB      +68
+    malloc_trim after every step (this file)    74.1 s   1,182 MiB      +68
 
 A fixed threshold (the first fix) maps and unmaps every large block, so the kernel hands out
 and zeroes fresh pages for every activation: flat, but half again as slow. Trimming after every
@@ -58,14 +49,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import math
 import os
 from pathlib import Path
 from typing import Callable
 
 DEFAULT_MALLOC_VARIABLE = "MINITRANSFORMER_DEFAULT_MALLOC"  # "1": leave malloc as it is
 GROWTH_FROM = 0.2  # the growth is read from this share of a run's steps on (after its warm-up)
-TRIM_SLACK_MIB = 256  # free heap pages a process may keep before they are given back
 
 
 def glibc() -> ctypes.CDLL | None:
@@ -79,8 +68,7 @@ def glibc() -> ctypes.CDLL | None:
     return library
 
 
-def heap_trimmer(library: ctypes.CDLL | None = None, slack_mib: float = TRIM_SLACK_MIB
-                 ) -> Callable[[], bool] | None:
+def heap_trimmer(library: ctypes.CDLL | None = None) -> Callable[[], object] | None:
     """What the trainer calls after every step and dev batch to give glibc's free heap pages
     back (see the top); None where there is nothing to do: no glibc, or
     MINITRANSFORMER_DEFAULT_MALLOC=1. `library`: the C library to call (tests)."""
@@ -89,43 +77,7 @@ def heap_trimmer(library: ctypes.CDLL | None = None, slack_mib: float = TRIM_SLA
     library = library if library is not None else glibc()
     if library is None or not hasattr(library, "malloc_trim"):
         return None
-    # 0: no spare room kept at the heap's top
-    return HeapTrimmer(functools.partial(library.malloc_trim, 0), slack_mib)
-
-
-class HeapTrimmer:
-    """Calls `trim` (malloc_trim) when the resident size has grown by more than `slack_mib`
-    over its working level, and always where the size cannot be read. Returns whether it
-    trimmed. The working level is the size at the first call after a trim: a trim also hands
-    back the pages the next step's activations will use again, and they come straight back.
-    The slack lets steps reuse pages that are already mapped, instead of handing them back and
-    faulting fresh zeroed pages in at every step (see the top)."""
-
-    def __init__(self, trim: Callable[[], object], slack_mib: float = TRIM_SLACK_MIB,
-                 resident: Callable[[], float | None] | None = None):
-        self.trim, self.slack_mib = trim, slack_mib
-        self.resident = resident if resident is not None else current_rss_mib
-        self.working_level: float | None = None  # MiB; None: trim first, then measure it
-
-    def __call__(self) -> bool:
-        now = self.resident()
-        if now is None or self.working_level is None or now > self.working_level + self.slack_mib:
-            self.trim()
-            self.working_level = None if now is None else math.inf  # measured at the next call
-            return True
-        if self.working_level == math.inf:
-            self.working_level = now
-        return False
-
-
-def current_rss_mib(statm: Path = Path("/proc/self/statm")) -> float | None:
-    """This process's resident size now, in MiB (Linux; None elsewhere). /proc/self/statm is
-    one short line (sizes in pages), cheaper to read after every step than the status file."""
-    try:
-        resident_pages = int(statm.read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return functools.partial(library.malloc_trim, 0)  # 0: no spare room kept at the heap's top
 
 
 def resident_mib(status: Path = Path("/proc/self/status")) -> dict[str, float]:
