@@ -111,13 +111,12 @@ def main() -> None:
             models[variant] = sentence_transformers.SentenceTransformer(
                 str(directory), device="cpu", backend="onnx",
                 model_kwargs={"file_name": ONNX_FILES[variant]})
-    model = ours
     if args.smoothing is not None:  # replace the int8 copy that encode would make
         from minitransformer.quantize import WeightsVersion, int8_copy
 
         smoothing = None if args.smoothing == "none" else float(args.smoothing)
-        model.int8_cache = (WeightsVersion(model.encoder),
-                            int8_copy(model.encoder, model.calibration_batches(), smoothing))
+        ours.int8_cache = (WeightsVersion(ours.encoder),
+                           int8_copy(ours.encoder, ours.calibration_batches(), smoothing))
     sentences = read_corpus(args.corpus, args.limit)
     outputs = {variant: encode(models[variant], sentences, variant, args.batch_size)  # warm-up
                for variant in args.contestants}

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import warnings
 from typing import Iterable
 
@@ -71,11 +72,9 @@ def int8_copy(encoder: Encoder, calibration: Calibration, smoothing: float | Non
               ) -> Encoder:
     """A new encoder with the same weights, its linear layers smoothed (a = smoothing; None:
     not smoothed) and dynamically quantised to int8."""
-    try:
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-    except ImportError:
+    if importlib.util.find_spec("torch.ao.quantization") is None:
         raise InputError(f"int8 inference needs torch.ao.quantization, which torch "
-                         f"{torch.__version__} does not have; use float32") from None
+                         f"{torch.__version__} does not have; use float32")
     if torch.backends.quantized.engine in (None, "none"):
         raise InputError("int8 inference: this torch build has no quantised kernels for this "
                          "CPU; use float32")
@@ -83,18 +82,25 @@ def int8_copy(encoder: Encoder, calibration: Calibration, smoothing: float | Non
     stack_qkv(model)
     if smoothing is not None:
         smooth(model, input_maxima(model, calibration), smoothing)
+    try:
+        quantize_linears(model)
+    except RuntimeError as error:  # e.g. no kernel for this CPU in this build
+        raise InputError(f"int8 inference is not available here ({error}); use float32") from None
+    if full_range_activations():
+        use_full_range(model)
+    return model
+
+
+def quantize_linears(model: nn.Module) -> nn.Module:
+    """Every nn.Linear of `model` replaced, in place, by torch's dynamic int8 layer with one
+    weight scale per output row; returns `model`."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
     with warnings.catch_warnings():
         # torch marks torch.ao.quantization as deprecated in favour of the separate torchao
         # package; it still works in the torch versions we support, and we take no new dependency.
         warnings.filterwarnings("ignore", message=".*(deprecated|torchao).*")
-        try:
-            quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
-        except RuntimeError as error:  # e.g. no kernel for this CPU in this build
-            raise InputError(
-                f"int8 inference is not available here ({error}); use float32") from None
-    if full_range_activations():
-        use_full_range(model)
-    return model
+        return quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
 
 
 class FullRangeInt8Linear(nn.Module):
@@ -134,19 +140,14 @@ def full_range_activations() -> bool:
     throw away half the resolution for nothing. Rather than read the CPU's flags, we ask the
     kernel: one product that overflows 16 bits where the pairs are added in 16, checked
     against its exact value. Set FBGEMM_ENABLE_INSTRUCTIONS=AVX2 to see the other answer."""
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
     size = 64
     probe = nn.Sequential(nn.Linear(size, 1, bias=False))
     with torch.no_grad():
         probe[0].weight.fill_(1.0)  # every weight becomes 127
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*(deprecated|torchao).*")
-            layer = FullRangeInt8Linear(quantize_dynamic(
-                probe, {nn.Linear: per_channel_dynamic_qconfig})[0])
-            # ones: the range [0, 1] puts every activation at 255, the largest products there are
-            got = layer(torch.ones(1, size)).item()
+        layer = FullRangeInt8Linear(quantize_linears(probe)[0])
+        # ones: the range [0, 1] puts every activation at 255, the largest products there are
+        got = layer(torch.ones(1, size)).item()
     except (RuntimeError, AttributeError):  # no such kernel or layout here: keep torch's 7 bits
         return False
     return abs(got - size) < 0.02 * size  # saturated pairs give about half
