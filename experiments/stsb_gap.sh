@@ -17,16 +17,21 @@ run pair                                  # + SST-2: proportional sampler, weigh
 if [ "${2:-}" = levers ]; then
     # Issue 30: levers that act under clipping, each against `pair` (linear heads, weights 1:1).
     # Not yet run; docs/experiments.md, "Levers under clipping", says what each should show.
+    # Ordered by what the measurements so far point to first (a session may stop the list early).
     run pair_step_scale_sst2_0.5 --step-scale sst2=0.5   # SST-2 steps move the encoder half as far
-    run pair_step_scale_stsb_2 --step-scale stsb=2       # STS-B steps twice as far (lr 1e-4 for them)
     run pair_distill_1 --distill-weight 1                # hold the embeddings near MiniLM's
+    # ... or near those of STS-B alone, the model STS-B is measured against (Born-Again
+    # Multi-Task Networks' single-task teachers, Clark et al. 2019)
+    run pair_distill_from_stsb_alone_1 --distill-weight 1 --distill-from "$out/stsb_alone_s$seed"
+    run pair_distill_from_stsb_alone_10 --distill-weight 10 --distill-from "$out/stsb_alone_s$seed"
     run pair_distill_10 --distill-weight 10
-    run pair_mixed --tasks-per-step 2                    # a batch of each task every step, summed
-    run pair_mixed_pcgrad --tasks-per-step 2 --gradient-surgery pcgrad
     # STS-B's gradient is ~50x SST-2's at the start (63-94 against 1.2-1.3): weight 0.02 brings
     # the two to about the same norm inside the mixed step, before the sum is clipped.
     run pair_mixed_stsb_weight_0.02 --tasks-per-step 2 --loss-weight stsb=0.02
+    run pair_step_scale_stsb_2 --step-scale stsb=2       # STS-B steps twice as far (lr 1e-4 for them)
     run pair_mixed_pcgrad_stsb_weight_0.02 --tasks-per-step 2 --gradient-surgery pcgrad --loss-weight stsb=0.02
+    run pair_mixed --tasks-per-step 2                    # a batch of each task every step, summed
+    run pair_mixed_pcgrad --tasks-per-step 2 --gradient-surgery pcgrad
     echo "$(date +%T) done"
     exit 0
 fi

@@ -1,11 +1,14 @@
 """The table of docs/experiments.md "The STS-B gap", from the runs of experiments/stsb_gap.sh.
 
     python experiments/stsb_gap_table.py            # every seed found under runs/ablation
+    python experiments/stsb_gap_table.py --levers   # issue 30's levers, against `pair`
 
 For each setting: STS-B dev Spearman and SST-2 dev accuracy of the checkpoint the run kept (its
 best mean score), the best STS-B Spearman any of its evaluations reached (and after which epoch),
 and the command, read back from each run's run.json and metrics.jsonl. (No times: other work
-shared the machine during some of these runs.)
+shared the machine during some of these runs.) The levers' table adds what each run cost: its
+steps, seconds of training per step and peak resident memory (metrics.jsonl's peak_rss_mib);
+short test runs shared the machine with some of them, so the times are rough.
 """
 
 from __future__ import annotations
@@ -40,20 +43,54 @@ SETTINGS = [  # (run name, what changes), in the order of experiments/stsb_gap.s
      "d = 0.95"),
 ]
 
+LEVERS = [  # issue 30: levers that act under clipping, each against `pair`
+    ("stsb_alone", "STS-B alone"),
+    ("pair", "pair (linear heads, weights 1:1)"),
+    ("pair_step_scale_sst2_0.5", "pair, SST-2 steps at step scale 0.5"),
+    ("pair_distill_1", "pair, distillation toward the start, weight 1"),
+    ("pair_distill_from_stsb_alone_1", "pair, distillation toward STS-B alone, weight 1"),
+    ("pair_distill_from_stsb_alone_10", "pair, distillation toward STS-B alone, weight 10"),
+    ("pair_distill_10", "pair, distillation toward the start, weight 10"),
+    ("pair_mixed_stsb_weight_0.02", "pair, mixed steps, STS-B loss weight 0.02"),
+    ("pair_step_scale_stsb_2", "pair, STS-B steps at step scale 2"),
+    ("pair_mixed_pcgrad_stsb_weight_0.02", "pair, mixed steps, PCGrad, STS-B loss weight 0.02"),
+    ("pair_mixed", "pair, mixed steps"),
+    ("pair_mixed_pcgrad", "pair, mixed steps, PCGrad"),
+]
+
+
+def rows(settings: list[tuple[str, str]]):
+    """For every finished seed of each setting: (setting, run directory, run.json, the kept
+    checkpoint's metrics, its SST-2 accuracy as a cell, the command without its run directory)."""
+    for name, setting in settings:
+        for run, record in finished_runs(RUNS, name):
+            kept = record["best"]["metrics"]
+            sst2 = f"{kept['sst2']['accuracy']:.4f}" if "sst2" in kept else ""
+            yield setting, run, record, kept, sst2, record["command"].split(" --run-dir")[0]
+
+
+def levers_table() -> None:
+    print("| setting | seed | STS-B Spearman (kept) | SST-2 acc (kept) | steps | s / step | "
+          "peak MiB | command |")
+    print("|---|---|---|---|---|---|---|---|")
+    for setting, run, record, kept, sst2, command in rows(LEVERS):
+        peak = max(r.get("peak_rss_mib", 0) for r in read_metrics(run / "metrics.jsonl"))
+        print(f"| {setting} | {record['seed']} | {kept['stsb']['spearman']:.4f} | {sst2} | "
+              f"{record['steps']} | {record['train_seconds'] / record['steps']:.2f} | "
+              f"{peak:,.0f} | `{command}` |")
+
 
 def main() -> None:
+    if "--levers" in sys.argv[1:]:
+        return levers_table()
     print("| setting | seed | STS-B Spearman (kept) | SST-2 acc (kept) | best STS-B (epoch) | "
           "command |")
     print("|---|---|---|---|---|---|")
-    for name, setting in SETTINGS:
-        for run, record in finished_runs(RUNS, name):
-            kept = record["best"]["metrics"]
-            evals = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "eval"]
-            best = max(evals, key=lambda r: r["metrics"]["stsb"]["spearman"])
-            sst2 = f"{kept['sst2']['accuracy']:.4f}" if "sst2" in kept else ""
-            command = record["command"].split(" --run-dir")[0]
-            print(f"| {setting} | {record['seed']} | {kept['stsb']['spearman']:.4f} | {sst2} | "
-                  f"{best['metrics']['stsb']['spearman']:.4f} ({best['epoch']}) | `{command}` |")
+    for setting, run, record, kept, sst2, command in rows(SETTINGS):
+        evals = [r for r in read_metrics(run / "metrics.jsonl") if r["type"] == "eval"]
+        best = max(evals, key=lambda r: r["metrics"]["stsb"]["spearman"])
+        print(f"| {setting} | {record['seed']} | {kept['stsb']['spearman']:.4f} | {sst2} | "
+              f"{best['metrics']['stsb']['spearman']:.4f} ({best['epoch']}) | `{command}` |")
 
 
 if __name__ == "__main__":

@@ -296,6 +296,15 @@ CASES = {
     "train, missing --init directory": (
         TRAIN + ["--init", "{d}/nothing", "--run-dir", "{d}/out"],
         ["--init", "nothing", "no such model directory"]),
+    "train, missing --distill-from directory": (
+        TRAIN_SCRATCH + ["--distill-weight", "1", "--distill-from", "{d}/nothing"],
+        ["--distill-from", "nothing", "no such model directory"]),
+    "train, --distill-from a model of another vocabulary": (
+        TRAIN_SCRATCH + ["--distill-weight", "1", "--distill-from", "{d}/model"],
+        ["--distill-from", "model", "another vocabulary"]),
+    "train, --distill-from without a weight": (
+        TRAIN_SCRATCH + ["--distill-from", "{d}/model"],
+        ["--distill-from", "--distill-weight X > 0"]),
     # train.py evaluate
     "evaluate a run that is not there": (TRAIN + ["evaluate", "{d}/norun", "--task", "t=x.jsonl"],
                                          ["norun", "neither a training run"]),

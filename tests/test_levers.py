@@ -8,13 +8,17 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import make_encoder
 from test_trainer import ROWS, make_trainer
 
 from minitransformer.errors import InputError
+from minitransformer.loading import load_sentence_encoder
+from minitransformer.sentence import SentenceEncoder
 from minitransformer.tasks.data import TaskSpec
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.gradient_surgery import combine_gradients, pcgrad
 from minitransformer.training.run_config import add_option_flags, merged_options
+from minitransformer.training.start import Start, distillation_target
 
 FLIPPED = {"positive": "negative", "negative": "positive"}
 
@@ -193,6 +197,47 @@ def test_distillation_sees_both_sides_of_a_pair(tmp_path):
     assert trainer.distillation.term(recorded).item() == pytest.approx(0.0, abs=1e-6)  # at start
 
 
+def test_distill_from_holds_the_embeddings_near_another_models(tokenizer, task_files, tmp_path):
+    # A teacher: a tiny run trained on topic alone. The term of a fresh trainer is 1 - cos to
+    # the teacher's embeddings (not the start's), and 0 once the live encoder is the teacher.
+    make_trainer(tokenizer, task_files[:1], tmp_path / "teacher", epochs=8, lr=3e-3).train()
+    teacher = load_sentence_encoder(str(tmp_path / "teacher"), device="cpu")
+    trainer = make_trainer(tokenizer, task_files[:2], tmp_path / "a", distill_weight=1.0,
+                           distill_from=str(tmp_path / "teacher"), distill_target=teacher.encoder)
+    batch = first_batch(trainer, "sentiment")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+
+    def term() -> float:
+        with torch.no_grad(), trainer.distillation.recording() as recorded:
+            trainer.model.eval()("sentiment", batch)
+            return float(trainer.distillation.term(recorded))
+
+    with torch.no_grad():
+        now = trainer.model.pool(trainer.model.encoder(ids, mask), mask)
+        then = trainer.model.pool(teacher.encoder(ids, mask), mask)
+    expected = float((1 - F.cosine_similarity(now, then, dim=-1)).mean())
+    assert expected > 1e-3  # the run's start is not the teacher
+    assert term() == pytest.approx(expected, rel=1e-5)
+    trainer.model.encoder.load_state_dict(teacher.encoder.state_dict())
+    assert term() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distill_from_reads_the_model_and_refuses_one_that_does_not_fit(tokenizer, tmp_path):
+    encoder = make_encoder(tokenizer.vocab_size)
+    SentenceEncoder(tokenizer, encoder).save(tmp_path / "same")
+    start = Start(make_encoder(tokenizer.vocab_size, seed=1), tokenizer, "mean", "a test start")
+    target = distillation_target(str(tmp_path / "same"), start, "mean")
+    assert all(torch.equal(a, b) for a, b in zip(target.parameters(), encoder.parameters()))
+    assert distillation_target("start", start, "mean") is None  # the trainer copies the start
+    with pytest.raises(InputError, match="--distill-from: .*the run's cls"):
+        distillation_target(str(tmp_path / "same"), start, "cls")
+    other = Tokenizer.train(["entirely different words here", "and some more of them"],
+                            vocab_size=60, min_frequency=1)
+    SentenceEncoder(other, make_encoder(other.vocab_size)).save(tmp_path / "other")
+    with pytest.raises(InputError, match="--distill-from: .*other.*another vocabulary"):
+        distillation_target(str(tmp_path / "other"), start, "mean")
+
+
 # ---- 3. mixed-task steps and PCGrad -----------------------------------------------------------
 def test_pcgrad_projects_two_conflicting_gradients_as_by_hand():
     conflicting = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])  # dot -1
@@ -277,6 +322,7 @@ def test_mixed_steps_take_a_batch_of_each_task_and_cover_the_epoch_in_fewer_step
     ({"tasks_per_step": 3}, "a step mixes different tasks, and this run has 2"),
     ({"gradient_surgery": "pcgrad"}, "acts on steps that mix tasks"),
     ({"tasks_per_step": 2, "step_scales": {"topic": 2.0}}, "step scales .* act on one-task"),
+    ({"distill_from": "minilm"}, "give the term a weight too"),
 ])
 def test_lever_combinations_that_would_not_act_are_refused(tokenizer, task_files, tmp_path,
                                                            options, message):

@@ -42,7 +42,7 @@ def task_files(tmp_path):
             for name in ("topic", "sentiment")]
 
 
-def make_trainer(tokenizer, specs, run_dir, dropout=0.0, **options):
+def make_trainer(tokenizer, specs, run_dir, dropout=0.0, distill_target=None, **options):
     tasks = [load_task(spec, tokenizer) for spec in specs]
     encoder = make_encoder(tokenizer.vocab_size, dropout=dropout, attention_dropout=dropout)
     heads = {t.spec.name: build_head(t.spec.kind, encoder.config, tokenizer, t.label_map, dropout)
@@ -50,7 +50,7 @@ def make_trainer(tokenizer, specs, run_dir, dropout=0.0, **options):
     defaults = dict(epochs=2, batch_size=4, lr=1e-3, seed=3, warmup=0.0)
     return Trainer(MultiTaskModel(encoder, heads), tokenizer, tasks,
                    TrainingOptions(**{**defaults, **options}), run_dir, log=lambda *a: None,
-                   progress="off")
+                   progress="off", distill_target=distill_target)
 
 
 def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tmp_path):

@@ -14,6 +14,13 @@ the starting encoder's sentence embeddings of each training batch, and
 e_start comes from a frozen copy of the encoder as it was when training began: no gradient,
 eval mode (no dropout, so a fixed target), the same path (packed or padded) as the live one.
 
+The target need not be the start. `--distill-from MODEL` holds the embeddings near another
+encoder's instead, a model or run with the same vocabulary, width and pooling: a model trained
+on one task alone, say, whose geometry the multi-task model should keep while the other tasks
+train (the single-task teachers of Born-Again Multi-Task Networks, Clark et al. 2019; there
+each task's outputs are distilled from its own teacher, here the one embedding that STS-B
+reads is).
+
 Why 1 - cos. For unit vectors |a - b|^2 = 2 (1 - cos(a, b)), so this is the mean squared
 error of the normalised embeddings up to a constant factor; written as a cosine it lies in
 [0, 2] whatever the width d, and it is the quantity the cosine-based tasks read. The raw
@@ -40,6 +47,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from ..encoder import Encoder
 from ..packed import packed_forward
 from ..tasks.heads import MultiTaskModel
 
@@ -47,11 +55,17 @@ from ..tasks.heads import MultiTaskModel
 Recorded = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
+START = "start"  # --distill-from's default: the encoder the run starts from; another model is
+# read by training/start.py (distillation_target), where every model a run starts from is read
+
+
 class EmbeddingDistillation:
-    def __init__(self, model: MultiTaskModel, weight: float):
-        """Copy the model's encoder as it is now: the start the embeddings are held near."""
+    def __init__(self, model: MultiTaskModel, weight: float, target: Encoder | None = None):
+        """Hold the embeddings near `target`'s, a frozen encoder; None: a copy of the model's
+        encoder as it is now, the start. (`start` names whichever it is.)"""
         self.model, self.weight = model, weight
-        self.start = copy.deepcopy(model.encoder).eval().requires_grad_(False)
+        target = copy.deepcopy(model.encoder) if target is None else target
+        self.start = target.to(next(model.parameters()).device).eval().requires_grad_(False)
 
     @contextmanager
     def recording(self) -> Iterator[Recorded]:
@@ -89,3 +103,4 @@ class EmbeddingDistillation:
     def loss(self, recorded: Recorded) -> torch.Tensor:
         """distill_weight x term: what the step adds to the task's weighted loss."""
         return self.weight * self.term(recorded)
+

@@ -73,6 +73,10 @@ class TrainingOptions:
     distill_weight: float = option(0.0, "weight of a term that holds each batch's sentence "
                                         "embeddings near the starting encoder's, 1 - cosine "
                                         "(distillation.py; 0: off, no copy of the encoder made)")
+    distill_from: str = option("start", "whose embeddings --distill-weight holds them near: start "
+                                        "(the encoder the run starts from), or a model or run "
+                                        "with the same vocabulary (a single-task run, say)",
+                               metavar="MODEL")
     tasks_per_step: int = option(1, "tasks mixed in one step: a batch of each, their gradients "
                                     "summed (or combined by --gradient-surgery)")
     gradient_surgery: str = option("none", "none: a mixed step sums its tasks' gradients; "
@@ -109,6 +113,7 @@ OPTION_CHECKS = {
     "seed": _number(0, 2**32 - 1, integer=True),  # torch's seeds; derived seeds stay in 64 bits
     "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
     "freeze": (lambda v: isinstance(v, str), "a string"),
+    "distill_from": (lambda v: isinstance(v, str) and v.strip() != "", "start or a model name"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
     "loss_weights": (lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),

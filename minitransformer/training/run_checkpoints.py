@@ -31,7 +31,7 @@ from .options import TrainingOptions
 # dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved
 # before an option existed ran with its default.
 SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
-                    "step_scales")
+                    "distill_from", "step_scales")
 
 
 def as_flags(name: str, value) -> str:

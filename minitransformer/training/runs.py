@@ -32,7 +32,7 @@ from .freezing import count_parameters
 from .memory import heap_trimmer
 from .run_config import RunConfig
 from .seeds import derive_seed
-from .start import Start, carried_head, new_head, start_encoder
+from .start import Start, carried_head, distillation_target, new_head, start_encoder
 from .trainer import Trainer
 
 
@@ -94,8 +94,11 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     if carried:  # run.json records the start's description
         start.description += f", with its trained head(s) for {', '.join(carried)}"
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
+    target = (distillation_target(config.options.distill_from, start, model.pooling_name)
+              if config.options.distill_weight > 0 else None)  # (no weight: the trainer refuses)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
-                      log=log, progress=config.progress, distributed=distributed)
+                      log=log, progress=config.progress, distributed=distributed,
+                      distill_target=target)
     if config.resume:  # before anything is written: a checkpoint that does not fit is refused
         trainer.restore()
     return Run(config, start, tasks, model, trainer)

@@ -5,6 +5,8 @@
                           tasks of the same name, kind and labels (MT-DNN's second stage)
     --init scratch        random weights and a WordPiece vocabulary trained on the training text
 
+and the encoder whose embeddings --distill-from names (read the same way, distillation.py).
+
 New heads are seeded by (seed, task name) (seeds.py), so a head's initial weights do not
 depend on the start or on which other tasks train beside it.
 """
@@ -18,13 +20,14 @@ import torch
 
 from ..config import EncoderConfig
 from ..encoder import Encoder
-from ..errors import about
+from ..errors import InputError, about
 from ..loading import bert_mlm_head, find_model, read_sentence_encoder
 from ..storage.formats import LAST
 from ..tasks.data import TaskData, TaskSpec
 from ..tasks.heads import build_head
 from ..tokenizer import Tokenizer
 from .checkpoint import load_checkpoint
+from .distillation import START
 from .distributed import DistributedContext
 from .run_config import RunConfig
 from .seeds import derive_seed
@@ -111,11 +114,34 @@ def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tok
     return tokenizer
 
 
-
-
 def new_head(task: TaskData, encoder_config: EncoderConfig, tokenizer: Tokenizer, seed: int):
     """A task's head, its initial weights fixed by (seed, task name): the same whatever the
     start consumed of the random stream, and whichever other tasks train beside it."""
     torch.manual_seed(derive_seed(seed, "head", task.spec.name))
     return build_head(task.spec.kind, encoder_config, tokenizer, task.label_map,
                       hidden=task.spec.head_hidden)
+
+
+def distillation_target(name: str, start: Start, pooling: str) -> Encoder | None:
+    """--distill-from NAME (distillation.py): None for "start" (the trainer copies the start
+    itself), else the encoder of the model or run NAME (any name --init takes), checked to read
+    the same token ids (the same vocabulary) and to give embeddings that can be compared with
+    the run's (the same width and pooling)."""
+    if name == START:
+        return None
+    with about("--distill-from"):
+        target = read_sentence_encoder(find_model(name))
+        problems = []
+        tokenizer = start.tokenizer
+        if target.tokenizer.backend.get_vocab() != tokenizer.backend.get_vocab():
+            problems.append(f"another vocabulary ({target.tokenizer.vocab_size} tokens, the run's "
+                            f"{tokenizer.vocab_size})")
+        width, ours = target.encoder.config.hidden_size, start.encoder.config.hidden_size
+        if width != ours:
+            problems.append(f"embeddings {width} wide, the run's {ours}")
+        if target.pooling_name != pooling:
+            problems.append(f"{target.pooling_name} pooling, the run's {pooling}")
+        if problems:
+            raise InputError(f"cannot hold the run's embeddings near those of {name}: it has "
+                             f"{'; '.join(problems)}")
+    return target.encoder

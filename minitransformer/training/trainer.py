@@ -16,7 +16,7 @@ those checkpoints hold and what resuming checks is RunCheckpoints' business (run
 
 Levers that act under clipping (issue 30), each off by default: a task's steps can move the
 encoder s times as far (step_scaling.py); a term can hold the embeddings near the starting
-encoder's (distillation.py; the logged loss includes it); and a step can mix k tasks, their
+encoder's or another model's (distillation.py; the logged loss includes it); and a step can mix k tasks, their
 encoder gradients kept apart and summed, or first projected off each other where they
 conflict (gradient_surgery.py; the step's logged loss is then the sum of its tasks').
 
@@ -36,13 +36,14 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ..encoder import Encoder
 from ..errors import InputError
 from ..tasks.data import TaskData, endless_batches, to_device
 from ..tasks.evaluation import dev_results, format_results, main_score
 from ..tasks.heads import MultiTaskModel
 from ..tasks.samplers import make_sampler
 from ..tokenizer import Tokenizer
-from .distillation import EmbeddingDistillation
+from .distillation import START, EmbeddingDistillation
 from .distributed import DistributedContext
 from .freezing import GradualUnfreezing, apply_freezing, count_parameters
 from .gradient_surgery import combine_gradients, put_gradients, take_gradients
@@ -63,8 +64,11 @@ class NonFiniteLoss(RuntimeError):
 class Trainer:
     def __init__(self, model: MultiTaskModel, tokenizer: Tokenizer, tasks: list[TaskData],
                  options: TrainingOptions, run_dir: str | Path, log=print,
-                 progress: str = "auto", distributed: DistributedContext = DistributedContext()):
-        """progress: "auto" (a bar on a terminal, else lines), "bar", "lines" or "off"."""
+                 progress: str = "auto", distributed: DistributedContext = DistributedContext(),
+                 distill_target: Encoder | None = None):
+        """progress: "auto" (a bar on a terminal, else lines), "bar", "lines" or "off";
+        distill_target: the encoder --distill-from names (start.distillation_target reads it),
+        None for the start."""
         self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
         self.run_dir = Path(run_dir)
         self.distributed = distributed
@@ -92,7 +96,10 @@ class Trainer:
         self.step_scales = StepScales(list(self.task_by_name), options.step_scales)
         # The copy of the start, before anything trains (a resumed run rebuilds the same start
         # in prepare_run before restore() loads RUN/last into the live model).
-        self.distillation = (EmbeddingDistillation(model, options.distill_weight)
+        if options.distill_weight > 0 and (options.distill_from == START) != (distill_target is None):
+            raise ValueError("give the encoder --distill-from names as distill_target "
+                             "(training.start.distillation_target reads it), and only then")
+        self.distillation = (EmbeddingDistillation(model, options.distill_weight, distill_target)
                              if options.distill_weight > 0 else None)
 
         self.frozen = apply_freezing(model, options.freeze)
@@ -160,6 +167,9 @@ class Trainer:
                              "task's share, since clipping shrinks the summed gradient as a whole")
         if k > 1 and distributed.enabled:
             raise InputError("--tasks-per-step above 1 is not supported under torchrun yet")
+        if options.distill_from != START and options.distill_weight == 0:
+            raise InputError(f"--distill-from {options.distill_from} names whose embeddings to "
+                             f"hold near; give the term a weight too (--distill-weight X > 0)")
 
     def _wrap_for_distributed(self):
         """The module the training steps call: the model itself, or DDP around it. Rebuilt when
