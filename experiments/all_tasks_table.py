@@ -1,6 +1,8 @@
 """The single-vs-all table of docs/experiments.md, from the runs of experiments/all_tasks.sh.
 
     python experiments/all_tasks_table.py           # every seed found under runs/all_tasks
+    python experiments/all_tasks_table.py all_distill_from_single_stsb_1   # + columns for the
+                                        # all-tasks runs with a lever (all_tasks.sh SEED levers)
 
 For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
 mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the
@@ -63,13 +65,19 @@ def difference(values: dict[int, float], reference: dict[int, float]) -> str:
 
 
 def main() -> None:
-    print("| task (metric) | single task | all tasks | all - single | MT-DNN | MT-DNN - single |")
-    print("|---|---|---|---|---|---|")
+    levers = sys.argv[1:]  # more all-tasks settings (run names without _sSEED), as columns
+    header = "".join(f" {name} | {name} - single |" for name in levers)
+    print("| task (metric) | single task | all tasks | all - single | MT-DNN | MT-DNN - single |"
+          + header)
+    print("|---|---|---|---|---|---|" + "---|---|" * len(levers))
     for task, metric in TASKS:
         single, together = scores(f"single_{task}", task, metric), scores("all", task, metric)
         mtdnn = scores(f"mtdnn_{task}", task, metric)
         cells = [cell(single), cell(together), difference(together, single), cell(mtdnn),
                  difference(mtdnn, single)]
+        for name in levers:
+            values = scores(name, task, metric)
+            cells += [cell(values), difference(values, single)]
         print(f"| {task} ({metric}) | " + " | ".join(cells) + " |")
     print()
     inside = {record["seed"]: steps_inside(run) for run, record in finished_runs(RUNS, "all")}
@@ -82,7 +90,8 @@ def main() -> None:
                   for seed, steps in sorted(inside.items())]
         print(f"| {task} | {', '.join(map(str, alone)) or '-'} | {'; '.join(shares) or '-'} |")
     print()
-    for name in ["all"] + [f"{kind}_{task}" for kind in ("single", "mtdnn") for task, _ in TASKS]:
+    for name in ["all", *levers] + [f"{kind}_{task}" for kind in ("single", "mtdnn")
+                                    for task, _ in TASKS]:
         runs = finished_runs(RUNS, name)
         if runs:
             minutes = mean([record["train_seconds"] for _, record in runs]) / 60

@@ -46,6 +46,11 @@ PAIR_LEVERS = {  # the same rows as experiments/stsb_gap.sh SEED levers
     "pair_step_scale_stsb_2": ("--step-scale", "stsb=2"),
     "pair_distill_1": ("--distill-weight", "1"),
     "pair_distill_10": ("--distill-weight", "10"),
+    # {seed}: the row's seed; a --distill-from run must have finished first (Row.after)
+    "pair_distill_from_stsb_alone_1": ("--distill-weight", "1", "--distill-from",
+                                       "runs/ablation/stsb_alone_s{seed}"),
+    "pair_distill_from_stsb_alone_10": ("--distill-weight", "10", "--distill-from",
+                                        "runs/ablation/stsb_alone_s{seed}"),
     "pair_mixed": ("--tasks-per-step", "2"),
     "pair_mixed_pcgrad": ("--tasks-per-step", "2", "--gradient-surgery", "pcgrad"),
     "pair_mixed_stsb_weight_0.02": ("--tasks-per-step", "2", "--loss-weight", "stsb=0.02"),
@@ -58,11 +63,21 @@ ALL_LEVERS = {  # candidates for the all-tasks run, chosen before the pair rows 
     "distill_1": ("--distill-weight", "1"),
     "distill_1_step_scale_stsb_2": ("--distill-weight", "1", "--step-scale", "stsb=2"),
     "mixed_2_pcgrad": ("--tasks-per-step", "2", "--gradient-surgery", "pcgrad"),
+    # the pair's winner (docs/experiments.md, "Levers under clipping"), as all_tasks.sh SEED levers
+    "distill_from_single_stsb_1": ("--distill-weight", "1", "--distill-from",
+                                   "runs/all_tasks/single_stsb_s{seed}"),
 }
 LEAVE_ONE_OUT = {  # which task teaches which: `all` without the suspected teacher
     "all_without_ner": tuple(t for t in TASKS if t != "ner"),
     "all_without_sst": tuple(t for t in TASKS if t not in ("sst2", "sst3")),
 }
+
+
+def for_seed(flags: tuple[str, ...], seed: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the flags with {seed} filled in, the run directories they need finished first)."""
+    flags = tuple(flag.format(seed=seed) for flag in flags)
+    after = tuple(flags[i + 1] for i, flag in enumerate(flags) if flag == "--distill-from")
+    return flags + ("--seed", str(seed)), after
 
 
 @dataclass
@@ -81,14 +96,16 @@ def base_rows() -> list[Row]:
     for seed in SEEDS:
         rows.append(Row(f"runs/all_tasks/all_s{seed}", ALL + ("--seed", str(seed))))
         for name, flags in ALL_LEVERS.items():
-            rows.append(Row(f"runs/all_tasks/all_{name}_s{seed}", ALL + flags + ("--seed", str(seed))))
+            flags, after = for_seed(flags, seed)
+            rows.append(Row(f"runs/all_tasks/all_{name}_s{seed}", ALL + flags, after))
     for seed in SEEDS:
         for name, tasks in LEAVE_ONE_OUT.items():
             rows.append(Row(f"runs/all_tasks/{name}_s{seed}",
                             ALL + ("--tasks", ",".join(tasks), "--seed", str(seed))))
     for seed in SEEDS:
         for name, flags in PAIR_LEVERS.items():
-            rows.append(Row(f"runs/ablation/{name}_s{seed}", PAIR + flags + ("--seed", str(seed))))
+            flags, after = for_seed(flags, seed)
+            rows.append(Row(f"runs/ablation/{name}_s{seed}", PAIR + flags, after))
     for seed in SEEDS:
         for task in TASKS:
             rows.append(Row(f"runs/all_tasks/single_{task}_s{seed}",

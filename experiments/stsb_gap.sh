@@ -16,7 +16,7 @@ run stsb_alone --tasks stsb
 run pair                                  # + SST-2: proportional sampler, weights 1:1, head lr 10x
 if [ "${2:-}" = levers ]; then
     # Issue 30: levers that act under clipping, each against `pair` (linear heads, weights 1:1).
-    # Not yet run; docs/experiments.md, "Levers under clipping", says what each should show.
+    # Results: docs/experiments.md, "Levers under clipping" (seed 0: the first four rows).
     # Ordered by what the measurements so far point to first (a session may stop the list early).
     run pair_step_scale_sst2_0.5 --step-scale sst2=0.5   # SST-2 steps move the encoder half as far
     run pair_distill_1 --distill-weight 1                # hold the embeddings near MiniLM's
