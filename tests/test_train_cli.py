@@ -143,3 +143,19 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
     assert "task sentiment: its trained head from" in "\n".join(logged)
     assert "task topic: a new head" in "\n".join(logged) and "other labels" in "\n".join(logged)
     assert run.start.description.endswith("with its trained head(s) for sentiment")
+
+
+def test_model_paths_in_a_config_are_relative_to_the_file(tmp_path):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "c.json").write_text(json.dumps({
+        "init": "../runs/teacher",
+        "tasks": [{"name": "t", "kind": "sentence_classification", "train": "t.jsonl"}],
+        "options": {"distill_weight": 1, "distill_from": "../runs/teacher"}}))
+    config = read_config_file(folder / "c.json")
+    assert config["options"]["distill_from"] == str((tmp_path / "runs" / "teacher").resolve())
+    assert config["init"] == config["options"]["distill_from"]
+    (folder / "c.json").write_text(json.dumps({
+        "tasks": [{"name": "t", "kind": "sentence_classification", "train": "t.jsonl"}],
+        "options": {"distill_weight": 1, "distill_from": "minilm"}}))
+    assert read_config_file(folder / "c.json")["options"]["distill_from"] == "minilm"

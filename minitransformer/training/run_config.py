@@ -178,7 +178,8 @@ def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
 
 
 def read_config_file(path: Path) -> dict:
-    """A config file's content, checked; task file paths made relative to the file."""
+    """A config file's content, checked; the paths in it (task files, init, distill_from) taken
+    relative to the file."""
     config = read_json(path)
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
@@ -201,6 +202,10 @@ def read_config_file(path: Path) -> dict:
     for name, value in options.items():
         with about(path):
             check_option(name, value, label=f"options.{name}")
+    teacher = options.get("distill_from", "start")
+    if teacher != "start" and not is_minilm(teacher):  # a model, like init: relative to the file
+        options["distill_from"] = str(path_from_file(path.parent, teacher,
+                                                     f"{path}: options.distill_from"))
     return config
 
 
