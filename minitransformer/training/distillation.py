@@ -103,4 +103,3 @@ class EmbeddingDistillation:
     def loss(self, recorded: Recorded) -> torch.Tensor:
         """distill_weight x term: what the step adds to the task's weighted loss."""
         return self.weight * self.term(recorded)
-

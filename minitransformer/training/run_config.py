@@ -24,6 +24,7 @@ from ..storage.formats import BEST, LAST
 from ..tasks.data import TaskSpec
 from ..tasks.kinds import SENTENCE_CLASSIFICATION
 from .checkpoint import TRAINING_STATE
+from .distillation import START
 from .options import TrainingOptions, check_option
 from .progress import METRICS_FILE, PROGRESS_MODES
 from .record import RECORD_FILE
@@ -202,8 +203,8 @@ def read_config_file(path: Path) -> dict:
     for name, value in options.items():
         with about(path):
             check_option(name, value, label=f"options.{name}")
-    teacher = options.get("distill_from", "start")
-    if teacher != "start" and not is_minilm(teacher):  # a model, like init: relative to the file
+    teacher = options.get("distill_from", START)
+    if teacher != START and not is_minilm(teacher):  # a model, like init: relative to the file
         options["distill_from"] = str(path_from_file(path.parent, teacher,
                                                      f"{path}: options.distill_from"))
     return config
