@@ -10,6 +10,7 @@
 # CPU (seeds 0 and 1; 2 hours per seed with loading). Table: python experiments/all_tasks_table.py
 # Usage: bash experiments/all_tasks.sh [SEED]
 #        bash experiments/all_tasks.sh SEED levers    (issue 30: `all` with the chosen levers)
+#        bash experiments/all_tasks.sh SEED leave_one_out   (issue 30: `all` less one teaching task)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seed=${1:-0}
@@ -23,6 +24,19 @@ if [ "${2:-}" = levers ]; then
     # The teacher of --distill-from is STS-B alone with this config's recipe.
     run single_stsb --tasks stsb
     run all_distill_from_single_stsb_1 --distill-weight 1 --distill-from "$out/single_stsb_s$seed"
+    # MT-DNN's second stage from it (the table: all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_{task}')
+    for task in "${tasks[@]}"; do
+        run "mtdnn_distill_from_single_stsb_1_$task" --tasks "$task" --init "$out/all_distill_from_single_stsb_1_s$seed" --epochs 1
+    done
+    echo "$(date +%T) done"
+    exit 0
+fi
+if [ "${2:-}" = leave_one_out ]; then
+    # Issue 30, item 3: which task teaches which. The two tasks that gain most inside `all`,
+    # each without the task guessed to teach it: WNUT-17 without CoNLL-2003 (both entity
+    # tagging), FDU sentiment without SST-2 and SST-3 (both sentiment). Set against `all`.
+    run all_without_ner --tasks stsb,sst2,sst3,agnews,wnut,domain,sentiment
+    run all_without_sst --tasks stsb,agnews,ner,wnut,domain,sentiment
     echo "$(date +%T) done"
     exit 0
 fi

@@ -3,6 +3,8 @@
     python experiments/all_tasks_table.py           # every seed found under runs/all_tasks
     python experiments/all_tasks_table.py all_distill_from_single_stsb_1   # + columns for the
                                         # all-tasks runs with a lever (all_tasks.sh SEED levers)
+    python experiments/all_tasks_table.py all_without_ner all_without_sst   # leave-one-out
+    python experiments/all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_{task}'  # {task}: a run per task
 
 For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
 mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the
@@ -31,9 +33,11 @@ TASKS = [  # (task, main metric), in the order of configs/all_tasks.json
 
 
 def scores(name: str, task: str, metric: str) -> dict[int, float]:
-    """{seed: the task's dev score} over the finished runs of one setting."""
+    """{seed: the task's dev score} over the finished runs of one setting that trained the task
+    (a leave-one-out run lacks one). `name` may hold {task}: then the runs of that task."""
     return {record["seed"]: record["best"]["metrics"][task][metric]
-            for _, record in finished_runs(RUNS, name)}
+            for _, record in finished_runs(RUNS, name.format(task=task))
+            if task in record["best"]["metrics"]}
 
 
 def steps_inside(run: Path) -> dict[str, int]:
@@ -90,8 +94,10 @@ def main() -> None:
                   for seed, steps in sorted(inside.items())]
         print(f"| {task} | {', '.join(map(str, alone)) or '-'} | {'; '.join(shares) or '-'} |")
     print()
-    for name in ["all", *levers] + [f"{kind}_{task}" for kind in ("single", "mtdnn")
-                                    for task, _ in TASKS]:
+    per_task = ["single_{task}", "mtdnn_{task}"] + [name for name in levers if "{task}" in name]
+    whole = [name for name in levers if "{task}" not in name]
+    for name in ["all", *whole] + [kind.format(task=task) for kind in per_task
+                                   for task, _ in TASKS]:
         runs = finished_runs(RUNS, name)
         if runs:
             minutes = mean([record["train_seconds"] for _, record in runs]) / 60
