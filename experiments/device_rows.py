@@ -66,6 +66,10 @@ ALL_LEVERS = {  # candidates for the all-tasks run, chosen before the pair rows 
     # the pair's winner (docs/experiments.md, "Levers under clipping"), as all_tasks.sh SEED levers
     "distill_from_single_stsb_1": ("--distill-weight", "1", "--distill-from",
                                    "runs/all_tasks/single_stsb_s{seed}"),
+    # ... with the taggers' batches left free (they lost with the term on every batch)
+    "distill_from_single_stsb_1_not_taggers": (
+        "--distill-weight", "1", "--distill-from", "runs/all_tasks/single_stsb_s{seed}",
+        "--distill-task-weight", "ner=0", "--distill-task-weight", "wnut=0"),
 }
 LEAVE_ONE_OUT = {  # which task teaches which: `all` without the suspected teacher
     "all_without_ner": tuple(t for t in TASKS if t != "ner"),

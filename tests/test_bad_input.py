@@ -305,6 +305,12 @@ CASES = {
     "train, --distill-from without a weight": (
         TRAIN_SCRATCH + ["--distill-from", "{d}/model"],
         ["--distill-from", "--distill-weight X > 0"]),
+    "train, --distill-task-weight for a task the run does not have": (
+        TRAIN_SCRATCH + ["--distill-weight", "1", "--distill-task-weight", "nosuchtask=0"],
+        ["--distill-task-weight", "unknown task", "nosuchtask"]),
+    "train, --distill-task-weight without a number": (
+        TRAIN_SCRATCH + ["--distill-task-weight", "ner"],
+        ["--distill-task-weight takes TASK=NUMBER", "'ner'"]),
     # train.py evaluate
     "evaluate a run that is not there": (TRAIN + ["evaluate", "{d}/norun", "--task", "t=x.jsonl"],
                                          ["norun", "neither a training run"]),

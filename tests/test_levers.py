@@ -151,6 +151,51 @@ def test_the_distillation_term_is_one_minus_the_cosine_to_the_start(tokenizer, t
     assert trainer._step("topic", batch) == pytest.approx(float(expected), rel=1e-5)
 
 
+def test_a_task_weight_sets_the_term_on_that_tasks_batches_only(tokenizer, task_files, tmp_path):
+    trainer = make_trainer(tokenizer, task_files[:2], tmp_path / "a", distill_weight=0.5,
+                           distill_task_weights={"topic": 0.0, "sentiment": 2.0})
+    with torch.no_grad():  # move the live encoder away from the start: the term is not zero
+        torch.manual_seed(0)
+        for parameter in trainer.model.encoder.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    teacher_calls, teacher = [], trainer.distillation.start_embeddings
+
+    def counted(*args):  # (the packed path bypasses the encoder's forward, and so its hooks)
+        teacher_calls.append(1)
+        return teacher(*args)
+    trainer.distillation.start_embeddings = counted
+
+    def before_the_step(name):
+        """(batch, task loss, term) as the step will see them: the logged loss is the forward's."""
+        batch = first_batch(trainer, name)
+        with torch.no_grad(), trainer.distillation.recording() as recorded:
+            task_loss = trainer.model(name, batch).loss
+            term = trainer.distillation.term(recorded)
+        assert term > 1e-3
+        return batch, float(task_loss), float(term)
+
+    batch, task_loss, _ = before_the_step("topic")
+    teacher_calls.clear()
+    assert trainer._step("topic", batch) == pytest.approx(task_loss, rel=1e-5)  # weight 0
+    assert not teacher_calls  # ... and no teacher pass for its batch
+    batch, task_loss, term = before_the_step("sentiment")
+    assert trainer._step("sentiment", batch) == pytest.approx(task_loss + 2.0 * term, rel=1e-5)
+    assert teacher_calls  # its own weight, 2, not distill_weight's 0.5
+
+
+def test_distill_task_weights_come_from_flags_and_config(tokenizer, task_files, tmp_path):
+    parser = argparse.ArgumentParser()
+    add_option_flags(parser)
+    flags = vars(parser.parse_args(["--distill-weight", "1", "--distill-task-weight", "ner=0"]))
+    options = merged_options({"options": {"distill_task_weights": {"ner": 0.5, "wnut": 0}}},
+                             flags, "minilm")
+    assert options.distill_task_weights == {"ner": 0.0, "wnut": 0}  # a flag replaces its task's
+    with pytest.raises(InputError, match="--distill-task-weight takes TASK=NUMBER"):
+        merged_options({}, vars(parser.parse_args(["--distill-task-weight", "ner"])), "minilm")
+    with pytest.raises(InputError, match="--distill-task-weight must be an object of task"):
+        merged_options({}, vars(parser.parse_args(["--distill-task-weight", "ner=-1"])), "minilm")
+
+
 def test_the_distillation_gradient_pulls_toward_the_start_and_the_copy_never_changes(
         tokenizer, task_files, tmp_path):
     # Task losses weighted 0: only the term trains the encoder.
@@ -323,6 +368,9 @@ def test_mixed_steps_take_a_batch_of_each_task_and_cover_the_epoch_in_fewer_step
     ({"gradient_surgery": "pcgrad"}, "acts on steps that mix tasks"),
     ({"tasks_per_step": 2, "step_scales": {"topic": 2.0}}, "step scales .* act on one-task"),
     ({"distill_from": "minilm"}, "give the term a weight too"),
+    ({"distill_task_weights": {"topic": 0.0}}, "turn the term on too"),
+    ({"distill_weight": 1.0, "distill_task_weights": {"stsb": 0.0}},
+     "--distill-task-weight for unknown task.*stsb; tasks: topic, sentiment"),
 ])
 def test_lever_combinations_that_would_not_act_are_refused(tokenizer, task_files, tmp_path,
                                                            options, message):

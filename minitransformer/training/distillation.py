@@ -29,7 +29,9 @@ embedding's direction holds every cosine between two of them too (the relations 
 and needs one vector per sentence rather than one number per pair of sentences.
 
 Which sentences: every encoder call of the step, whatever the task (both sides of a pair; for
-masked-LM batches the masked text the live encoder saw). The calls are recorded where every
+masked-LM batches the masked text the live encoder saw). `--distill-task-weight TASK=W` sets the
+weight on one task's batches instead (0: the term is left out there, and so is the teacher's
+pass): a tagger, say, whose steps should move the token states as freely as without the term. The calls are recorded where every
 head asks for token states, MultiTaskModel.states: the packed path bypasses Encoder.forward, so
 a module hook on the encoder would miss them.
 
@@ -60,10 +62,13 @@ START = "start"  # --distill-from's default: the encoder the run starts from; an
 
 
 class EmbeddingDistillation:
-    def __init__(self, model: MultiTaskModel, weight: float, target: Encoder | None = None):
+    def __init__(self, model: MultiTaskModel, weight: float, target: Encoder | None = None,
+                 task_weights: dict[str, float] | None = None):
         """Hold the embeddings near `target`'s, a frozen encoder; None: a copy of the model's
-        encoder as it is now, the start. (`start` names whichever it is.)"""
+        encoder as it is now, the start. (`start` names whichever it is.) task_weights: the
+        weight on some tasks' batches instead of `weight` (names checked by the trainer)."""
         self.model, self.weight = model, weight
+        self.task_weights = dict(task_weights or {})
         target = copy.deepcopy(model.encoder) if target is None else target
         self.start = target.to(next(model.parameters()).device).eval().requires_grad_(False)
 
@@ -100,6 +105,10 @@ class EmbeddingDistillation:
         start = torch.cat([self.start_embeddings(ids, mask) for ids, mask, _ in recorded])
         return (1.0 - F.cosine_similarity(now, start, dim=-1)).mean()
 
-    def loss(self, recorded: Recorded) -> torch.Tensor:
-        """distill_weight x term: what the step adds to the task's weighted loss."""
-        return self.weight * self.term(recorded)
+    def weight_for(self, task: str) -> float:
+        """The term's weight on `task`'s batches: its own, or distill_weight."""
+        return self.task_weights.get(task, self.weight)
+
+    def loss(self, recorded: Recorded, task: str) -> torch.Tensor:
+        """The task's weight x term: what the step adds to the task's weighted loss."""
+        return self.weight_for(task) * self.term(recorded)

@@ -77,6 +77,8 @@ class TrainingOptions:
                                         "(the encoder the run starts from), or a model or run "
                                         "with the same vocabulary (a single-task run, say)",
                                metavar="MODEL")
+    distill_task_weights: dict[str, float] = field(default_factory=dict)  # per task, default
+    # distill_weight: the term's weight on that task's batches (0: none there, no teacher pass)
     tasks_per_step: int = option(1, "tasks mixed in one step: a batch of each, their gradients "
                                     "summed (or combined by --gradient-surgery)")
     gradient_surgery: str = option("none", "none: a mixed step sums its tasks' gradients; "
@@ -119,6 +121,9 @@ OPTION_CHECKS = {
         isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
         "an object of task names to numbers >= 0"),
     "step_scales": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
+        "an object of task names to numbers >= 0"),
+    "distill_task_weights": (lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
         "an object of task names to numbers >= 0"),
 }

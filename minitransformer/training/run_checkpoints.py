@@ -31,14 +31,16 @@ from .options import TrainingOptions
 # dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved
 # before an option existed ran with its default.
 SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
-                    "distill_from", "step_scales")
+                    "distill_from", "step_scales", "distill_task_weights")
+PER_TASK_FLAGS = {"step_scales": "--step-scale", "distill_task_weights": "--distill-task-weight"}
 
 
 def as_flags(name: str, value) -> str:
     """An option's value as the flag(s) that give it: '--batching random'."""
-    if name == "step_scales":
-        return " ".join(f"--step-scale {task}={scale:g}" for task, scale in value.items()) \
-            or "no --step-scale"
+    if name in PER_TASK_FLAGS:
+        flag = PER_TASK_FLAGS[name]
+        return " ".join(f"{flag} {task}={number:g}" for task, number in value.items()) \
+            or f"no {flag}"
     return f"--{name.replace('_', '-')} {value}"
 
 

@@ -171,7 +171,8 @@ def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
     if init == "scratch":
         options.setdefault("lr", SCRATCH_LR)
     given = flag_options(flags)
-    for name in ("loss_weights", "step_scales"):  # per task: a flag replaces that task's only
+    for name in ("loss_weights", "step_scales", "distill_task_weights"):  # per task: a flag
+        # replaces that task's value only
         if name in given:
             given[name] = {**options.get(name, {}), **given[name]}
     options.update(given)
@@ -251,7 +252,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One --flag per TrainingOptions field that has a help text (see options.option), and the
-    options that take their own syntax: --loss-weight, --step-scale and --unfreeze-every."""
+    options that take their own syntax: --loss-weight, --step-scale, --distill-task-weight and
+    --unfreeze-every."""
     for item in dataclasses.fields(TrainingOptions):
         if "help" not in item.metadata:
             continue
@@ -268,6 +270,9 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-scale", action="append", default=[], metavar="TASK=S",
                         help="a step of TASK moves the encoder S times as far, after clipping "
                              "(default 1.0 each; step_scaling.py); repeatable")
+    parser.add_argument("--distill-task-weight", action="append", default=[], metavar="TASK=W",
+                        help="the --distill-weight term's weight on TASK's batches instead "
+                             "(0: not on them); repeatable")
     parser.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
                         help="gradual unfreezing: heads only at first, then one more encoder "
                              "layer from the top every N epochs (e.g. 1) or steps (200steps)")
@@ -287,6 +292,9 @@ def flag_options(flags: dict) -> dict:
     if flags.get("step_scale"):
         values["step_scales"] = parse_task_numbers(flags["step_scale"], "step_scales",
                                                    "--step-scale")
+    if flags.get("distill_task_weight"):
+        values["distill_task_weights"] = parse_task_numbers(
+            flags["distill_task_weight"], "distill_task_weights", "--distill-task-weight")
     if flags.get("unfreeze_every") is not None:
         values["unfreeze_every"], values["unfreeze_unit"] = parse_interval(flags["unfreeze_every"])
     return values

@@ -99,7 +99,8 @@ class Trainer:
         if options.distill_weight > 0 and (options.distill_from == START) != (distill_target is None):
             raise ValueError("give the encoder --distill-from names as distill_target "
                              "(training.start.distillation_target reads it), and only then")
-        self.distillation = (EmbeddingDistillation(model, options.distill_weight, distill_target)
+        self.distillation = (EmbeddingDistillation(model, options.distill_weight, distill_target,
+                                                   options.distill_task_weights)
                              if options.distill_weight > 0 else None)
 
         self.frozen = apply_freezing(model, options.freeze)
@@ -170,6 +171,13 @@ class Trainer:
         if options.distill_from != START and options.distill_weight == 0:
             raise InputError(f"--distill-from {options.distill_from} names whose embeddings to "
                              f"hold near; give the term a weight too (--distill-weight X > 0)")
+        if options.distill_task_weights and options.distill_weight == 0:
+            raise InputError("--distill-task-weight sets the distillation term's weight on some "
+                             "tasks; turn the term on too (--distill-weight X > 0)")
+        unknown = set(options.distill_task_weights) - set(self.task_by_name)
+        if unknown:
+            raise InputError(f"--distill-task-weight for unknown task(s) "
+                             f"{', '.join(sorted(unknown))}; tasks: {', '.join(self.task_by_name)}")
 
     def _wrap_for_distributed(self):
         """The module the training steps call: the model itself, or DDP around it. Rebuilt when
@@ -354,13 +362,13 @@ class Trainer:
     def _task_loss(self, name: str, batch: dict) -> tuple[torch.Tensor, float]:
         """The weighted loss of one task's batch (plus the distillation term when on), and its
         value for the log, checked to be finite."""
-        if self.distillation is None:
+        if self.distillation is None or self.distillation.weight_for(name) == 0:
             output = self.training_model(name, to_device(batch, self.device))
             loss = self.weighting(name, output.loss)
         else:
             with self.distillation.recording() as recorded:
                 output = self.training_model(name, to_device(batch, self.device))
-            loss = self.weighting(name, output.loss) + self.distillation.loss(recorded)
+            loss = self.weighting(name, output.loss) + self.distillation.loss(recorded, name)
         # After the forward pass, before backward: only for logging and the NaN check. Under
         # DDP the mean over ranks, so that all ranks stop together on a bad loss.
         value = self.distributed.mean(loss.item())
