@@ -9,7 +9,8 @@
 # Runs one after another (2 cores): `all` 49-50 min, the singles 45-48, MT-DNN 23-24 on this 2-core
 # CPU (seeds 0 and 1; 2 hours per seed with loading). Table: python experiments/all_tasks_table.py
 # Usage: bash experiments/all_tasks.sh [SEED]
-#        bash experiments/all_tasks.sh SEED levers    (issue 30: `all` with the chosen levers)
+#        bash experiments/all_tasks.sh SEED levers    (issue 30: `all` with the chosen levers,
+#                                                       then MT-DNN's second stage from it)
 #        bash experiments/all_tasks.sh SEED leave_one_out   (issue 30: `all` less one teaching task)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,9 +37,10 @@ if [ "${2:-}" = levers ]; then
     exit 0
 fi
 if [ "${2:-}" = leave_one_out ]; then
-    # Issue 30, item 3: which task teaches which. The two tasks that gain most inside `all`,
-    # each without the task guessed to teach it: WNUT-17 without CoNLL-2003 (both entity
-    # tagging), FDU sentiment without SST-2 and SST-3 (both sentiment). Set against `all`.
+    # Issue 30, item 3: which task teaches which. WNUT-17, the largest gain inside `all`, and
+    # FDU sentiment, a large one whose suspected teachers can be left out, each without them:
+    # WNUT-17 without CoNLL-2003 (both entity tagging), FDU sentiment without SST-2 and SST-3
+    # (all sentiment). Set against `all`.
     run all_without_ner --tasks stsb,sst2,sst3,agnews,wnut,domain,sentiment
     run all_without_sst --tasks stsb,agnews,ner,wnut,domain,sentiment
     echo "$(date +%T) done"

@@ -179,11 +179,13 @@ def test_a_task_weight_sets_the_term_on_that_tasks_batches_only(tokenizer, task_
     assert trainer._step("topic", batch) == pytest.approx(task_loss, rel=1e-5)  # weight 0
     assert not teacher_calls  # ... and no teacher pass for its batch
     batch, task_loss, term = before_the_step("sentiment")
+    teacher_calls.clear()
+    # its own weight, 2, not distill_weight's 0.5
     assert trainer._step("sentiment", batch) == pytest.approx(task_loss + 2.0 * term, rel=1e-5)
-    assert teacher_calls  # its own weight, 2, not distill_weight's 0.5
+    assert teacher_calls  # the teacher's pass, for its batch
 
 
-def test_distill_task_weights_come_from_flags_and_config(tokenizer, task_files, tmp_path):
+def test_distill_task_weights_come_from_flags_and_config():
     parser = argparse.ArgumentParser()
     add_option_flags(parser)
     flags = vars(parser.parse_args(["--distill-weight", "1", "--distill-task-weight", "ner=0"]))
@@ -425,6 +427,8 @@ def test_resume_with_the_levers_gives_the_same_losses(tokenizer, task_files, tmp
     ({"distill_weight": 0.5}, {}, "trained with --distill-weight 0.5, not --distill-weight 0.0"),
     ({"step_scales": {"topic": 2.0}}, {}, "trained with --step-scale topic=2, not no --step-scale"),
     ({"tasks_per_step": 2}, {}, "trained with --tasks-per-step 2"),
+    ({"distill_weight": 0.5, "distill_task_weights": {"topic": 0.0}}, {"distill_weight": 0.5},
+     "trained with --distill-task-weight topic=0, not no --distill-task-weight"),
 ])
 def test_resume_with_other_levers_is_refused(tokenizer, task_files, tmp_path, saved, resumed,
                                              message):

@@ -11,6 +11,8 @@ the starting encoder's sentence embeddings of each training batch, and
     loss = w_task * loss_task + distill_weight * mean over the batch's sentences of
            (1 - cos(e_now, e_start))
 
+(distill_weight: the task's own --distill-task-weight where one is given.)
+
 e_start comes from a frozen copy of the encoder as it was when training began: no gradient,
 eval mode (no dropout, so a fixed target), the same path (packed or padded) as the live one.
 
@@ -29,9 +31,10 @@ embedding's direction holds every cosine between two of them too (the relations 
 and needs one vector per sentence rather than one number per pair of sentences.
 
 Which sentences: every encoder call of the step, whatever the task (both sides of a pair; for
-masked-LM batches the masked text the live encoder saw). `--distill-task-weight TASK=W` sets the
-weight on one task's batches instead (0: the term is left out there, and so is the teacher's
-pass): a tagger, say, whose steps should move the token states as freely as without the term. The calls are recorded where every
+masked-LM batches the masked text the live encoder saw). `--distill-task-weight TASK=W` sets
+the weight on one task's batches instead (0: the term is left out there, and so is the
+teacher's pass): a tagger, say, whose steps should move the token states as freely as without
+the term. The calls are recorded where every
 head asks for token states, MultiTaskModel.states: the packed path bypasses Encoder.forward, so
 a module hook on the encoder would miss them.
 

@@ -77,8 +77,8 @@ class TrainingOptions:
                                         "(the encoder the run starts from), or a model or run "
                                         "with the same vocabulary (a single-task run, say)",
                                metavar="MODEL")
-    distill_task_weights: dict[str, float] = field(default_factory=dict)  # per task, default
-    # distill_weight: the term's weight on that task's batches (0: none there, no teacher pass)
+    # per task, default distill_weight: the term's weight on that task's batches (0: none there)
+    distill_task_weights: dict[str, float] = field(default_factory=dict)
     tasks_per_step: int = option(1, "tasks mixed in one step: a batch of each, their gradients "
                                     "summed (or combined by --gradient-surgery)")
     gradient_surgery: str = option("none", "none: a mixed step sums its tasks' gradients; "

@@ -171,8 +171,8 @@ def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
     if init == "scratch":
         options.setdefault("lr", SCRATCH_LR)
     given = flag_options(flags)
-    for name in ("loss_weights", "step_scales", "distill_task_weights"):  # per task: a flag
-        # replaces that task's value only
+    # per task: a flag replaces that task's value only
+    for name in ("loss_weights", "step_scales", "distill_task_weights"):
         if name in given:
             given[name] = {**options.get(name, {}), **given[name]}
     options.update(given)
