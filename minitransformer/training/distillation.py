@@ -31,12 +31,11 @@ embedding's direction holds every cosine between two of them too (the relations 
 and needs one vector per sentence rather than one number per pair of sentences.
 
 Which sentences: every encoder call of the step, whatever the task (both sides of a pair; for
-masked-LM batches the masked text the live encoder saw). `--distill-task-weight TASK=W` sets
-the weight on one task's batches instead (0: the term is left out there, and so is the
-teacher's pass): a tagger, say, whose steps should move the token states as freely as without
-the term. The calls are recorded where every
+masked-LM batches the masked text the live encoder saw). The calls are recorded where every
 head asks for token states, MultiTaskModel.states: the packed path bypasses Encoder.forward, so
-a module hook on the encoder would miss them.
+a module hook on the encoder would miss them. `--distill-task-weight TASK=W` sets the weight on
+one task's batches instead (0: the term is left out there, and so is the teacher's pass): a
+tagger, say, whose steps should move the token states as freely as without the term.
 
 Cost: one more forward pass of the frozen copy per encoder call (no_grad: its activations are
 freed at once), and one more copy of the encoder's weights in memory (MiniLM: 22.7M parameters,

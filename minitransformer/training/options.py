@@ -102,6 +102,11 @@ class TrainingOptions:
         return dataclasses.asdict(self)
 
 
+# The per-task options: {task name: a number >= 0}.
+_task_numbers = (lambda v: isinstance(v, dict) and all(
+    isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
+    "an object of task names to numbers >= 0")
+
 # What each option must be: (test, description). Choices are checked from the fields' metadata.
 OPTION_CHECKS = {
     "epochs": _number(1, integer=True), "batch_size": _number(1, integer=True),
@@ -117,15 +122,8 @@ OPTION_CHECKS = {
     "freeze": (lambda v: isinstance(v, str), "a string"),
     "distill_from": (lambda v: isinstance(v, str) and v.strip() != "", "start or a model name"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
-    "loss_weights": (lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
-        "an object of task names to numbers >= 0"),
-    "step_scales": (lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
-        "an object of task names to numbers >= 0"),
-    "distill_task_weights": (lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
-        "an object of task names to numbers >= 0"),
+    "loss_weights": _task_numbers, "step_scales": _task_numbers,
+    "distill_task_weights": _task_numbers,
 }
 
 
