@@ -11,11 +11,14 @@ then linear decay, gradient clipping 1.0, max length 128, dropout 0.1.
     ours-packed   train.py --batching packed: random batches, real tokens only through the
                   linear layers (packed.py); train.py's default
     ours-packed-default-malloc   ours-packed with MINITRANSFORMER_DEFAULT_MALLOC=1: glibc's
-                  free heap pages not given back after each step, as before the trainer's
-                  fix (training/memory.py). Against ours-packed it shows what the fix costs in
-                  time (the trim, and the pages faulted in again next step) and what it saves
-                  in memory (packed steps change shape, their activations fragment the heap:
-                  the growth column)
+                  free heap pages never given back, as before the trainer's fix
+                  (training/memory.py). Against ours-packed it shows what the fix costs in
+                  time (each trim, and the pages it gave back faulted in again by the next
+                  step) and what it saves in memory (packed steps change shape, their
+                  activations fragment the heap: the growth column)
+    ours-packed-trim-every-step   ours-packed with MINITRANSFORMER_TRIM_MARGIN_MIB=0: the free
+                  pages given back after every step (the trainer's fix until 2026-12-06),
+                  not only once they have piled up past 512 MiB
     hf-random     a plain PyTorch loop around transformers' BertModel with the same heads, random
                   batches (what HF's Trainer makes by default)
     hf-length     the same loop, batches grouped by length as HF's Trainer does with
@@ -27,7 +30,7 @@ Both loops run the same sequence of tasks (our proportional sampler, same seed) 
 number of steps, and start the pass over a task's examples again when it runs out. Attention:
 ours-random and ours-length train with the hand-written attention (encoder.py's reference
 path), ours-packed and HF with F.scaled_dot_product_attention. Memory: our trainer gives
-glibc's free heap pages back after each step (except in ours-packed-default-malloc); the HF
+glibc's free heap pages back once they pile up (except in ours-packed-default-malloc); the HF
 loop leaves malloc as it is, as a user's script would.
 
 Each run is a fresh process (train.py for ours, this script with --only for HF), with the same
@@ -101,6 +104,7 @@ from torch import nn
 from minitransformer.training.memory import (
     DEFAULT_MALLOC_VARIABLE,
     GROWTH_FROM,
+    TRIM_MARGIN_VARIABLE,
     resident_mib,
     resident_summary,
 )
@@ -110,6 +114,7 @@ OURS = {  # contestant: (train.py's --batching, what its environment adds)
     "ours-length": ("length", {}),
     "ours-packed": ("packed", {}),
     "ours-packed-default-malloc": ("packed", {DEFAULT_MALLOC_VARIABLE: "1"}),
+    "ours-packed-trim-every-step": ("packed", {TRIM_MARGIN_VARIABLE: "0"}),
 }
 CONTESTANTS = [*OURS, "hf-random", "hf-length"]
 REFERENCE = "hf-random"

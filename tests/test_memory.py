@@ -1,7 +1,8 @@
-"""training/memory.py: glibc's free heap pages are given back after every training step, and
-not when MINITRANSFORMER_DEFAULT_MALLOC=1 asks for malloc as it is; the
-resident-memory readings parse /proc and are empty elsewhere; the summary of a run's readings
-gives its peak and its growth after the warm-up, None where nothing was read."""
+"""training/memory.py: glibc's free heap pages are given back once the resident size stands the
+margin above its working level (every call with margin 0), and not when
+MINITRANSFORMER_DEFAULT_MALLOC=1 asks for malloc as it is; the resident-memory readings parse
+/proc and are empty elsewhere; the summary of a run's readings gives its peak and its growth
+after the warm-up, None where nothing was read."""
 
 import os
 
@@ -24,15 +25,98 @@ class FakeLibrary:
 @pytest.fixture
 def no_switch(monkeypatch):
     monkeypatch.delenv("MINITRANSFORMER_DEFAULT_MALLOC", raising=False)
+    monkeypatch.delenv("MINITRANSFORMER_TRIM_MARGIN_MIB", raising=False)
 
 
-def test_the_trimmer_gives_back_every_free_page_each_time_it_is_called(no_switch):
+class Resident:
+    """A resident size in MiB, set by the test, that a trim brings down to `after_trim`."""
+
+    def __init__(self, library, after_trim):
+        self.now, self.library, self.after_trim, self.seen_calls = 0.0, library, after_trim, 0
+
+    def __call__(self):
+        if len(self.library.calls) > self.seen_calls:  # a trim happened since the last reading
+            self.seen_calls, self.now = len(self.library.calls), self.after_trim
+        return self.now
+
+
+def trims(trimmer, resident, readings):
+    """Whether each call trimmed, the resident size before the call given by `readings`."""
+    made = []
+    for now in readings:
+        resident.now = now
+        made.append(trimmer())
+    return made
+
+
+def test_with_margin_zero_every_call_trims_even_when_memory_fell(no_switch, monkeypatch):
+    monkeypatch.setenv("MINITRANSFORMER_TRIM_MARGIN_MIB", "0")
     library = FakeLibrary()
-    trim = memory.heap_trimmer(library)
+    resident = Resident(library, after_trim=650.0)
+    trimmer = memory.heap_trimmer(library, resident=resident)
     assert library.calls == []  # nothing happens before a step asks
-    trim()
-    trim()
-    assert library.calls == [0, 0]  # pad 0: no spare room kept at the heap's top
+    assert trims(trimmer, resident, [700.0, 640.0, 600.0]) == [True, True, True]
+    assert library.calls == [0, 0, 0]  # pad 0: no spare room kept at the heap's top
+
+
+def test_the_trimmer_waits_until_the_heap_stands_the_margin_above_its_level(no_switch):
+    assert memory.trim_margin_mib() == memory.TRIM_MARGIN_MIB == 512
+    library = FakeLibrary()
+    resident = Resident(library, after_trim=600.0)
+    trimmer = memory.heap_trimmer(library, resident=resident)
+    # the first call trims whatever the size (what loading left), down to 600; then from
+    # 600 + 512 = 1112 MiB on
+    assert trims(trimmer, resident, [300.0, 900.0, 1111.0, 1112.0]) == [True, False, False, True]
+    assert trimmer.level == 600.0
+
+
+def test_memory_freed_for_good_lowers_the_level_the_margin_counts_from(no_switch):
+    library = FakeLibrary()
+    resident = Resident(library, after_trim=1000.0)  # the first trim leaves loading's buffers
+    trimmer = memory.heap_trimmer(library, resident=resident)
+    # the buffers go at the second call (700): from then on trims from 700 + 512 = 1212
+    assert trims(trimmer, resident, [2000.0, 700.0, 1300.0]) == [True, False, True]
+
+
+def test_a_trim_that_gives_nothing_back_is_not_repeated_at_every_call(no_switch):
+    library = FakeLibrary()
+    resident = Resident(library, after_trim=900.0)  # the trim cannot lower the size
+    trimmer = memory.heap_trimmer(library, resident=resident)
+    assert trims(trimmer, resident, [900.0, 900.0, 950.0]) == [True, False, False]
+
+
+def test_without_a_resident_size_the_trimmer_trims_every_call(no_switch):
+    library = FakeLibrary()
+    trimmer = memory.heap_trimmer(library, resident=lambda: None)
+    assert trimmer() and trimmer() and library.calls == [0, 0]
+
+
+@pytest.mark.parametrize("text, margin, named", [
+    ("0", 0.0, False), ("128", 128.0, False), ("64.5", 64.5, False),
+    ("abc", 512.0, True), ("-1", 512.0, True), ("nan", 512.0, True), ("inf", 512.0, True),
+    ("", 512.0, True)])
+def test_the_margin_comes_from_the_environment_and_bad_values_are_named(
+        monkeypatch, capsys, text, margin, named):
+    monkeypatch.setenv("MINITRANSFORMER_TRIM_MARGIN_MIB", text)
+    assert memory.trim_margin_mib() == margin
+    note = capsys.readouterr().err
+    assert (f"MINITRANSFORMER_TRIM_MARGIN_MIB={text!r} is not a finite number" in note) == named
+
+
+def test_the_resident_size_now_is_read_from_proc_statm(tmp_path, monkeypatch):
+    monkeypatch.setattr(memory, "PAGE_BYTES", 4096)
+    statm = tmp_path / "statm"
+    statm.write_text("90000 2560 300 1 0 5000 0\n")  # in pages: 2,560 x 4 KiB = 10 MiB
+    assert memory.resident_now_mib(statm) == 10.0
+    assert memory.resident_now_mib(tmp_path / "missing") is None
+    statm.write_text("garbage")
+    assert memory.resident_now_mib(statm) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="no /proc (not Linux)")
+def test_the_resident_size_now_agrees_with_proc_status():
+    now, status = memory.resident_now_mib(), memory.resident_mib()["rss_mib"]
+    assert abs(now - status) < 16  # MiB: read a moment apart, and status rounds
 
 
 def test_without_glibc_there_is_no_trimmer(no_switch, monkeypatch):

@@ -214,7 +214,7 @@ class Trainer:
         self.progress = Progress(self.progress_mode, self.total_steps, self.options.log_every,
                                  self.log)
         # Batches of changing sizes fragment glibc's heap: FDU-MTL's resident memory grew by
-        # ~15 MB a step until its free pages were given back after each step (memory.py).
+        # ~15 MB a step until its free pages were given back whenever they piled up (memory.py).
         self.trim_heap = heap_trimmer()
         self._unfreeze_due()
         try:
