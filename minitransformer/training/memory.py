@@ -46,8 +46,8 @@ small job (3,200 SST-2 sentences, batches of 16; quiet, interleaved, median of 2
 
 Counting steps (every 2 or 4) does not bound anything: it still grew (the first table). A
 margin on the resident size does, by construction, and costs a trim only when one is due: on
-the all-tasks config the resident size between steps stayed at 855-1,417 MiB over a whole run
-of 2,636 steps, -2 MiB per 1,000 steps (docs/experiments.md, "Memory through a long run"). Other C libraries (macOS, Windows, musl)
+the all-tasks config the resident size between steps stayed at 858-1,404 MiB over a whole run
+of 2,636 steps, -7 MiB per 1,000 steps (docs/experiments.md, "Memory through a long run"). Other C libraries (macOS, Windows, musl)
 are left as they are.
 
 Tuning it. MINITRANSFORMER_TRIM_MARGIN_MIB=M in the environment sets the margin (0: trim after
