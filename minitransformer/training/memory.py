@@ -2,26 +2,26 @@
 
 Why it grew (issue 28; docs/experiments.md, "Memory through a long run", has the runs). A CPU
 tensor's memory comes from the C library's malloc. glibc serves a request of M_MMAP_THRESHOLD
-bytes or more with a mapping of its own, given back to the system by free; smaller requests
-come from the heap, whose freed space malloc keeps for later requests. The threshold starts at 128 KiB but
-is dynamic: freeing a mapped block raises it to that block's size, up to 32 MiB. So once the
-first step has freed its activations, nearly every activation (a few MB to ~25 MB) comes from
-the heap. With packed batching every step has other sizes (its number of real tokens), the
+bytes or more with a mapping of its own, given back to the system by free; smaller requests come
+from the heap, whose freed space malloc keeps for later requests. The threshold starts at 128
+KiB but is dynamic: freeing a mapped block raises it to that block's size, up to 32 MiB. So once
+the first step has freed its activations, nearly every activation (a few MB to ~25 MB) comes
+from the heap. With packed batching every step has other sizes (its number of real tokens), the
 holes left by earlier steps do not fit, and the heap grows. Measured on FDU-MTL with packed
-batches: malloc's bytes in use stayed at ~320 MB while its free heap grew by ~15 MB a step
-(1.06 GB after step 1, 2.86 GB after step 120), and the resident size with it; with random
-batches, where every step has the same shape, it stayed flat.
+batches: malloc's bytes in use stayed at ~320 MB while its free heap grew by ~15 MB a step (1.06
+GB after step 1, 2.86 GB after step 120), and the resident size with it; with random batches,
+where every step has the same shape, it stayed flat.
 
-What keeps it flat. After an optimizer step, and after a batch of dev scoring (whose batches
-are padded to their own longest sentence, so their sizes vary too; the evaluate command does
-the same), the trainer asks glibc to give the free parts of its heaps back to the system
+What keeps it flat. After an optimizer step, and after a batch of dev scoring (whose batches are
+padded to their own longest sentence, so their sizes vary too; the evaluate command does the
+same), the trainer asks glibc to give the free parts of its heaps back to the system
 (malloc_trim(3)) once the resident size stands TRIM_MARGIN_MIB (512) above its working level
-(HeapTrimmer below): the pages of the holes are released, so the resident size follows the bytes in
-use, not the heap's span, whatever the holes' sizes. Only pages are handed back; the holes stay
-in malloc's lists and are reused when they fit, so the dynamic threshold keeps serving
-activations from the heap, which is the fast path. After each step the resident size stands
-less than the margin above its working level (the lowest size since the last trim; inside a
-step, the step's own activations come on top): bounded, not growing.
+(HeapTrimmer below): the pages of the holes are released, so the resident size follows the bytes
+in use, not the heap's span, whatever the holes' sizes. Only pages are handed back; the holes
+stay in malloc's lists and are reused when they fit, so the dynamic threshold keeps serving
+activations from the heap, which is the fast path. After each step the resident size stands less
+than the margin above its working level (the lowest size since the last trim; inside a step, the
+step's own activations come on top): bounded, not growing.
 
 What it costs, and what was tried (benchmarks/train_epoch.py's workload: MiniLM, CoNLL + SST-2,
 2,000 examples each, one packed epoch of 126 steps, 2 threads, AMD EPYC; single runs, seconds
@@ -47,8 +47,8 @@ small job (3,200 SST-2 sentences, batches of 16; quiet, interleaved, median of 2
 Counting steps (every 2 or 4) does not bound anything: it still grew (the first table). A
 margin on the resident size does, by construction, and costs a trim only when one is due: on
 the all-tasks config the resident size between steps stayed at 858-1,404 MiB over a whole run
-of 2,636 steps, -7 MiB per 1,000 steps (docs/experiments.md, "Memory through a long run"). Other C libraries (macOS, Windows, musl)
-are left as they are.
+of 2,636 steps, -7 MiB per 1,000 steps (docs/experiments.md, "Memory through a long run").
+Other C libraries (macOS, Windows, musl) are left as they are.
 
 Tuning it. MINITRANSFORMER_TRIM_MARGIN_MIB=M in the environment sets the margin (0: trim after
 every step, the lowest memory; benchmarks/train_epoch.py's contestant
