@@ -1,5 +1,6 @@
 """The multi-task loop on tiny models: it learns, resumes exactly, and never loses a checkpoint."""
 
+import argparse
 import json
 import math
 
@@ -16,6 +17,7 @@ from minitransformer.training import checkpoint as checkpoint_module
 from minitransformer.training import trainer as trainer_module
 from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
 from minitransformer.training.progress import read_metrics
+from minitransformer.training.run_config import add_option_flags, merged_options
 from minitransformer.training.trainer import NonFiniteLoss, Trainer, TrainingOptions
 
 ROWS = [("The team won the final match.", "sports", "positive"),
@@ -112,6 +114,50 @@ def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files
     with torch.no_grad():
         assert torch.equal(model("topic", batch).predictions.class_ids,
                            trainer.model.eval()("topic", batch).predictions.class_ids)
+
+
+def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_files, tmp_path):
+    plain = make_trainer(tokenizer, task_files, tmp_path / "a", dropout=0.1)
+    plain.train()
+    with_start = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, eval_start=True)
+    start = {t.spec.name: evaluate_task(with_start.model, t) for t in with_start.tasks}
+    with_start.train()
+    assert with_start.losses == plain.losses  # the extra evaluation draws no random numbers
+    assert [e["step"] for e in with_start.history] == [0] + [e["step"] for e in plain.history]
+    assert with_start.history[0]["metrics"] == start
+
+
+@pytest.mark.parametrize("start_is_best", [True, False])
+def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_files, tmp_path,
+                                                              monkeypatch, start_is_best):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
+    start = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+
+    def scores_by_step(model, tasks, **options):  # falling (or rising) with the step
+        value = 1.0 - 0.1 * trainer.global_step if start_is_best else 0.1 * trainer.global_step
+        return {t.spec.name: {"accuracy": value} for t in tasks}
+
+    monkeypatch.setattr(trainer_module, "dev_results", scores_by_step)
+    trainer.train()
+    best, _, _ = load_checkpoint(tmp_path / "run" / "best")
+    kept = dict(best.named_parameters())
+    expected = start if start_is_best else dict(trainer.model.named_parameters())
+    assert all(torch.equal(kept[name], value) for name, value in expected.items())
+    if not start_is_best:  # the run did move away from its start, so the two cases differ
+        assert not all(torch.equal(kept[name], start[name]) for name in start)
+
+
+def test_eval_start_comes_from_a_flag_or_the_config_and_is_checked():
+    parser = argparse.ArgumentParser()
+    add_option_flags(parser)
+    given = {"options": {"eval_start": True}}
+    assert merged_options({}, vars(parser.parse_args(["--eval-start"])), "minilm").eval_start
+    assert merged_options(given, vars(parser.parse_args([])), "minilm").eval_start
+    assert not merged_options(given, vars(parser.parse_args(["--no-eval-start"])),
+                              "minilm").eval_start
+    assert not merged_options({}, vars(parser.parse_args([])), "minilm").eval_start
+    with pytest.raises(InputError, match="eval_start must be true or false, got 'yes'"):
+        merged_options({"options": {"eval_start": "yes"}}, {}, "minilm")
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tokenizer, task_files, tmp_path, monkeypatch):

@@ -90,6 +90,10 @@ class TrainingOptions:
     unfreeze_every: int = 0  # gradual unfreezing: one more depth from the top every N units
     unfreeze_unit: str = "epochs"  # epochs | steps
     eval_every: int = option(0, "also evaluate every N steps (0: at the end of each epoch only)")
+    eval_start: bool = option(False, "also score the dev sets before the first step, so that "
+                                     "RUN/best keeps the starting weights when no later "
+                                     "evaluation beats them (a second stage from --init then "
+                                     "cannot end below its start)")
     log_every: int = option(50, "a training record in RUN/metrics.jsonl, and a progress line "
                                 "when not on a terminal, every N steps")
     seed: int = option(0, "random seed: same seed, same run")
@@ -122,6 +126,7 @@ OPTION_CHECKS = {
     "freeze": (lambda v: isinstance(v, str), "a string"),
     "distill_from": (lambda v: isinstance(v, str) and v.strip() != "", "start or a model name"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),
+    "eval_start": (lambda v: isinstance(v, bool), "true or false"),
     "loss_weights": _task_numbers, "step_scales": _task_numbers,
     "distill_task_weights": _task_numbers,
 }

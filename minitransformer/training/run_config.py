@@ -258,6 +258,11 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
         if "help" not in item.metadata:
             continue
         default = item.default
+        if isinstance(default, bool):  # --eval-start / --no-eval-start; None: not given
+            parser.add_argument("--" + item.name.replace("_", "-"),
+                                action=argparse.BooleanOptionalAction, default=None,
+                                help=item.metadata["help"] + f" (default {str(default).lower()})")
+            continue
         kind = float if default is None else type(default)  # head_lr: None means "10 x lr"
         metavar = item.metadata.get("metavar", {int: "N", float: "X"}.get(kind))
         parser.add_argument(

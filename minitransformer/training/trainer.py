@@ -9,10 +9,11 @@ with w fixed or learned (weighting.py; the logged loss is the weighted one, so w
 weights it includes their regulariser and can go below 0). AdamW on layer-wise learning-rate
 groups (optim.py), gradient clipping, warm-up then linear decay; parts of the model can be
 frozen or unfrozen gradually (freezing.py), and several processes share the work under
-torchrun (distributed.py). At the end of every epoch (and every
-`eval_every` steps on request) every task is scored on its dev set; the checkpoint with the best
-mean of the tasks' main metrics is kept in RUN/best, the latest in RUN/last (resumable); what
-those checkpoints hold and what resuming checks is RunCheckpoints' business (run_checkpoints.py).
+torchrun (distributed.py). At the end of every epoch (and every `eval_every` steps, or before
+the first step with `eval_start`, on request) every task is scored on its dev set; the best
+checkpoint (by the mean of the tasks' main metrics) is kept in RUN/best, the latest in RUN/last
+(resumable); what those checkpoints hold and what resuming checks is RunCheckpoints' business
+(run_checkpoints.py).
 
 Levers that act under clipping (issue 30), each off by default: a task's steps can move the
 encoder s times as far (step_scaling.py); a term can hold the embeddings near the starting
@@ -218,6 +219,10 @@ class Trainer:
         self.trim_heap = heap_trimmer()
         self._unfreeze_due()
         try:
+            if self.options.eval_start and self.global_step == 0 and not self.resumed:
+                # The start is a candidate for RUN/best like any later evaluation (the same dev
+                # sets), so a run that only makes things worse keeps what it began with.
+                self._evaluate_and_save(end_of_epoch=False)
             while self.epoch < self.options.epochs:
                 self._train_epoch()
                 self.epoch, self.step_in_epoch = self.epoch + 1, 0
