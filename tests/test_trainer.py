@@ -122,7 +122,7 @@ def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_fi
     with_start = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, eval_start=True)
     start = {t.spec.name: evaluate_task(with_start.model, t) for t in with_start.tasks}
     with_start.train()
-    assert with_start.losses == plain.losses  # the extra evaluation draws no random numbers
+    assert with_start.losses == plain.losses  # the evaluation leaves the model and its mode be
     assert [e["step"] for e in with_start.history] == [0] + [e["step"] for e in plain.history]
     assert with_start.history[0]["metrics"] == start
 
@@ -145,6 +145,34 @@ def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_f
     assert all(torch.equal(kept[name], value) for name, value in expected.items())
     if not start_is_best:  # the run did move away from its start, so the two cases differ
         assert not all(torch.equal(kept[name], start[name]) for name in start)
+
+
+def test_a_run_stopped_while_scoring_its_start_scores_it_on_resume(tokenizer, task_files,
+                                                                   tmp_path, monkeypatch):
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
+    start = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    real_evaluate = trainer_module.dev_results
+
+    def ctrl_c(model, tasks, **options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "dev_results", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert not (tmp_path / "run" / "best").exists()
+
+    def start_scores_best(model, tasks, **options):
+        results = real_evaluate(model, tasks, **options)
+        return {name: {metric: (2.0 if resumed.global_step == 0 else 0.0) for metric in metrics}
+                for name, metrics in results.items()}
+
+    resumed = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
+    monkeypatch.setattr(trainer_module, "dev_results", start_scores_best)
+    resumed.train(resume=True)
+    assert resumed.history[0]["step"] == 0
+    best, _, _ = load_checkpoint(tmp_path / "run" / "best")
+    kept = dict(best.named_parameters())
+    assert all(torch.equal(kept[name], value) for name, value in start.items())
 
 
 def test_eval_start_comes_from_a_flag_or_the_config_and_is_checked():

@@ -93,7 +93,7 @@ class TrainingOptions:
     eval_start: bool = option(False, "also score the dev sets before the first step, so that "
                                      "RUN/best keeps the starting weights when no later "
                                      "evaluation beats them (a second stage from --init then "
-                                     "cannot end below its start)")
+                                     "never ends below its start on the dev sets)")
     log_every: int = option(50, "a training record in RUN/metrics.jsonl, and a progress line "
                                 "when not on a terminal, every N steps")
     seed: int = option(0, "random seed: same seed, same run")

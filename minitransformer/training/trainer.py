@@ -219,9 +219,11 @@ class Trainer:
         self.trim_heap = heap_trimmer()
         self._unfreeze_due()
         try:
-            if self.options.eval_start and self.global_step == 0 and not self.resumed:
+            if self.options.eval_start and self.global_step == 0 and \
+                    not any(entry["step"] == 0 for entry in self.history):
                 # The start is a candidate for RUN/best like any later evaluation (the same dev
-                # sets), so a run that only makes things worse keeps what it began with.
+                # sets), so a run that only makes things worse keeps what it began with. A run
+                # resumed at step 0 (Ctrl-C while the start was scored) still holds the start.
                 self._evaluate_and_save(end_of_epoch=False)
             while self.epoch < self.options.epochs:
                 self._train_epoch()
@@ -478,6 +480,7 @@ class Trainer:
         window = progress["window"]
         self.window_losses = {task: list(total) for task, total in window["losses"].items()}
         self.window_examples, self.window_seconds = window["examples"], window["seconds"]
-        self.resumed = self.saved_best = self.saved_last = True
+        self.resumed = self.saved_last = True
+        self.saved_best = self.checkpoints.best.exists()  # not if stopped before any evaluation
         self.log(f"resumed from {point.directory} at epoch {self.epoch + 1}, step "
                  f"{self.global_step}")
