@@ -33,6 +33,12 @@ if [ "${2:-}" = levers ]; then
     for task in "${tasks[@]}"; do
         run "mtdnn_distill_from_single_stsb_1_$task" --tasks "$task" --init "$out/all_distill_from_single_stsb_1_s$seed" --epochs 1
     done
+    # ... with the start a candidate for RUN/best (--eval-start): the same runs, but a task whose
+    # epoch alone ends below the multi-task model keeps the multi-task model ('..._eval_start_{task}')
+    for task in "${tasks[@]}"; do
+        run "mtdnn_distill_from_single_stsb_1_eval_start_$task" --tasks "$task" --eval-start \
+            --init "$out/all_distill_from_single_stsb_1_s$seed" --epochs 1
+    done
     echo "$(date +%T) done"
     exit 0
 fi
