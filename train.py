@@ -10,7 +10,9 @@ Arguments in, library calls, results out: the run itself is minitransformer/trai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -73,6 +75,23 @@ def train(argv) -> int:
         shutdown_distributed(distributed)
 
 
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """`kill PID` (SIGTERM: a scheduler, a timeout, or a run started with `&`, where Ctrl-C is
+    ignored) stops training as Ctrl-C does: RUN/last is saved first, so --resume goes on."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (a caller's thread): leave its signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train_and_report(run, record: RunRecord | None, say) -> int:
     """Train, keeping run.json up to date; print the best dev results and a few predictions."""
     trainer = run.trainer
@@ -80,7 +99,8 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     try:
         if record:
             record.write("running")
-        trainer.train()  # a --resume run was restored by prepare_run
+        with sigterm_as_ctrl_c():
+            trainer.train()  # a --resume run was restored by prepare_run
         status, code = "finished", 0
     except NonFiniteLoss as error:
         print(f"error: {error}", file=sys.stderr)

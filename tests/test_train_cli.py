@@ -2,6 +2,8 @@
 token and similarity tasks; the shipped configs; example predictions; --init from a run."""
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from minitransformer.tasks.readers import TokenExample  # noqa: E402
 from minitransformer.training.checkpoint import load_checkpoint  # noqa: E402
 from minitransformer.training.run_config import RunConfig, read_config_file  # noqa: E402
 from minitransformer.training.runs import prepare_run  # noqa: E402
+from minitransformer.training.trainer import Trainer  # noqa: E402
 
 DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
@@ -42,6 +45,38 @@ def test_default_run_then_evaluate_json(tmp_path, capsys):
     assert set(results) == {"topic", "sentiment"}
     for metrics in results.values():
         assert set(metrics) == {"accuracy", "macro_f1"} and 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_kill_saves_the_last_checkpoint_and_resume_finishes_the_run(tmp_path, capsys,
+                                                                    monkeypatch):
+    run = tmp_path / "run"
+    argv = ["--init", "scratch", "--preset", "tiny", "--epochs", "2", "--max-train", "60",
+            "--run-dir", str(run)]  # 8 steps an epoch
+    end_step = Trainer._end_step
+
+    def killed_after_step_5(trainer, value):
+        end_step(trainer, value)
+        if trainer.global_step == 5:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would
+
+    def callers_handler(signum, frame):  # reached only if train.py does not catch it
+        raise AssertionError("SIGTERM was not handled by train.py")
+
+    monkeypatch.setattr(Trainer, "_end_step", killed_after_step_5)
+    default = signal.signal(signal.SIGTERM, callers_handler)
+    try:
+        assert train.main(argv) == 130
+        assert signal.getsignal(signal.SIGTERM) is callers_handler  # given back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, default)
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["steps"] == 5
+    assert json.loads((run / "last" / "config.json").read_text())["progress"]["global_step"] == 5
+    assert "continue with --resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert train.main(argv + ["--resume"]) == 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "finished" and record["steps"] == 16
 
 
 def test_print_param_groups_and_errors(tmp_path, capsys):
