@@ -29,12 +29,10 @@ if [ "${2:-}" = levers ]; then
     # lost 0.007 and 0.022 against the plain all-tasks row (docs/experiments.md)
     run all_distill_from_single_stsb_1_not_taggers --distill-weight 1 \
         --distill-from "$out/single_stsb_s$seed" --distill-task-weight ner=0 --distill-task-weight wnut=0
-    # MT-DNN's second stage from the first (the table: all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_{task}')
-    for task in "${tasks[@]}"; do
-        run "mtdnn_distill_from_single_stsb_1_$task" --tasks "$task" --init "$out/all_distill_from_single_stsb_1_s$seed" --epochs 1
-    done
-    # ... with the start a candidate for RUN/best (--eval-start): the same runs, but a task whose
-    # epoch alone ends below the multi-task model keeps the multi-task model ('..._eval_start_{task}')
+    # MT-DNN's second stage from the first, the start a candidate for RUN/best (--eval-start: a
+    # task whose epoch alone ends below the multi-task model keeps it). Table:
+    # all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_eval_start_{task}'; seed 1's rows
+    # without the option ('mtdnn_distill_from_single_stsb_1_{task}') came from this loop before.
     for task in "${tasks[@]}"; do
         run "mtdnn_distill_from_single_stsb_1_eval_start_$task" --tasks "$task" --eval-start \
             --init "$out/all_distill_from_single_stsb_1_s$seed" --epochs 1

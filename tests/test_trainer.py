@@ -116,6 +116,16 @@ def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files
                            trainer.model.eval()("topic", batch).predictions.class_ids)
 
 
+def weights(module) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def best_holds(run_dir, expected: dict[str, torch.Tensor]) -> bool:
+    """Whether RUN/best's weights are exactly `expected`."""
+    kept = weights(load_checkpoint(run_dir / "best")[0])
+    return all(torch.equal(kept[name], value) for name, value in expected.items())
+
+
 def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_files, tmp_path):
     plain = make_trainer(tokenizer, task_files, tmp_path / "a", dropout=0.1)
     plain.train()
@@ -131,7 +141,7 @@ def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_fi
 def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_files, tmp_path,
                                                               monkeypatch, start_is_best):
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
-    start = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    start = weights(trainer.model)
 
     def scores_by_step(model, tasks, **options):  # falling (or rising) with the step
         value = 1.0 - 0.1 * trainer.global_step if start_is_best else 0.1 * trainer.global_step
@@ -139,18 +149,15 @@ def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_f
 
     monkeypatch.setattr(trainer_module, "dev_results", scores_by_step)
     trainer.train()
-    best, _, _ = load_checkpoint(tmp_path / "run" / "best")
-    kept = dict(best.named_parameters())
-    expected = start if start_is_best else dict(trainer.model.named_parameters())
-    assert all(torch.equal(kept[name], value) for name, value in expected.items())
+    assert best_holds(tmp_path / "run", start if start_is_best else weights(trainer.model))
     if not start_is_best:  # the run did move away from its start, so the two cases differ
-        assert not all(torch.equal(kept[name], start[name]) for name in start)
+        assert not best_holds(tmp_path / "run", start)
 
 
 def test_a_run_stopped_while_scoring_its_start_scores_it_on_resume(tokenizer, task_files,
                                                                    tmp_path, monkeypatch):
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
-    start = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    start = weights(trainer.model)
     real_evaluate = trainer_module.dev_results
 
     def ctrl_c(model, tasks, **options):
@@ -170,9 +177,7 @@ def test_a_run_stopped_while_scoring_its_start_scores_it_on_resume(tokenizer, ta
     monkeypatch.setattr(trainer_module, "dev_results", start_scores_best)
     resumed.train(resume=True)
     assert resumed.history[0]["step"] == 0
-    best, _, _ = load_checkpoint(tmp_path / "run" / "best")
-    kept = dict(best.named_parameters())
-    assert all(torch.equal(kept[name], value) for name, value in start.items())
+    assert best_holds(tmp_path / "run", start)
 
 
 def test_eval_start_comes_from_a_flag_or_the_config_and_is_checked():
