@@ -21,6 +21,7 @@ from minitransformer.cli import CommandParser, add_device_flag, main_of, positiv
 from minitransformer.devices import pick_device
 from minitransformer.loading import MINILM_INSTALL
 from minitransformer.tasks.evaluation import example_predictions, format_results
+from minitransformer.training.callbacks import NonFiniteLoss, PaddingCount
 from minitransformer.training.checkpoint import load_checkpoint
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
 from minitransformer.training.freezing import STRATEGY_HELP
@@ -33,7 +34,6 @@ from minitransformer.training.run_config import (
     remove_earlier_run,
 )
 from minitransformer.training.runs import evaluate_saved_run, prepare_run
-from minitransformer.training.trainer import NonFiniteLoss
 
 
 def training_parser() -> CommandParser:
@@ -119,12 +119,12 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     lines = example_predictions(best_model, run.tasks)
     if lines:
         say("\nexample predictions (dev, best checkpoint):\n" + "\n".join(lines))
-    fraction, padding = trainer.padding_fraction(), ""
+    fraction, padding = trainer.find(PaddingCount).fraction(), ""
     if fraction is not None:
         skipped = (", not computed outside attention with --batching packed"
                    if run.config.options.batching == "packed" else "")
         padding = f"; {fraction:.0%} of the batches' token positions were padding{skipped}"
-    say(f"\ndone in {record.content['wall_seconds']:.0f} s ({trainer.train_seconds:.0f} s of "
+    say(f"\ndone in {record.content['wall_seconds']:.0f} s ({trainer.state.train_seconds:.0f} s of "
         f"training steps{padding}); saved to {run.config.run_dir} (best/, last/, run.json). "
         f"Embed with: python embed.py --model {run.config.run_dir} \"a sentence\"")
     return 0

@@ -12,7 +12,6 @@ The last check runs all-MiniLM-L6-v2 with your attention in all six layers.
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 

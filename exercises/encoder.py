@@ -10,12 +10,9 @@ Work in your copy (cp -r exercises mywork, once), and check it there:
 """
 
 import torch
-from encoder_layer import EncoderLayer  # yours, from exercise 4 (the same folder)
 from torch import nn
 
-from minitransformer.attention import additive_padding_mask  # (mask (B, T), dtype) -> (B, 1, 1, T)
 from minitransformer.config import EncoderConfig
-from minitransformer.encoder import Embeddings  # token + position (+ segment) embeddings, given
 
 
 class Encoder(nn.Module):

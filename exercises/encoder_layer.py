@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from minitransformer.config import EncoderConfig
-from minitransformer.encoder import ACTIVATION_FUNCTIONS  # config.activation -> the function
 
 
 class EncoderLayer(nn.Module):

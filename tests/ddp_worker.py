@@ -46,7 +46,7 @@ def main(workdir: Path) -> None:
     state.update({f"weighting.{k}": v.detach().clone()
                   for k, v in trainer.weighting.state_dict().items()})
     write_safetensors(workdir / f"{name}.safetensors", state)
-    (workdir / f"{name}.json").write_text(json.dumps({"losses": trainer.losses}))
+    (workdir / f"{name}.json").write_text(json.dumps({"losses": trainer.state.losses}))
     shutdown_distributed(distributed)
 
 

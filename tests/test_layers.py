@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 
 # Bottom to top. The folders are what a reader sees; the layers are what the imports obey.
 LAYERS = [
-    {"errors", "training.distributed",
+    {"errors", "training.distributed", "training.callbacks.base", "training.state",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
     {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
      "training.memory", "dropout"},  # one home for each mechanism
@@ -24,7 +24,12 @@ LAYERS = [
     {"sentence", "tasks.heads"},
     {"pretrained", "tasks.evaluation", "training.distillation"},
     {"training.checkpoint"},
-    {"training.run_checkpoints"},
+    {"training.run_checkpoints", "training.callbacks.heap_trim",
+     "training.callbacks.padding_count", "training.callbacks.training_log",
+     "training.callbacks.dev_evaluation", "training.callbacks.unfreezing"},
+    {"training.callbacks.checkpoint_saving"},
+    {"training.callbacks.finite_loss"},
+    {"training.callbacks.__init__"},  # the loop's collaborators, one event-driven file each
     {"loading", "training.trainer"},
     {"checks", "training.record"},  # checks: the learner's component checks, one layer
     {"training.run_config"},  # flags + config file -> RunConfig

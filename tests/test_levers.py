@@ -17,6 +17,7 @@ from minitransformer.sentence import SentenceEncoder
 from minitransformer.tasks.data import TaskSpec
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.gradient_surgery import combine_gradients, pcgrad
+from minitransformer.training.options import TrainingOptions, check_run_options
 from minitransformer.training.run_config import add_option_flags, merged_options
 from minitransformer.training.start import Start, distillation_target
 
@@ -119,8 +120,8 @@ def test_step_scales_come_from_flags_and_config_and_are_checked(tokenizer, task_
         merged_options({}, vars(parser.parse_args(["--step-scale", "stsb"])), "minilm")
     with pytest.raises(InputError, match="--step-scale must be an object of task names"):
         merged_options({}, vars(parser.parse_args(["--step-scale", "stsb=-1"])), "minilm")
-    with pytest.raises(InputError, match="step scale for unknown task"):
-        make_trainer(tokenizer, task_files[:2], tmp_path / "a", step_scales={"stsb": 2.0})
+    with pytest.raises(InputError, match="--step-scale for unknown task"):
+        check_run_options(TrainingOptions(step_scales={"stsb": 2.0}), ["topic", "sentiment"], 1)
 
 
 # ---- 2. distillation toward the starting encoder ---------------------------------------------
@@ -338,7 +339,7 @@ def test_a_mixed_step_combines_the_task_gradients(tokenizer, task_files, tmp_pat
     alone = per_task_gradients(model, names, batches)
     seen = gradients_at_the_optimizer_step(trainer)
     losses = trainer._mixed_step(names, batches)
-    assert len(losses) == 2 and trainer.losses == [pytest.approx(sum(losses))]
+    assert len(losses) == 2 and trainer.state.losses == [pytest.approx(sum(losses))]
 
     encoder = [n for n, _ in model.named_parameters() if n.startswith("encoder.") and n in seen]
     flat = torch.stack([torch.cat([g[n].flatten() for n in encoder]) for g in alone])  # (2, n)
@@ -362,7 +363,7 @@ def test_mixed_steps_take_a_batch_of_each_task_and_cover_the_epoch_in_fewer_step
     trainer._mixed_step = lambda names, batches: stepped.append(names) or mixed_step(names, batches)
     trainer.train()
     assert len(stepped) == 4 and all(sorted(names) == ["sentiment", "topic"] for names in stepped)
-    assert len(trainer.losses) == 4
+    assert len(trainer.state.losses) == 4
 
 
 @pytest.mark.parametrize("options, message", [
@@ -373,11 +374,22 @@ def test_mixed_steps_take_a_batch_of_each_task_and_cover_the_epoch_in_fewer_step
     ({"distill_task_weights": {"topic": 0.0}}, "turn the term on too"),
     ({"distill_weight": 1.0, "distill_task_weights": {"stsb": 0.0}},
      "--distill-task-weight for unknown task.*stsb; tasks: topic, sentiment"),
+    ({"loss_weights": {"topic": 2.0, "stsb": 1.0}}, "--loss-weight for unknown task.*stsb"),
+    ({"loss_weighting": "uncertainty", "loss_weights": {"topic": 2.0}}, "exclude each other"),
+    ({"unfreeze_every": 1, "freeze": "backbone"}, "combines only with --freeze none or head"),
 ])
-def test_lever_combinations_that_would_not_act_are_refused(tokenizer, task_files, tmp_path,
-                                                           options, message):
+def test_lever_combinations_that_would_not_act_are_refused(options, message):
     with pytest.raises(InputError, match=message):
-        make_trainer(tokenizer, task_files[:2], tmp_path / "a", **options)
+        check_run_options(TrainingOptions(**options), ["topic", "sentiment"], processes=1)
+
+
+def test_option_checks_that_depend_on_the_processes():
+    with pytest.raises(InputError, match="batch_size .* 9, the global batch, must be a multiple"):
+        check_run_options(TrainingOptions(batch_size=9), ["topic"], processes=2)
+    with pytest.raises(InputError, match="not supported under torchrun"):
+        check_run_options(TrainingOptions(tasks_per_step=2), ["topic", "sentiment"], processes=2)
+    check_run_options(TrainingOptions(batch_size=8, unfreeze_every=1, freeze="head:topic"),
+                      ["topic", "sentiment"], processes=2)  # a valid combination passes
 
 
 # ---- 4. defaults unchanged; resume -----------------------------------------------------------
@@ -388,7 +400,7 @@ def test_the_levers_at_neutral_values_give_the_default_run(tokenizer, task_files
                            step_scales={"topic": 1.0}, distill_weight=0.0, tasks_per_step=1,
                            gradient_surgery="none")
     neutral.train()
-    assert neutral.losses == default.losses  # bit for bit
+    assert neutral.state.losses == default.state.losses  # bit for bit
 
 
 @pytest.mark.parametrize("levers, interrupt_at", [
@@ -419,8 +431,8 @@ def test_resume_with_the_levers_gives_the_same_losses(tokenizer, task_files, tmp
     # distillation copy is the start, not RUN/last.
     resumed = make_trainer(tokenizer, specs, tmp_path / "b", dropout=0.1, epochs=3, **levers)
     resumed.train(resume=True)
-    assert len(resumed.losses) == len(uninterrupted.losses) == 3 * uninterrupted.steps_per_epoch
-    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+    assert len(resumed.state.losses) == len(uninterrupted.state.losses) == 3 * uninterrupted.steps_per_epoch
+    assert resumed.state.losses == pytest.approx(uninterrupted.state.losses, rel=1e-6, abs=1e-7)
 
 
 @pytest.mark.parametrize("saved, resumed, message", [

@@ -168,7 +168,7 @@ def test_a_tiny_model_learns_to_fill_in_pieces(tokenizer, tmp_path):
     trainer = Trainer(model, tokenizer, [task], options, tmp_path / "run", log=lambda *a: None,
                       progress="off")
     trainer.train()
-    losses = trainer.losses
+    losses = trainer.state.losses
     assert len(losses) == 4 * 16  # 128 texts / 8 per step, 4 epochs
     # From about ln(120) = 4.8 (a uniform guess over the vocabulary) to about 3.9.
     assert sum(losses[-8:]) / 8 < 0.88 * sum(losses[:8]) / 8

@@ -54,10 +54,11 @@ def test_kill_saves_the_last_checkpoint_and_resume_finishes_the_run(tmp_path, ca
             "--run-dir", str(run)]  # 8 steps an epoch
     end_step = Trainer._end_step
 
-    def killed_after_step_5(trainer, value):
-        end_step(trainer, value)
-        if trainer.global_step == 5:
+    def killed_after_step_5(trainer, names, losses):
+        values = end_step(trainer, names, losses)
+        if trainer.state.global_step == 5:
             os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would
+        return values
 
     def callers_handler(signum, frame):  # reached only if train.py does not catch it
         raise AssertionError("SIGTERM was not handled by train.py")

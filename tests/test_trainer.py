@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,11 +15,17 @@ from minitransformer.tasks.evaluation import evaluate_task
 from minitransformer.tasks.heads import MultiTaskModel, build_head
 from minitransformer.tokenizer import Tokenizer
 from minitransformer.training import checkpoint as checkpoint_module
-from minitransformer.training import trainer as trainer_module
+from minitransformer.training.callbacks import (
+    NonFiniteLoss,
+    PaddingCount,
+    dev_evaluation,
+    heap_trim,
+    training_log,
+)
 from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
 from minitransformer.training.progress import read_metrics
 from minitransformer.training.run_config import add_option_flags, merged_options
-from minitransformer.training.trainer import NonFiniteLoss, Trainer, TrainingOptions
+from minitransformer.training.trainer import Trainer, TrainingOptions
 
 ROWS = [("The team won the final match.", "sports", "positive"),
         ("The striker missed an easy goal again.", "sports", "negative"),
@@ -30,18 +37,28 @@ ROWS = [("The team won the final match.", "sports", "positive"),
         ("My tablet battery is awful.", "tech", "negative")]
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    # A vocabulary of these sentences, so that no word is [UNK] (shadows the conftest fixture).
+def rows_tokenizer() -> Tokenizer:
+    """A vocabulary of these sentences, so that no word is [UNK]."""
     return Tokenizer.train([text for text, _, _ in ROWS], vocab_size=200, min_frequency=1)
+
+
+def write_task_files(directory: Path) -> list[TaskSpec]:
+    """The rows as one file with two tasks, topic and sentiment (train and dev alike)."""
+    path = directory / "data.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "topic": a, "sentiment": b}) + "\n"
+                            for t, a, b in ROWS))
+    return [TaskSpec(name, "sentence_classification", path, path, label_field=name)
+            for name in ("topic", "sentiment")]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():  # shadows the conftest fixture
+    return rows_tokenizer()
 
 
 @pytest.fixture
 def task_files(tmp_path):
-    path = tmp_path / "data.jsonl"
-    path.write_text("".join(json.dumps({"text": t, "topic": a, "sentiment": b}) + "\n" for t, a, b in ROWS))
-    return [TaskSpec(name, "sentence_classification", path, path, label_field=name)
-            for name in ("topic", "sentiment")]
+    return write_task_files(tmp_path)
 
 
 def make_trainer(tokenizer, specs, run_dir, dropout=0.0, distill_target=None, **options):
@@ -58,7 +75,7 @@ def make_trainer(tokenizer, specs, run_dir, dropout=0.0, distill_target=None, **
 def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tmp_path):
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=40, lr=3e-3, head_lr=1e-2)
     trainer.train()
-    first, last = trainer.losses[:4], trainer.losses[-4:]
+    first, last = trainer.state.losses[:4], trainer.state.losses[-4:]
     assert sum(last) < 0.1 * sum(first)
     for task in trainer.tasks:
         assert evaluate_task(trainer.model, task, split="train")["accuracy"] == 1.0
@@ -92,8 +109,8 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tokenizer, task_fi
     resumed = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, epochs=3,
                            **controls)
     resumed.train(resume=True)
-    assert len(resumed.losses) == len(uninterrupted.losses) == 12
-    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+    assert len(resumed.state.losses) == len(uninterrupted.state.losses) == 12
+    assert resumed.state.losses == pytest.approx(uninterrupted.state.losses, rel=1e-6, abs=1e-7)
 
 
 def test_resume_with_another_batching_is_refused(tokenizer, task_files, tmp_path):
@@ -132,9 +149,9 @@ def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_fi
     with_start = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, eval_start=True)
     start = {t.spec.name: evaluate_task(with_start.model, t) for t in with_start.tasks}
     with_start.train()
-    assert with_start.losses == plain.losses  # the evaluation leaves the model and its mode be
-    assert [e["step"] for e in with_start.history] == [0] + [e["step"] for e in plain.history]
-    assert with_start.history[0]["metrics"] == start
+    assert with_start.state.losses == plain.state.losses  # the evaluation leaves the model and its mode be
+    assert [e["step"] for e in with_start.state.history] == [0] + [e["step"] for e in plain.state.history]
+    assert with_start.state.history[0]["metrics"] == start
 
 
 @pytest.mark.parametrize("start_is_best", [True, False])
@@ -144,10 +161,10 @@ def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_f
     start = weights(trainer.model)
 
     def scores_by_step(model, tasks, **options):  # falling (or rising) with the step
-        value = 1.0 - 0.1 * trainer.global_step if start_is_best else 0.1 * trainer.global_step
+        value = 1.0 - 0.1 * trainer.state.global_step if start_is_best else 0.1 * trainer.state.global_step
         return {t.spec.name: {"accuracy": value} for t in tasks}
 
-    monkeypatch.setattr(trainer_module, "dev_results", scores_by_step)
+    monkeypatch.setattr(dev_evaluation, "dev_results", scores_by_step)
     trainer.train()
     assert best_holds(tmp_path / "run", start if start_is_best else weights(trainer.model))
     if not start_is_best:  # the run did move away from its start, so the two cases differ
@@ -158,25 +175,25 @@ def test_a_run_stopped_while_scoring_its_start_scores_it_on_resume(tokenizer, ta
                                                                    tmp_path, monkeypatch):
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
     start = weights(trainer.model)
-    real_evaluate = trainer_module.dev_results
+    real_evaluate = dev_evaluation.dev_results
 
     def ctrl_c(model, tasks, **options):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(trainer_module, "dev_results", ctrl_c)
+    monkeypatch.setattr(dev_evaluation, "dev_results", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     assert not (tmp_path / "run" / "best").exists()
 
     def start_scores_best(model, tasks, **options):
         results = real_evaluate(model, tasks, **options)
-        return {name: {metric: (2.0 if resumed.global_step == 0 else 0.0) for metric in metrics}
+        return {name: {metric: (2.0 if resumed.state.global_step == 0 else 0.0) for metric in metrics}
                 for name, metrics in results.items()}
 
     resumed = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
-    monkeypatch.setattr(trainer_module, "dev_results", start_scores_best)
+    monkeypatch.setattr(dev_evaluation, "dev_results", start_scores_best)
     resumed.train(resume=True)
-    assert resumed.history[0]["step"] == 0
+    assert resumed.state.history[0]["step"] == 0
     assert best_holds(tmp_path / "run", start)
 
 
@@ -257,7 +274,7 @@ def test_uncertainty_weights_are_learned(tokenizer, task_files, tmp_path):
     trainer.train()
     for name in ("topic", "sentiment"):
         assert log_variances[name].item() != 0.0, name  # moved away from the start, weight 1
-    weights = trainer.history[-1]["loss_weights"]
+    weights = trainer.state.history[-1]["loss_weights"]
     assert weights["topic"] == pytest.approx(math.exp(-log_variances["topic"].item()))
 
 
@@ -287,20 +304,20 @@ def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenize
     uninterrupted = make_trainer(tokenizer, task_files, tmp_path / "a", **options)
     uninterrupted.train()
     interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
-    real_evaluate = trainer_module.dev_results
+    real_evaluate = dev_evaluation.dev_results
 
     def evaluate_then_ctrl_c(model, tasks, **options):
-        if interrupted.global_step == 6:
+        if interrupted.state.global_step == 6:
             raise KeyboardInterrupt
         return real_evaluate(model, tasks, **options)
 
-    monkeypatch.setattr(trainer_module, "dev_results", evaluate_then_ctrl_c)
+    monkeypatch.setattr(dev_evaluation, "dev_results", evaluate_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         interrupted.train()
     monkeypatch.undo()
     resumed = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
     resumed.train(resume=True)
-    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-6, abs=1e-7)
+    assert resumed.state.losses == pytest.approx(uninterrupted.state.losses, rel=1e-6, abs=1e-7)
 
 
 def metric_records(run_dir):
@@ -322,10 +339,10 @@ def test_metrics_log_averages_the_step_losses_and_a_resumed_run_continues_it(tok
         window = [r for r in train if r["step"] == end]
         assert sum(r["steps"] for r in window) == end - start
         assert sum(r["loss"] * r["steps"] for r in window) == pytest.approx(
-            sum(uninterrupted.losses[start:end]))
+            sum(uninterrupted.state.losses[start:end]))
     evaluations = [r for r in records if r["type"] == "eval"]
     assert [r["step"] for r in evaluations] == [4, 8, 12]
-    assert evaluations[-1]["metrics"] == uninterrupted.history[-1]["metrics"]
+    assert evaluations[-1]["metrics"] == uninterrupted.state.history[-1]["metrics"]
 
     interrupted = make_trainer(tokenizer, task_files, tmp_path / "b", **options)
     real_step, calls = interrupted._step, []
@@ -352,15 +369,15 @@ def test_padding_fraction_counts_the_batches_token_positions(tokenizer, task_fil
     lengths = [len(ids) for ids in tokenizer.tokenize([text for text, _, _ in ROWS])]
     # One batch per task and epoch: every row pads to the longest sentence.
     whole = make_trainer(tokenizer, task_files, tmp_path / "whole", epochs=1, batch_size=len(ROWS))
-    assert whole.padding_fraction() is None  # nothing trained yet
+    assert whole.find(PaddingCount).fraction() is None  # nothing trained yet
     whole.train()
     expected = 1 - sum(lengths) / (len(lengths) * max(lengths))
     assert expected > 0.1
-    assert whole.padding_fraction() == pytest.approx(expected)
+    assert whole.find(PaddingCount).fraction() == pytest.approx(expected)
     # Batches of one sentence carry no padding at all.
     single = make_trainer(tokenizer, task_files, tmp_path / "single", epochs=1, batch_size=1)
     single.train()
-    assert single.padding_fraction() == 0.0
+    assert single.find(PaddingCount).fraction() == 0.0
 
 
 def test_the_heap_is_trimmed_after_every_step_and_dev_batch_and_resident_memory_is_logged(
@@ -369,15 +386,15 @@ def test_the_heap_is_trimmed_after_every_step_and_dev_batch_and_resident_memory_
     # heap pages go back after each step and after each batch of the dev scoring, whose batches
     # vary in size too. The readings go into every record where the system gives them.
     calls = []
-    monkeypatch.setattr(trainer_module, "heap_trimmer", lambda: lambda: calls.append(1))
-    monkeypatch.setattr(trainer_module, "resident_mib",
+    monkeypatch.setattr(heap_trim, "heap_trimmer", lambda: lambda: calls.append(1))
+    monkeypatch.setattr(training_log, "resident_mib",
                         lambda: {"rss_mib": 100.0, "peak_rss_mib": 120.0})
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=2, log_every=1)
     trainer.train()
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
     evaluations = sum(r["type"] == "eval" for r in records)
     dev_batches = sum(math.ceil(len(t.dev) / 64) for t in trainer.tasks)  # scoring's batch size
-    assert trainer.global_step > 1 and evaluations == 2 and dev_batches >= 2
-    assert len(calls) == trainer.global_step + evaluations * dev_batches
+    assert trainer.state.global_step > 1 and evaluations == 2 and dev_batches >= 2
+    assert len(calls) == trainer.state.global_step + evaluations * dev_batches
     assert {r["type"] for r in records} == {"train", "eval"}
     assert all(r["rss_mib"] == 100.0 and r["peak_rss_mib"] == 120.0 for r in records)

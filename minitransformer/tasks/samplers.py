@@ -99,3 +99,14 @@ def make_sampler(strategy: str, sizes: dict[str, int], seed: int = 0,
         return TemperatureSampler(sizes, temperature, seed)
     raise InputError(f"unknown sampling strategy {strategy!r}; "
                      f"choose one of {', '.join(SAMPLERS)}")
+
+
+def draw_different(sampler, k: int) -> list[str]:
+    """The sampler's next k different tasks, for a step that mixes k (a draw of a task already
+    drawn is passed over); k = 1: its next draw."""
+    names: list[str] = []
+    while len(names) < k:
+        name = next(sampler)
+        if name not in names:
+            names.append(name)
+    return names

@@ -59,10 +59,6 @@ from ..tasks.heads import MultiTaskModel
 Recorded = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
-START = "start"  # --distill-from's default: the encoder the run starts from; another model is
-# read by training/start.py (distillation_target), where every model a run starts from is read
-
-
 class EmbeddingDistillation:
     def __init__(self, model: MultiTaskModel, weight: float, target: Encoder | None = None,
                  task_weights: dict[str, float] | None = None):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ class DistributedContext:
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad)
                 parameter.grad /= self.world_size
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model itself alone; under torchrun, DDP around it, which looks for unused
+        parameters: each step trains one task, so the other heads get no gradient, and DDP
+        would otherwise wait for theirs forever."""
+        if not self.enabled:
+            return model
+        return DistributedDataParallel(model, find_unused_parameters=True)
 
     def mean(self, value: float) -> float:
         """The mean of a number over all ranks (every rank gets it)."""

@@ -89,6 +89,20 @@ def apply_freezing(model, strategy: str) -> list[str]:
         [f"head {name}" for name in frozen_heads]
 
 
+def freeze_for_run(model, strategy: str, unfreeze_every_steps: int
+                   ) -> tuple[list[str], GradualUnfreezing | None]:
+    """Apply `strategy`, and gradual unfreezing when unfreeze_every_steps > 0 (which freezes
+    the whole encoder first). Returns what is frozen, for the log, and the schedule or None."""
+    frozen = apply_freezing(model, strategy)
+    if count_parameters(model) == 0:
+        raise InputError(f"freeze (--freeze) {strategy} leaves nothing of the model to train")
+    if not unfreeze_every_steps:
+        return frozen, None
+    schedule = GradualUnfreezing(model, unfreeze_every_steps)
+    return ["the encoder, unfrozen from the top one depth every "
+            f"{unfreeze_every_steps} steps"] + frozen, schedule
+
+
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 

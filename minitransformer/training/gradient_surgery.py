@@ -81,3 +81,26 @@ def put_gradients(parameters: list[torch.nn.Parameter], flat: torch.Tensor,
         if has_gradient:
             parameter.grad = flat[offset:offset + size].view_as(parameter)  # views of `flat`
         offset += size
+
+
+def mixed_task_gradients(encoder: torch.nn.Module, task_losses: list, surgery: str,
+                         generator: torch.Generator) -> list[torch.Tensor]:
+    """Back-propagate each task's loss in turn (task_losses: functions that compute one), keep
+    each task's gradient on the trainable encoder parameters apart, and leave their combination
+    in .grad. The heads' gradients come from their own task alone and stay where backward put
+    them. Returns the losses."""
+    shared = [p for p in encoder.parameters() if p.requires_grad]
+    size = sum(p.numel() for p in shared)
+    gradients = shared[0].new_zeros(len(task_losses), size) if shared else None  # (k, n)
+    reached, losses = [False] * len(shared), []
+    for index, task_loss in enumerate(task_losses):
+        loss = task_loss()
+        if loss.requires_grad:  # else this task's head and the encoder are all frozen
+            loss.backward()
+        if shared:
+            task_reached = take_gradients(shared, gradients[index])
+            reached = [a or b for a, b in zip(reached, task_reached)]
+        losses.append(loss)
+    if shared:
+        put_gradients(shared, combine_gradients(gradients, surgery, generator), reached)
+    return losses

@@ -104,6 +104,24 @@ def make_adamw(groups: list[dict], lr: float) -> torch.optim.AdamW:
         return torch.optim.AdamW(groups, lr=lr)
 
 
+def make_optimizer(model: nn.Module, weighting: nn.Module, options,
+                   head_lr: float) -> tuple[torch.optim.Optimizer, list[GroupInfo]]:
+    """AdamW over the model's groups (layer-wise rates; every head at `head_lr`) and, with
+    learned loss weights, a group of their log-variances; and the groups' printable infos.
+    options: a TrainingOptions."""
+    head_lrs = {name: head_lr for name in model.heads}
+    groups, infos = parameter_groups(model, options.lr, options.weight_decay, options.layer_decay,
+                                     head_lrs=head_lrs,
+                                     hidden_lr_factor=options.head_hidden_lr_factor)
+    learned = list(weighting.parameters())
+    if learned:  # learned log-variances: no decay, which would pull them to 0
+        groups.append({"params": learned, "lr": head_lr, "base_lr": head_lr,
+                       "weight_decay": 0.0, "name": "loss weights",
+                       "names": [f"log_variance {name}" for name in model.heads]})
+        infos.append(GroupInfo("loss weights", None, head_lr, 0.0, len(learned), len(learned)))
+    return make_adamw(groups, options.lr), infos
+
+
 def warmup_linear_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     """Learning-rate multiplier at `step`: 0 -> 1 linearly over the warm-up, then down to 0.
 

@@ -17,6 +17,9 @@ from ..tasks.samplers import SAMPLERS
 from .gradient_surgery import GRADIENT_SURGERIES
 from .weighting import WEIGHTINGS
 
+START = "start"  # --distill-from's default: the encoder the run starts from; another model is
+# read by training/start.py (distillation_target), where every model a run starts from is read
+
 
 def option(default, help: str, **extra):
     """A TrainingOptions field with its --help text (train.py makes a flag of each)."""
@@ -73,7 +76,7 @@ class TrainingOptions:
     distill_weight: float = option(0.0, "weight of a term that holds each batch's sentence "
                                         "embeddings near the starting encoder's, 1 - cosine "
                                         "(distillation.py; 0: off, no copy of the encoder made)")
-    distill_from: str = option("start", "whose embeddings --distill-weight holds them near: start "
+    distill_from: str = option(START, "whose embeddings --distill-weight holds them near: start "
                                         "(the encoder the run starts from), or a model or run "
                                         "with the same vocabulary (a single-task run, say)",
                                metavar="MODEL")
@@ -106,7 +109,9 @@ class TrainingOptions:
         return dataclasses.asdict(self)
 
 
-# The per-task options: {task name: a number >= 0}.
+# The per-task options, {task name: a number >= 0}, and the flag that gives each.
+PER_TASK_FLAGS = {"loss_weights": "--loss-weight", "step_scales": "--step-scale",
+                  "distill_task_weights": "--distill-task-weight"}
 _task_numbers = (lambda v: isinstance(v, dict) and all(
     isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
     "an object of task names to numbers >= 0")
@@ -145,3 +150,42 @@ def check_option(name: str, value, label: str | None = None) -> None:
         raise InputError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
     if name in OPTION_CHECKS and not OPTION_CHECKS[name][0](value):
         raise InputError(f"{label} must be {OPTION_CHECKS[name][1]}, got {value!r}")
+
+
+def check_run_options(options: TrainingOptions, task_names: list[str], processes: int) -> None:
+    """Refuse combinations of options that would not do what they say with these tasks and
+    this many processes (torchrun's); each value alone was checked on creation. Called before
+    any data is read or any model is built (runs.prepare_run)."""
+    k = options.tasks_per_step
+    if options.batch_size % processes:
+        raise InputError(f"batch_size (--batch-size) {options.batch_size}, the global batch, "
+                         f"must be a multiple of the number of processes, {processes}")
+    if k > len(task_names):
+        raise InputError(f"tasks_per_step (--tasks-per-step) {k}: a step mixes different "
+                         f"tasks, and this run has {len(task_names)}")
+    if options.gradient_surgery != "none" and k < 2:
+        raise InputError(f"gradient surgery (--gradient-surgery {options.gradient_surgery}) "
+                         f"acts on steps that mix tasks: give --tasks-per-step 2 or more")
+    if k > 1 and options.step_scales:
+        raise InputError("step scales (--step-scale) act on one-task steps; in a mixed step "
+                         "(--tasks-per-step) the loss weights (--loss-weight) set each "
+                         "task's share, since clipping shrinks the summed gradient as a whole")
+    if k > 1 and processes > 1:
+        raise InputError("--tasks-per-step above 1 is not supported under torchrun yet")
+    if options.distill_from != START and options.distill_weight == 0:
+        raise InputError(f"--distill-from {options.distill_from} names whose embeddings to "
+                         f"hold near; give the term a weight too (--distill-weight X > 0)")
+    if options.distill_task_weights and options.distill_weight == 0:
+        raise InputError("--distill-task-weight sets the distillation term's weight on some "
+                         "tasks; turn the term on too (--distill-weight X > 0)")
+    for name, flag in PER_TASK_FLAGS.items():
+        unknown = set(getattr(options, name)) - set(task_names)
+        if unknown:
+            raise InputError(f"{flag} for unknown task(s) {', '.join(sorted(unknown))}; "
+                             f"tasks: {', '.join(task_names)}")
+    if options.loss_weighting == "uncertainty" and options.loss_weights:
+        raise InputError("--loss-weight and uncertainty weighting exclude each other: "
+                         "uncertainty weighting learns the weights")
+    if options.unfreeze_every and options.freeze != "none" and not options.freeze.startswith("head:"):
+        raise InputError("gradual unfreezing starts from a frozen encoder by itself; it "
+                         "combines only with --freeze none or head:NAME")

@@ -128,15 +128,19 @@ def format_duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def resolved_mode(mode: str) -> str:
+    """A progress mode with "auto" decided: the bar when stderr is a terminal, else lines."""
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
+    return ("bar" if sys.stderr.isatty() else "lines") if mode == "auto" else mode
+
+
 class Progress:
     """A bar (mode "bar"), plain lines through `log` ("lines"), or nothing ("off"); "auto" is
     the bar when stderr is a terminal, else lines."""
 
     def __init__(self, mode: str, total_steps: int, every: int, log=print):
-        if mode not in PROGRESS_MODES:
-            raise ValueError(f"progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
-        if mode == "auto":
-            mode = "bar" if sys.stderr.isatty() else "lines"
+        mode = resolved_mode(mode)
         self.mode, self.total, self.every, self.log = mode, total_steps, max(1, every), log
         self.bar = None
         self.last_line = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import read_json
 from ..storage.atomic import write_json
+from .callbacks import PaddingCount
 
 RECORD_FILE = "run.json"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -105,13 +106,14 @@ class RunRecord:
         self.content["status"] = status
         self.content["wall_seconds"] = round(time.perf_counter() - self.started, 1)  # this command
         if trainer is not None:
-            self.content["elapsed_s"] = round(trainer.elapsed(), 1)  # all sessions, training
+            state = trainer.state
+            self.content["elapsed_s"] = round(state.elapsed(), 1)  # all sessions, training
             # and evaluation (a resumed run's earlier sessions included)
-            self.content["train_seconds"] = round(trainer.train_seconds, 1)
-            self.content["steps"] = trainer.global_step
-            padding = trainer.padding_fraction()
+            self.content["train_seconds"] = round(state.train_seconds, 1)
+            self.content["steps"] = state.global_step
+            padding = trainer.find(PaddingCount).fraction()
             self.content["padding_fraction"] = None if padding is None else round(padding, 4)
-            scored = [entry for entry in trainer.history if "score" in entry]
+            scored = [entry for entry in state.history if "score" in entry]
             best = max(scored, key=lambda entry: entry["score"], default=None)
             self.content["best"] = None if best is None else {
                 key: best[key] for key in ("step", "epoch", "score", "metrics")}

@@ -25,14 +25,13 @@ from ..tasks.data import TaskData
 from ..tasks.heads import MultiTaskModel
 from ..tokenizer import Tokenizer
 from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
-from .options import TrainingOptions
+from .options import PER_TASK_FLAGS, TrainingOptions
 
 # Options that decide what a step computes or how many steps an epoch has (the batches,
 # dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved
 # before an option existed ran with its default.
 SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
                     "distill_from", "step_scales", "distill_task_weights")
-PER_TASK_FLAGS = {"step_scales": "--step-scale", "distill_task_weights": "--distill-task-weight"}
 
 
 def as_flags(name: str, value) -> str:

@@ -24,8 +24,7 @@ from ..storage.formats import BEST, LAST
 from ..tasks.data import TaskSpec
 from ..tasks.kinds import SENTENCE_CLASSIFICATION
 from .checkpoint import TRAINING_STATE
-from .distillation import START
-from .options import TrainingOptions, check_option
+from .options import START, TrainingOptions, check_option
 from .progress import METRICS_FILE, PROGRESS_MODES
 from .record import RECORD_FILE
 

@@ -26,10 +26,12 @@ from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
 from ..tasks.evaluation import score_dataset
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel
 from ..tasks.kinds import read_examples
+from .callbacks import Callback
 from .checkpoint import load_checkpoint
 from .distributed import DistributedContext
 from .freezing import count_parameters
 from .memory import heap_trimmer
+from .options import check_run_options
 from .run_config import RunConfig
 from .seeds import derive_seed
 from .start import Start, carried_head, distillation_target, new_head, start_encoder
@@ -64,16 +66,22 @@ class Run:
 
 
 def prepare_run(config: RunConfig, distributed: DistributedContext = DistributedContext(),
-                log=print) -> Run:
-    """Read the data, build the model (start encoder + a head per task: new, or a run's trained
-    one) and its trainer, and restore RUN/last for --resume. Writes nothing (but the shared
-    vocabulary of a scratch start under torchrun): the first file of the run is written when
-    training starts."""
+                log=print, callbacks: list[Callback] = ()) -> Run:
+    """Check the options, read the data, build the model (start encoder + a head per task:
+    new, or a run's trained one) and its trainer (with your `callbacks` after its own), and
+    restore RUN/last for --resume. Writes nothing (but the shared vocabulary of a scratch
+    start under torchrun): the first file of the run is written when training starts."""
+    check_run_options(config.options, [spec.name for spec in config.tasks],
+                      distributed.world_size)
     device = pick_device(config.device, distributed)
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train,
                        seed=derive_seed(config.options.seed, "subsample", spec.name))
              for spec in config.tasks]
+    too_small = [t.spec.name for t in tasks if len(t.train) < distributed.world_size]
+    if too_small:  # a rank with an empty shard would wait for a batch forever
+        raise InputError(f"task(s) {', '.join(too_small)} have fewer training examples than "
+                         f"the {distributed.world_size} processes")
     heads = {t.spec.name: new_head(t, start.encoder.config, start.tokenizer, config.options.seed)
              for t in tasks}
     carried = []
@@ -98,7 +106,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
               if config.options.distill_weight > 0 else None)  # (no weight: the trainer refuses)
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed,
-                      distill_target=target)
+                      distill_target=target, callbacks=callbacks)
     if config.resume:  # before anything is written: a checkpoint that does not fit is refused
         trainer.restore()
     return Run(config, start, tasks, model, trainer)

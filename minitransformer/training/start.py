@@ -27,8 +27,8 @@ from ..tasks.data import TaskData, TaskSpec
 from ..tasks.heads import build_head
 from ..tokenizer import Tokenizer
 from .checkpoint import load_checkpoint
-from .distillation import START
 from .distributed import DistributedContext
+from .options import START
 from .run_config import RunConfig
 from .seeds import derive_seed
 

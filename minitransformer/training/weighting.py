@@ -27,11 +27,7 @@ WEIGHTINGS = ("static", "uncertainty")
 class StaticWeighting(nn.Module):
     def __init__(self, task_names: list[str], weights: dict[str, float] | None = None):
         super().__init__()
-        weights = weights or {}
-        unknown = set(weights) - set(task_names)
-        if unknown:
-            raise InputError(f"loss weight for unknown task(s) {', '.join(sorted(unknown))}; "
-                             f"tasks: {', '.join(task_names)}")
+        weights = weights or {}  # (options.check_run_options refuses unknown tasks)
         self.weights = {name: float(weights.get(name, 1.0)) for name in task_names}
 
     def forward(self, task: str, loss: torch.Tensor) -> torch.Tensor:
@@ -59,9 +55,6 @@ class UncertaintyWeighting(nn.Module):
 def make_weighting(kind: str, task_names: list[str], weights: dict[str, float] | None = None):
     if kind == "static":
         return StaticWeighting(task_names, weights)
-    if kind == "uncertainty":
-        if weights:
-            raise InputError("--loss-weight and uncertainty weighting exclude each other: "
-                             "uncertainty weighting learns the weights")
+    if kind == "uncertainty":  # (check_run_options refuses it with --loss-weight)
         return UncertaintyWeighting(task_names)
     raise InputError(f"unknown loss weighting {kind!r}; choose from {', '.join(WEIGHTINGS)}")
