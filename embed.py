@@ -23,7 +23,7 @@ from minitransformer.cli import (
 )
 from minitransformer.devices import pick_device
 from minitransformer.errors import InputError, decode_utf8, read_text
-from minitransformer.loading import load_sentence_encoder
+from minitransformer.loading import load_model
 from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
 from minitransformer.storage.atomic import atomic_file
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     device = pick_device("cpu" if args.precision == "int8" and args.device is None else args.device,
                          "--device")
     sentences = read_sentences(args)  # bad input fails before the model loads
-    model = load_sentence_encoder(args.model, device)
+    model = load_model(args.model, device)
     if args.no_normalize:
         model.normalize = False  # the pooled vectors, before the model's own normalisation
     if not args.quiet:

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
 from minitransformer.devices import pick_device
-from minitransformer.loading import MINILM_INSTALL
+from minitransformer.loading import MINILM_INSTALL, load_model_with_heads
 from minitransformer.tasks.evaluation import example_predictions, format_results
 from minitransformer.training.callbacks import NonFiniteLoss, PaddingCount
-from minitransformer.training.checkpoint import load_checkpoint
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
 from minitransformer.training.freezing import STRATEGY_HELP
 from minitransformer.training.optim import format_groups
@@ -115,7 +114,7 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
     best = record.content["best"]
     if best:
         say("\n" + format_results(best["metrics"], title=f"best dev results (step {best['step']})"))
-    best_model, _, _ = load_checkpoint(run.config.run_dir / "best")
+    best_model, _, _ = load_model_with_heads(run.config.run_dir / "best")
     lines = example_predictions(best_model, run.tasks)
     if lines:
         say("\nexample predictions (dev, best checkpoint):\n" + "\n".join(lines))

@@ -158,9 +158,9 @@ class EncoderContestant:
 def ours_encoder(fused: bool):
     """Our Encoder with the MiniLM weights, hand-written (False) or fused (True) attention."""
     def build(directory: Path):
-        from minitransformer.pretrained import load_bert_encoder
+        from minitransformer.pretrained import read_bert_encoder
 
-        encoder, _ = load_bert_encoder(directory)
+        encoder, _ = read_bert_encoder(directory)
         encoder.set_fused_attention(fused)
         return encoder, encoder  # calling the encoder gives the states
     return build

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from common import DEFAULT_CORPUS, format_table, median, minilm_model_directory, read_corpus, timed
 
-from minitransformer.loading import load_sentence_encoder
+from minitransformer.loading import load_model
 from minitransformer.packed import packed_forward
 from minitransformer.sentence import SentenceEncoder
 
@@ -85,7 +85,7 @@ def main() -> None:
 
     sentences = read_corpus(args.corpus, args.limit)
     minilm_model_directory()  # exits naming the install command when MiniLM is missing
-    model = load_sentence_encoder("minilm").eval()  # as embed.py --model minilm reads it
+    model = load_model("minilm").eval()  # as embed.py --model minilm reads it
     cores = torch.get_num_threads()
     token_ids = model.tokenizer.tokenize(sentences)
     reference = model.encode(sentences, normalize_embeddings=True)  # also the warm-up

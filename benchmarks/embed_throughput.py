@@ -113,9 +113,9 @@ def load_ours(fused: bool = False, packed: bool = False) -> Callable[[Path], Emb
     or fused attention, or the packed fast path of minitransformer/packed.py (the default of
     encode and embed.py)."""
     def load(directory: Path) -> EmbedFunction:
-        from minitransformer.pretrained import load_bert_sentence_encoder
+        from minitransformer.pretrained import read_bert_model
 
-        model = load_bert_sentence_encoder(directory)
+        model = read_bert_model(directory)
         model.encoder.set_fused_attention(fused)
         return lambda sentences, batch_size: model.encode(sentences, batch_size=batch_size,
                                                           show_progress_bar=False, fast=packed)

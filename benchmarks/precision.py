@@ -98,10 +98,10 @@ def main() -> None:
     args = parser.parse_args()
     check_arguments(parser, args, VARIANTS, "repeats")
     threads = set_threads(args.threads)
-    from minitransformer.loading import load_sentence_encoder
+    from minitransformer.loading import load_model
 
     minilm_model_directory()  # exits with how to install it
-    ours = load_sentence_encoder("minilm", "cpu")
+    ours = load_model("minilm", "cpu")
     models = {variant: ours for variant in args.contestants if variant not in ONNX_FILES}
     if set(ONNX_FILES) & set(args.contestants):
         sentence_transformers = import_reference("sentence_transformers")

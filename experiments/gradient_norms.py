@@ -24,7 +24,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from minitransformer.loading import load_sentence_encoder  # noqa: E402
+from minitransformer.loading import load_model  # noqa: E402
 from minitransformer.tasks.data import TaskSpec, iterate_batches, load_task  # noqa: E402
 from minitransformer.tasks.heads import MultiTaskModel  # noqa: E402
 from minitransformer.training.run_config import read_config_file  # noqa: E402
@@ -39,7 +39,7 @@ def main() -> None:
                         type=Path, help="a train.py config (default: %(default)s)")
     config = read_config_file(parser.parse_args().config)
     torch.manual_seed(0)
-    start = load_sentence_encoder("minilm", "cpu")
+    start = load_model("minilm", "cpu")
     start.tokenizer.set_max_length(128)
     specs = [TaskSpec.from_dict(task) for task in config["tasks"]]
     tasks = [load_task(spec, start.tokenizer, max_train=BATCHES * BATCH_SIZE * 4, seed=0)

@@ -181,24 +181,6 @@ def read_json(path: str | Path, kind: type = dict):
     return value
 
 
-def read_format_file(path: Path, format_name: str, max_version: int, keys: tuple[str, ...],
-                     what: str) -> dict:
-    """A config.json of one of our directory formats: {"format": format_name, "format_version":
-    v <= max_version, and every key in `keys`}; `what` names the format for people."""
-    description = read_json(path)
-    if description.get("format") != format_name:
-        raise InputError(f"{path}: not a minitransformer {what} "
-                         f"(format {description.get('format')!r})")
-    version = description.get("format_version")
-    if not isinstance(version, int) or version > max_version:
-        raise InputError(f"{path}: format_version {version!r}; this minitransformer reads "
-                         f"versions up to {max_version}")
-    missing = [key for key in keys if key not in description]
-    if missing:
-        raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
-    return description
-
-
 def shown(name: str) -> str:
     """A name read from a file, for a message: as it is, or quoted with escapes if it holds a
     character that would break the one-line message or the terminal (a newline, a surrogate)."""

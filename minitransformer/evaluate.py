@@ -19,7 +19,7 @@ import numpy as np
 
 from .cli import CommandParser, add_device_flag, main_of, positive_int
 from .devices import pick_device
-from .loading import load_sentence_encoder
+from .loading import load_model
 from .sentence import SentenceEncoder
 from .tasks.kinds import SENTENCE_SIMILARITY, read_examples
 from .tasks.metrics import pearson, spearman
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = pick_device(args.device, "--device")
     pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
-    result = evaluate_similarity(load_sentence_encoder(args.model, device), pairs, args.batch_size,
+    result = evaluate_similarity(load_model(args.model, device), pairs, args.batch_size,
                                  args.progress)
     if args.json:
         print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from .cli import CommandParser, check_writable, main_of
 from .errors import InputError
-from .loading import find_model, read_sentence_encoder
+from .loading import find_model, load_model, load_model_with_heads
 from .pretrained import export_bert
 from .sentence import SentenceEncoder
 from .storage.atomic import atomic_directory
 from .storage.formats import HEADS_DIRECTORY
 from .tasks.heads import MaskedLanguageModelHead
-from .training.checkpoint import load_checkpoint, save_heads
+from .training.checkpoint import save_heads
 
 
 def export(name: str, out: Path) -> list[str]:
@@ -37,13 +37,13 @@ def export(name: str, out: Path) -> list[str]:
     check_writable(out, "OUT_DIR")
     found = find_model(name)
     if found.has_heads:  # a run, one of its checkpoints, or an exported run
-        model, tokenizer, description = load_checkpoint(found.path)
+        model, tokenizer, description = load_model_with_heads(found.path)
         encoder = SentenceEncoder(tokenizer, model.encoder, pooling=model.pooling_name)
         mlm_heads = [head for head in model.heads.values()
                      if isinstance(head, MaskedLanguageModelHead)]
     else:
         model, description, mlm_heads = None, None, []
-        encoder = read_sentence_encoder(found)
+        encoder = load_model(found.path, "cpu")
     if len(mlm_heads) > 1 and encoder.encoder.config.positional == "sinusoidal":
         raise InputError("several masked-LM heads on sinusoidal positions: the export rescales "
                          "the token table, and only one head can be written rescaled")

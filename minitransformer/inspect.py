@@ -43,7 +43,7 @@ from .cli import (
 from .devices import pick_device
 from .encoder import EncoderTrace
 from .errors import InputError
-from .loading import load_sentence_encoder
+from .loading import load_model
 from .sentence import SentenceEncoder
 
 PICTURE_FORMATS = (".png", ".svg", ".pdf")
@@ -365,7 +365,7 @@ def main(argv=None) -> int:
                      f"sentence(s) were given")
     if args.word is not None and args.attention_png is None:
         parser.error("argument --word: draws a picture; give --attention-png too")
-    model = load_sentence_encoder(args.model, pick_device(args.device, "--device"))
+    model = load_model(args.model, pick_device(args.device, "--device"))
     config = model.encoder.config
     default_layers = "all" if args.word is not None else f"1,{config.num_layers}"
     layers = sorted(set(parse_numbers(args.layers or default_layers, config.num_layers, "layers")))

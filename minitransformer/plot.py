@@ -34,9 +34,9 @@ from .cli import PLOTS_INSTALL, CommandParser, check_writable, main_of, pyplot, 
 from .config import EncoderConfig
 from .encoder import Encoder
 from .errors import InputError
+from .loading import read_checkpoint_description
 from .storage.formats import BEST, LAST
 from .storage.skeleton import build_skeleton
-from .training.checkpoint import read_checkpoint_description
 from .training.freezing import GradualUnfreezing, apply_freezing
 from .training.optim import parameter_groups
 from .training.progress import METRICS_FILE, read_metrics

@@ -149,7 +149,7 @@ def read_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None):
+def read_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None):
     """Build our Encoder from a BERT-format directory. Returns (encoder, LoadReport).
 
     layers: which checkpoint layers to keep, bottom to top (default: all). Loading a 12-layer
@@ -226,12 +226,12 @@ def read_mlm_head_weights(directory: str | Path) -> dict[str, torch.Tensor] | No
     return {ours: checkpoint[theirs] for ours, theirs in MLM_HEAD_NAMES.items()}
 
 
-def load_bert_sentence_encoder(directory: str | Path, layers: Sequence[int] | None = None,
+def read_bert_model(directory: str | Path, layers: Sequence[int] | None = None,
                                pooling: str | None = None) -> SentenceEncoder:
     """A SentenceEncoder from a BERT-format directory, with its sentence-transformers settings
     (pooling from 1_Pooling/config.json, max length from sentence_bert_config.json) when present."""
     directory = Path(directory)
-    encoder, _ = load_bert_encoder(directory, layers)
+    encoder, _ = read_bert_encoder(directory, layers)
     settings = read_sentence_settings(directory)
     max_length = settings.get("max_length", encoder.config.max_length)
     if (directory / "tokenizer.json").is_file():

@@ -22,16 +22,23 @@ from tqdm.auto import tqdm
 from .config import EncoderConfig
 from .devices import pick_device
 from .encoder import Encoder
-from .errors import InputError, about, read_format_file, read_json
+from .errors import InputError, about
 from .packed import packed_forward
 from .pooling import get_pooling
 from .quantize import WeightsVersion, int8_copy
 from .storage.atomic import atomic_directory, write_json
-from .storage.formats import CONFIG_FILE, SENTENCE_ENCODER_FORMAT, WEIGHTS_FILE
+from .storage.formats import (
+    CONFIG_FILE,
+    SAVED_MODEL_VERSION,
+    SENTENCE_ENCODER_FORMAT,
+    WEIGHTS_FILE,
+    Format,
+    holds_only,
+    read_description,
+)
 from .storage.safetensors_io import build_to_fit, write_safetensors
 from .tokenizer import Tokenizer, check_texts
 
-FORMAT_VERSION = 1
 # Below this many batches a progress bar is more noise than help.
 PROGRESS_MIN_BATCHES = 8
 PRECISIONS = ("float32", "int8")
@@ -169,20 +176,18 @@ class SentenceEncoder(nn.Module):
             batch = self.tokenizer.pad(self.tokenizer.tokenize(texts[start : start + batch_size]))
             yield batch["input_ids"], batch["attention_mask"]
 
-    # ---- saving and loading -----------------------------------------------------------------
+    # ---- saving (loading.load_model reads it back) -------------------------------------------
     def save(self, directory: str | Path) -> None:
         """Write config.json, model.safetensors and the tokenizer into a directory, atomically:
         a new one, an empty one, or one that holds a saved model (which is replaced). A
         directory that holds anything else is refused, so that nothing of a person's is lost."""
         directory = Path(directory)
-        if directory.is_dir() and any(directory.iterdir()) and not (
-                (directory / CONFIG_FILE).is_file()
-                and read_json(directory / CONFIG_FILE).get("format") == SENTENCE_ENCODER_FORMAT):
+        if not holds_only(directory, Format.SENTENCE_ENCODER):
             raise InputError(f"{directory}: holds files that are not a saved model; save into a "
                              f"new directory")
         description = {
             "format": SENTENCE_ENCODER_FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": SAVED_MODEL_VERSION,
             "encoder": self.encoder.config.to_dict(),
             "pooling": self.pooling_name,
             "normalize": self.normalize,
@@ -195,29 +200,19 @@ class SentenceEncoder(nn.Module):
             self.tokenizer.save(temporary)
             write_json(temporary / CONFIG_FILE, description)
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "SentenceEncoder":
-        """Load a directory written by `save` (no code is executed: JSON and safetensors only)."""
-        directory = Path(directory)
-        description = read_description(directory)
-        with about(directory / CONFIG_FILE):
-            config = EncoderConfig.from_dict(description["encoder"])
-        # The config's sizes are checked against the weight file before anything is built.
-        encoder = build_to_fit(lambda: Encoder(config), directory / WEIGHTS_FILE)
-        tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
-        with about(directory):
-            # Models saved before "normalize" was recorded were always used normalised.
-            return cls(tokenizer, encoder, pooling=description["pooling"],
-                       normalize=description.get("normalize", True))
 
-
-def read_description(directory: Path) -> dict:
-    """The config.json of a saved SentenceEncoder, checked, or an InputError that says what
-    the directory is."""
-    if not directory.is_dir():
-        raise InputError(f"{directory}: no model directory there")
-    path = directory / CONFIG_FILE
-    if not path.is_file():
-        raise InputError(f"{directory}: holds no {CONFIG_FILE}, so it is not a saved model")
-    return read_format_file(path, SENTENCE_ENCODER_FORMAT, FORMAT_VERSION, ("encoder", "pooling", "max_length"),
-                            "SentenceEncoder")
+def read_saved_model(directory: Path) -> SentenceEncoder:
+    """The model in a directory written by `save` (JSON and safetensors only: no code runs);
+    loading.load_model calls it for that format."""
+    description = read_description(directory / CONFIG_FILE, SENTENCE_ENCODER_FORMAT,
+                                   SAVED_MODEL_VERSION, ("encoder", "pooling", "max_length"),
+                                   "SentenceEncoder")
+    with about(directory / CONFIG_FILE):
+        config = EncoderConfig.from_dict(description["encoder"])
+    # The config's sizes are checked against the weight file before anything is built.
+    encoder = build_to_fit(lambda: Encoder(config), directory / WEIGHTS_FILE)
+    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
+    with about(directory):
+        # Models saved before "normalize" was recorded were always used normalised.
+        return SentenceEncoder(tokenizer, encoder, pooling=description["pooling"],
+                               normalize=description.get("normalize", True))

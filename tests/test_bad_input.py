@@ -313,7 +313,7 @@ CASES = {
         ["--distill-task-weight takes TASK=NUMBER", "'ner'"]),
     # train.py evaluate
     "evaluate a run that is not there": (TRAIN + ["evaluate", "{d}/norun", "--task", "t=x.jsonl"],
-                                         ["norun", "neither a training run"]),
+                                         ["norun", "no such model directory"]),
     "evaluate an unknown task": (TRAIN + ["evaluate", "{d}/run", "--task", "u={d}/train.jsonl"],
                                  ["no task 'u'", "it has t"]),
     "evaluate a non-UTF-8 file": (TRAIN + ["evaluate", "{d}/run", "--task", "t={d}/latin1.txt"],

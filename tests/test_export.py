@@ -12,7 +12,7 @@ import torch
 from conftest import CORPUS, make_encoder
 
 from minitransformer.export import main as export_main
-from minitransformer.loading import load_sentence_encoder, minilm_directory
+from minitransformer.loading import load_model, minilm_directory
 from minitransformer.sentence import SentenceEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def exported_run(run, tmp_path_factory):
 
 
 def test_an_exported_scratch_run_is_the_same_model(run, exported_run):
-    ours, back = load_sentence_encoder(str(run), "cpu"), load_sentence_encoder(str(exported_run), "cpu")
+    ours, back = load_model(str(run), "cpu"), load_model(str(exported_run), "cpu")
     assert ours.encoder.config.positional == "sinusoidal"  # stored as learned positions now
     assert back.encoder.config.positional == "learned" and back.normalize
     difference = np.abs(back.encode(SENTENCES) - ours.encode(SENTENCES)).max()
@@ -99,7 +99,7 @@ def test_sentence_transformers_gives_our_embeddings(which, request):
     sentence_transformers, _ = reference_packages()
     out = request.getfixturevalue("exported_minilm" if which == "minilm" else "exported_run")
     theirs_model = sentence_transformers.SentenceTransformer(str(out), device="cpu")
-    ours_model = load_sentence_encoder(str(out), "cpu")
+    ours_model = load_model(str(out), "cpu")
     theirs, ours = theirs_model.encode(SENTENCES), ours_model.encode(SENTENCES)
     assert np.abs(theirs - ours).max() <= TOLERANCE
     np.testing.assert_allclose(np.linalg.norm(theirs, axis=1), 1.0, atol=1e-5)  # Normalize kept
@@ -129,7 +129,7 @@ def test_hf_transformers_gives_our_hidden_states(which, request):
     _, transformers = reference_packages()
     out = request.getfixturevalue("exported_minilm" if which == "minilm" else "exported_run")
     hf = transformers.BertModel.from_pretrained(str(out)).eval()
-    ours = load_sentence_encoder(str(out), "cpu")
+    ours = load_model(str(out), "cpu")
     batch = ours.tokenizer(SENTENCES)
     hf_tokens = transformers.AutoTokenizer.from_pretrained(str(out))(
         SENTENCES, padding=True, truncation=True, max_length=ours.tokenizer.max_length,

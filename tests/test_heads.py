@@ -58,9 +58,10 @@ def test_every_task_kind_has_a_head_and_metric_functions():
 
 def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenizer, tmp_path):
     from minitransformer.errors import InputError
+    from minitransformer.loading import load_model_with_heads
     from minitransformer.tasks.data import TaskSpec
     from minitransformer.tasks.heads import build_head
-    from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
+    from minitransformer.training.checkpoint import save_checkpoint
     from minitransformer.training.optim import format_groups, parameter_groups
 
     encoder = make_encoder(tokenizer.vocab_size)
@@ -77,7 +78,7 @@ def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenize
     spec = TaskSpec("topic", "sentence_classification", "t.jsonl", head_hidden=16)
     save_checkpoint(tmp_path / "c", model, tokenizer,
                     [{"spec": spec.to_dict(), "label_map": ["a", "b", "c"]}], {})
-    loaded, _, _ = load_checkpoint(tmp_path / "c")
+    loaded, _, _ = load_model_with_heads(tmp_path / "c")
     torch.testing.assert_close(loaded.heads["topic"](features), head(features))
     with pytest.raises(InputError, match="has no hidden layer"):
         TaskSpec("sts", "sentence_similarity", "s.jsonl", head_hidden=16)

@@ -23,14 +23,14 @@ LAYERS = [
     {"quantize"},  # int8 copies of an encoder, calibrated through the packed path
     {"sentence", "tasks.heads"},
     {"pretrained", "tasks.evaluation", "training.distillation"},
-    {"training.checkpoint"},
+    {"training.checkpoint", "loading"},  # loading: any model name -> a model, no training code
     {"training.run_checkpoints", "training.callbacks.heap_trim",
      "training.callbacks.padding_count", "training.callbacks.training_log",
      "training.callbacks.dev_evaluation", "training.callbacks.unfreezing"},
     {"training.callbacks.checkpoint_saving"},
     {"training.callbacks.finite_loss"},
     {"training.callbacks.__init__"},  # the loop's collaborators, one event-driven file each
-    {"loading", "training.trainer"},
+    {"training.trainer"},
     {"checks", "training.record"},  # checks: the learner's component checks, one layer
     {"training.run_config"},  # flags + config file -> RunConfig
     {"training.start"},  # where the encoder starts

@@ -12,7 +12,7 @@ from conftest import make_encoder
 from test_trainer import ROWS, make_trainer
 
 from minitransformer.errors import InputError
-from minitransformer.loading import load_sentence_encoder
+from minitransformer.loading import load_model
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.tasks.data import TaskSpec
 from minitransformer.tokenizer import Tokenizer
@@ -249,7 +249,7 @@ def test_distill_from_holds_the_embeddings_near_another_models(tokenizer, task_f
     # A teacher: a tiny run trained on topic alone. The term of a fresh trainer is 1 - cos to
     # the teacher's embeddings (not the start's), and 0 once the live encoder is the teacher.
     make_trainer(tokenizer, task_files[:1], tmp_path / "teacher", epochs=8, lr=3e-3).train()
-    teacher = load_sentence_encoder(str(tmp_path / "teacher"), device="cpu")
+    teacher = load_model(str(tmp_path / "teacher"), device="cpu")
     trainer = make_trainer(tokenizer, task_files[:2], tmp_path / "a", distill_weight=1.0,
                            distill_from=str(tmp_path / "teacher"), distill_target=teacher.encoder)
     batch = first_batch(trainer, "sentiment")

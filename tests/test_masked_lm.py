@@ -12,7 +12,8 @@ from conftest import CORPUS, make_encoder
 
 from minitransformer.errors import InputError
 from minitransformer.export import main as export_main
-from minitransformer.pretrained import export_bert, load_bert_encoder, read_mlm_head_weights
+from minitransformer.loading import load_model_with_heads
+from minitransformer.pretrained import export_bert, read_bert_encoder, read_mlm_head_weights
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.safetensors_io import read_safetensors
 from minitransformer.tasks.data import TaskSpec, load_task
@@ -21,7 +22,6 @@ from minitransformer.tasks.heads import MaskedLanguageModelHead, MultiTaskModel,
 from minitransformer.tasks.kinds import MASKED_LM, get_kind
 from minitransformer.tasks.masking import IGNORE_INDEX, mask_by_content, mask_tokens
 from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
-from minitransformer.training.checkpoint import load_checkpoint
 from minitransformer.training.trainer import Trainer, TrainingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -178,13 +178,13 @@ def test_a_tiny_model_learns_to_fill_in_pieces(tokenizer, tmp_path):
     # The run's checkpoint keeps the head; the same text scores the same after loading, and
     # after an export (sinusoidal positions: the token table and the head are rescaled).
     last = score_dataset(model, "mlm", task.dev, None, 64)
-    reloaded, _, description = load_checkpoint(tmp_path / "run" / "last")
+    reloaded, _, description = load_model_with_heads(tmp_path / "run" / "last")
     assert isinstance(reloaded.heads["mlm"], MaskedLanguageModelHead)
     assert description["tasks"][0]["label_map"] is None
     assert score_dataset(reloaded, "mlm", task.dev, None, 64) == pytest.approx(last)
     (tmp_path / "run" / "best").rename(tmp_path / "run" / "kept")
     assert export_main([str(tmp_path / "run" / "last"), str(tmp_path / "exported")]) == 0
-    exported, _, _ = load_checkpoint(tmp_path / "exported")
+    exported, _, _ = load_model_with_heads(tmp_path / "exported")
     assert exported.encoder.config.positional == "learned"
     assert score_dataset(exported, "mlm", task.dev, None, 64) == pytest.approx(last, rel=1e-5)
     json.dumps(after)  # plain floats
@@ -196,7 +196,7 @@ TINY_BERT = FIXTURES / "tiny_bert_mlm"  # written by tools/make_mlm_fixture.py (
 
 
 def tiny_bert_with_head():
-    encoder, _ = load_bert_encoder(TINY_BERT)
+    encoder, _ = read_bert_encoder(TINY_BERT)
     head = build_head(MASKED_LM, encoder.config, Tokenizer.from_vocab(TINY_BERT / "vocab.txt"))
     head.eval()
     head.load_state_dict(read_mlm_head_weights(TINY_BERT))
@@ -229,7 +229,7 @@ def test_a_run_from_a_bert_checkpoint_starts_with_its_head_and_exports_it(tmp_pa
     assert train.main(["--config", str(tmp_path / "mlm.json"), "--init", str(TINY_BERT),
                        "--epochs", "1", "--lr", "1e-12", "--run-dir", str(tmp_path / "run"),
                        "--progress", "off"]) == 0
-    model, _, _ = load_checkpoint(tmp_path / "run" / "best")
+    model, _, _ = load_model_with_heads(tmp_path / "run" / "best")
     for name, tensor in head.state_dict().items():  # lr ~0: still the checkpoint's head
         torch.testing.assert_close(model.heads["mlm"].state_dict()[name], tensor, atol=1e-9, rtol=0)
     assert export_main([str(tmp_path / "run"), str(tmp_path / "out")]) == 0

@@ -22,11 +22,7 @@ from minitransformer.checks.minilm import read_reference
 from minitransformer.evaluate import main as evaluate_main
 from minitransformer.loading import MINILM_INSTALL, minilm_directory
 from minitransformer.packed import packed_forward
-from minitransformer.pretrained import (
-    export_bert,
-    load_bert_sentence_encoder,
-    read_sentence_settings,
-)
+from minitransformer.pretrained import export_bert, read_bert_model, read_sentence_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -52,7 +48,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def model():
-    return load_bert_sentence_encoder(MODEL_DIR)
+    return read_bert_model(MODEL_DIR)
 
 
 def test_fixture_covers_truncation(reference):
@@ -112,14 +108,14 @@ def test_settings_come_from_the_package_files(model, tmp_path):
     (tmp_path / "modules.json").write_text(json.dumps([  # no Normalize module
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
-    changed = load_bert_sentence_encoder(tmp_path)
+    changed = read_bert_model(tmp_path)
     assert changed.pooling_name == "cls" and changed.tokenizer.max_length == 128
     assert not changed.normalize
 
 
 def test_export_round_trip_is_exact(model, reference, tmp_path):
     export_bert(model, tmp_path / "exported")
-    reloaded = load_bert_sentence_encoder(tmp_path / "exported")
+    reloaded = read_bert_model(tmp_path / "exported")
     ours, theirs = model.encoder.state_dict(), reloaded.encoder.state_dict()
     assert ours.keys() == theirs.keys()
     for name in ours:

@@ -12,8 +12,7 @@ import pytest
 from minitransformer import plot
 from minitransformer.config import EncoderConfig
 from minitransformer.plot import series_of, smooth
-from minitransformer.storage.formats import CHECKPOINT_FORMAT
-from minitransformer.training.checkpoint import FORMAT_VERSION
+from minitransformer.storage.formats import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from minitransformer.training.options import TrainingOptions
 from minitransformer.training.progress import read_metrics
 
@@ -43,7 +42,7 @@ def write_run(directory, records, options=None):
         (directory / "last").mkdir()
         config = EncoderConfig(vocab_size=100, hidden_size=32, num_heads=4, num_layers=NUM_LAYERS,
                                ff_size=64)
-        description = {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION,
+        description = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION,
                        "encoder": config.to_dict(), "pooling": "mean", "max_length": 64,
                        "tasks": [{"spec": {"name": name}, "label_map": []}
                                  for name in ("topic", "sentiment")],

@@ -8,7 +8,7 @@ import torch
 from conftest import make_encoder
 
 from minitransformer.errors import InputError
-from minitransformer.pretrained import export_bert, load_bert_encoder, load_bert_sentence_encoder
+from minitransformer.pretrained import export_bert, read_bert_encoder, read_bert_model
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.safetensors_io import SafetensorsError, write_safetensors
 
@@ -59,7 +59,7 @@ def write_checkpoint(directory, tensors, config=BERT_CONFIG):
 
 def test_every_tensor_lands_in_the_right_place(tmp_path):
     tensors = bert_tensors()
-    encoder, report = load_bert_encoder(write_checkpoint(tmp_path / "bert", tensors))
+    encoder, report = read_bert_encoder(write_checkpoint(tmp_path / "bert", tensors))
     layer = encoder.layers[2]
     pairs = {  # ours -> theirs, spelled out by hand
         encoder.embeddings.token.weight: "embeddings.word_embeddings.weight",
@@ -91,7 +91,7 @@ def test_prefix_gamma_beta_and_bin_files(tmp_path):
     directory.mkdir()
     (directory / "config.json").write_text(json.dumps(BERT_CONFIG))
     torch.save(tensors, directory / "pytorch_model.bin")
-    encoder, _ = load_bert_encoder(directory)
+    encoder, _ = read_bert_encoder(directory)
     torch.testing.assert_close(encoder.embeddings.norm.weight, tensors["bert.embeddings.LayerNorm.gamma"],
                                rtol=0, atol=0)
 
@@ -102,7 +102,7 @@ def test_missing_unexpected_and_wrong_shapes_are_named(tmp_path):
     tensors["encoder.layer.0.mystery.weight"] = torch.zeros(3)
     tensors["embeddings.word_embeddings.weight"] = torch.zeros(len(VOCAB) + 1, HIDDEN)
     with pytest.raises(ValueError) as error:
-        load_bert_encoder(write_checkpoint(tmp_path / "bad", tensors))
+        read_bert_encoder(write_checkpoint(tmp_path / "bad", tensors))
     message = str(error.value)
     assert "missing: encoder.layer.1.attention.self.key.bias" in message
     assert "unexpected: encoder.layer.0.mystery.weight" in message
@@ -114,25 +114,25 @@ def test_truncated_and_malformed_files_are_refused(tmp_path):
     weights = directory / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
     with pytest.raises(SafetensorsError, match="model.safetensors"):
-        load_bert_encoder(directory)
+        read_bert_encoder(directory)
     weights.write_bytes(b"\xff" * 64)
     with pytest.raises(SafetensorsError):
-        load_bert_encoder(directory)
+        read_bert_encoder(directory)
     weights.unlink()
     with pytest.raises(InputError, match="neither model.safetensors nor pytorch_model.bin"):
-        load_bert_encoder(directory)
+        read_bert_encoder(directory)
 
 
 def test_layer_selection_keeps_the_named_layers(tmp_path):
     tensors = bert_tensors()
-    encoder, report = load_bert_encoder(write_checkpoint(tmp_path / "bert", tensors), layers=[1, 3])
+    encoder, report = read_bert_encoder(write_checkpoint(tmp_path / "bert", tensors), layers=[1, 3])
     assert encoder.config.num_layers == 2 and report.skipped_layers == [0, 2]
     assert torch.equal(encoder.layers[0].attention.query.weight,
                        tensors["encoder.layer.1.attention.self.query.weight"])
     assert torch.equal(encoder.layers[1].feed_forward.outer.weight, tensors["encoder.layer.3.output.dense.weight"])
     for bad in ([4], [], [1, 1]):
         with pytest.raises(ValueError, match="layers must"):
-            load_bert_encoder(tmp_path / "bert", layers=bad)
+            read_bert_encoder(tmp_path / "bert", layers=bad)
 
 
 def test_sentence_settings_come_from_the_directory(tmp_path):
@@ -141,7 +141,7 @@ def test_sentence_settings_come_from_the_directory(tmp_path):
     (directory / "1_Pooling" / "config.json").write_text(json.dumps(
         {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
     (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 10}))
-    model = load_bert_sentence_encoder(directory)
+    model = read_bert_model(directory)
     assert model.pooling_name == "cls" and model.tokenizer.max_length == 10
     assert model.tokenizer.tokenize(["The cats sat."]) == [[2, 5, 6, 10, 7, 11, 3]]
 
@@ -154,7 +154,7 @@ def bert_shaped_model(tokenizer):
 def test_export_then_load_round_trips_bit_exactly(tokenizer, tmp_path):
     model = bert_shaped_model(tokenizer)
     export_bert(model, tmp_path / "exported")
-    loaded = load_bert_sentence_encoder(tmp_path / "exported")
+    loaded = read_bert_model(tmp_path / "exported")
     for (name, ours), (_, theirs) in zip(model.encoder.state_dict().items(),
                                          loaded.encoder.state_dict().items()):
         assert torch.equal(ours, theirs), name

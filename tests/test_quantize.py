@@ -175,8 +175,8 @@ def test_int8_minilm_embeddings_stay_close():
     """On the pretrained model, which has outlier channels, the smoothing and the 8th bit
     matter: on these sentences the mean cosine to float32 is 0.972 with neither, 0.987 with
     the smoothing (7-bit activations), 0.996 with both (minimum 0.991)."""
-    from minitransformer.loading import load_sentence_encoder
-    model = load_sentence_encoder("minilm", "cpu")
+    from minitransformer.loading import load_model
+    model = load_model("minilm", "cpu")
     float32 = model.encode(CORPUS)
     cosines = (model.encode(CORPUS, precision="int8") * float32).sum(axis=1)
     if full_range_activations():

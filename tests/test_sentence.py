@@ -4,6 +4,7 @@ import torch
 from conftest import CORPUS, make_encoder
 
 from minitransformer.errors import InputError
+from minitransformer.loading import load_model
 from minitransformer.sentence import SentenceEncoder
 
 
@@ -65,7 +66,7 @@ def test_save_load_gives_identical_outputs(tokenizer, tmp_path):
     model = SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, positional="learned",
                                                     segment_vocab_size=2), pooling="max")
     model.save(tmp_path / "model")
-    loaded = SentenceEncoder.load(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
     assert loaded.pooling_name == "max" and loaded.encoder.config == model.encoder.config
     np.testing.assert_array_equal(loaded.encode(CORPUS), model.encode(CORPUS))
 
@@ -82,11 +83,11 @@ def test_edge_cases(sentence_encoder):
 
 
 def test_loading_something_else_is_refused(tmp_path):
-    with pytest.raises(InputError, match="no model directory"):
-        SentenceEncoder.load(tmp_path / "nothing")
+    with pytest.raises(InputError, match="no such model directory"):
+        load_model(tmp_path / "nothing")
     (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
-    with pytest.raises(ValueError, match="not a minitransformer SentenceEncoder"):
-        SentenceEncoder.load(tmp_path)
+    with pytest.raises(ValueError, match="neither a minitransformer model nor a BERT checkpoint"):
+        load_model(tmp_path)
 
 
 def test_the_tokenizer_passed_in_is_left_as_it_is(tokenizer):
@@ -100,3 +101,27 @@ def test_the_tokenizer_passed_in_is_left_as_it_is(tokenizer):
     assert model.tokenizer.tokenize(["A cat."]) == tokenizer.tokenize(["A cat."])  # same vocabulary
     assert model.encode(long_text).shape == (1, 32)  # fits the 16 positions
     assert SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).tokenizer is tokenizer
+
+
+def test_loading_a_model_never_imports_training_code(sentence_encoder, tmp_path):
+    # A user who only embeds should not pay for (or depend on) the training machinery: the
+    # package and its one loader leave minitransformer.training out, for a saved model and for
+    # a training checkpoint alike (a checkpoint is a format like the others).
+    import subprocess
+    import sys
+
+    from test_trainer import make_trainer, rows_tokenizer, write_task_files
+
+    sentence_encoder.save(tmp_path / "saved")
+    make_trainer(rows_tokenizer(), write_task_files(tmp_path), tmp_path / "run", epochs=1).train()
+    script = (
+        "import sys, minitransformer\n"
+        "assert 'minitransformer.training' not in sys.modules, 'import minitransformer'\n"
+        f"for path in ({str(tmp_path / 'saved')!r}, {str(tmp_path / 'run')!r}):\n"
+        "    model = minitransformer.load_model(path, 'cpu')\n"
+        "    assert model.encode('a cat').shape == (32,)\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith('minitransformer.training'))\n"
+        "    assert not loaded, (path, loaded)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -11,6 +11,7 @@ from conftest import make_encoder
 from minitransformer.config import EncoderConfig
 from minitransformer.encoder import Encoder
 from minitransformer.errors import InputError
+from minitransformer.loading import load_model
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.atomic import atomic_directory, atomic_file, write_json
 from minitransformer.storage.formats import Format, identify
@@ -102,7 +103,7 @@ def test_saving_a_model_never_deletes_a_persons_files(tmp_path, tokenizer):
     assert (notes / "thesis.txt").read_text() == "years of work"
     model.save(tmp_path / "model")
     model.save(tmp_path / "model")  # a saved model is replaced
-    assert SentenceEncoder.load(tmp_path / "model").encoder.config == model.encoder.config
+    assert load_model(tmp_path / "model").encoder.config == model.encoder.config
 
 
 def test_derived_seeds_are_stable_and_independent():

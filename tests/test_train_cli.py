@@ -14,12 +14,12 @@ sys.path.insert(0, str(ROOT))
 from conftest import make_encoder  # noqa: E402
 
 import train  # noqa: E402
+from minitransformer.loading import load_model_with_heads  # noqa: E402
 from minitransformer.tasks.data import TaskData, TaskSpec, encode_examples  # noqa: E402
 from minitransformer.tasks.evaluation import example_predictions  # noqa: E402
 from minitransformer.tasks.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
 from minitransformer.tasks.kinds import TOKEN_CLASSIFICATION  # noqa: E402
 from minitransformer.tasks.readers import TokenExample  # noqa: E402
-from minitransformer.training.checkpoint import load_checkpoint  # noqa: E402
 from minitransformer.training.run_config import RunConfig, read_config_file  # noqa: E402
 from minitransformer.training.runs import prepare_run  # noqa: E402
 from minitransformer.training.trainer import Trainer  # noqa: E402
@@ -90,7 +90,7 @@ def test_print_param_groups_and_errors(tmp_path, capsys):
     assert train.main(["--init", "scratch", "--preset", "tiny", "--print-param-groups",
                        "--run-dir", str(tmp_path / "r")]) == 0
     assert train.main(["evaluate", str(tmp_path / "missing"), "--task", "topic=x.jsonl"]) == 2
-    assert "neither a training run" in capsys.readouterr().err
+    assert "no such model directory" in capsys.readouterr().err
 
 
 def test_shipped_configs_define_valid_tasks_that_point_outside_the_repo():
@@ -156,7 +156,7 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
     first = tmp_path / "first"
     assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "40",
                        "--run-dir", str(first), "--progress", "off"]) == 0
-    saved = load_checkpoint(first / "best")[0].heads
+    saved = load_model_with_heads(first / "best")[0].heads
     # The same file with the topics renamed: as many labels, other names.
     renamed = tmp_path / "renamed.jsonl"
     renamed.write_text("".join(json.dumps({**row, "topic": row["topic"].upper()}) + "\n" for row in

@@ -10,6 +10,7 @@ import torch
 from conftest import make_encoder
 
 from minitransformer.errors import InputError
+from minitransformer.loading import load_model_with_heads
 from minitransformer.tasks.data import TaskSpec, load_task
 from minitransformer.tasks.evaluation import evaluate_task
 from minitransformer.tasks.heads import MultiTaskModel, build_head
@@ -22,7 +23,7 @@ from minitransformer.training.callbacks import (
     heap_trim,
     training_log,
 )
-from minitransformer.training.checkpoint import load_checkpoint, save_checkpoint
+from minitransformer.training.checkpoint import save_checkpoint
 from minitransformer.training.progress import read_metrics
 from minitransformer.training.run_config import add_option_flags, merged_options
 from minitransformer.training.trainer import Trainer, TrainingOptions
@@ -123,7 +124,7 @@ def test_resume_with_another_batching_is_refused(tokenizer, task_files, tmp_path
 def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files, tmp_path):
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
     trainer.train()
-    model, _, description = load_checkpoint(tmp_path / "run" / "best")
+    model, _, description = load_model_with_heads(tmp_path / "run" / "best")
     assert [t["label_map"] for t in description["tasks"]] == [["sports", "tech"], ["negative", "positive"]]
     for task in trainer.tasks:
         assert evaluate_task(model, task) == evaluate_task(trainer.model, task)
@@ -139,7 +140,7 @@ def weights(module) -> dict[str, torch.Tensor]:
 
 def best_holds(run_dir, expected: dict[str, torch.Tensor]) -> bool:
     """Whether RUN/best's weights are exactly `expected`."""
-    kept = weights(load_checkpoint(run_dir / "best")[0])
+    kept = weights(load_model_with_heads(run_dir / "best")[0])
     return all(torch.equal(kept[name], value) for name, value in expected.items())
 
 

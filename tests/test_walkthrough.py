@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from minitransformer.inspect import DOMINANT_SHARE, PATTERNS
-from minitransformer.loading import MINILM_INSTALL, load_sentence_encoder, minilm_directory
+from minitransformer.loading import MINILM_INSTALL, load_model, minilm_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"[-+]?\d+\.\d+")
@@ -27,7 +27,7 @@ def load_tool():
 
 @pytest.mark.skipif(minilm_directory() is None, reason=f"needs the pretrained model: {MINILM_INSTALL}")
 def test_the_walkthrough_matches_the_code():
-    fresh = load_tool().render(load_sentence_encoder("minilm"))
+    fresh = load_tool().render(load_model("minilm"))
     stored = (ROOT / "docs" / "walkthrough.md").read_text(encoding="utf-8")
     hint = "docs/walkthrough.md is stale: run python tools/make_walkthrough.py"
     assert NUMBER.sub("#", fresh) == NUMBER.sub("#", stored), hint

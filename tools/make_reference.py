@@ -63,7 +63,7 @@ from transformers import AutoTokenizer, BertModel  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from minitransformer.loading import MINILM_INSTALL, minilm_directory  # noqa: E402
-from minitransformer.pretrained import export_bert, load_bert_sentence_encoder  # noqa: E402
+from minitransformer.pretrained import export_bert, read_bert_model  # noqa: E402
 from minitransformer.storage.safetensors_io import write_safetensors  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -145,7 +145,7 @@ def export_check(model_dir: Path, bert: BertModel, ids: list[torch.Tensor],
                  states: list[torch.Tensor]) -> float:
     """Max abs difference of last_hidden_state between the original checkpoint and ours,
     exported with export_bert and loaded back by HF."""
-    ours = load_bert_sentence_encoder(model_dir)
+    ours = read_bert_model(model_dir)
     with tempfile.TemporaryDirectory() as tmp:
         export_bert(ours, tmp)
         reloaded = BertModel.from_pretrained(tmp, attn_implementation=ATTENTION).eval()

@@ -34,7 +34,7 @@ from minitransformer.inspect import (  # noqa: E402
     piece_names,
     trace_sentences,
 )
-from minitransformer.loading import MINILM_INSTALL, load_sentence_encoder, minilm_directory  # noqa: E402
+from minitransformer.loading import MINILM_INSTALL, load_model, minilm_directory  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
 OTHERS = ["A kitten is sleeping on the rug.", "Stock markets fell sharply today."]
@@ -267,7 +267,7 @@ def main() -> int:
     if minilm_directory() is None:
         print(f"error: needs the pretrained model: {MINILM_INSTALL}", file=sys.stderr)
         return 2
-    model = load_sentence_encoder("minilm")
+    model = load_model("minilm")
     DOC.write_text(render(model), encoding="utf-8")
     print(f"wrote {DOC.relative_to(ROOT)}")
     try:

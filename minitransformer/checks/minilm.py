@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..loading import MINILM_INSTALL, minilm_directory
-from ..pretrained import load_bert_sentence_encoder
+from ..pretrained import read_bert_model
 from ..sentence import SentenceEncoder
 from ..storage.safetensors_io import read_safetensors
 from .core import Check, CheckFailed, CheckSkipped, max_difference
@@ -55,7 +55,7 @@ def load_minilm() -> SentenceEncoder:
 
 @functools.cache
 def loaded_once(directory: Path) -> SentenceEncoder:
-    return load_bert_sentence_encoder(directory).eval()
+    return read_bert_model(directory).eval()
 
 
 def compare_with_reference(model: SentenceEncoder, reference: dict) -> tuple[float, float]:

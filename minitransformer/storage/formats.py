@@ -12,6 +12,8 @@ BERT's "model_type"); each format's own loader then reads and checks the rest.
     BERT               "model_type": "bert" (or BERT's sizes alone)  HF / sentence-transformers
 
 A training run's directory (RUN/run.json, RUN/best/, RUN/last/) stands for its best checkpoint.
+Only this file reads the "format" field; `read_description` checks it and the version for a
+format's reader.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ SENTENCE_ENCODER_FORMAT = "minitransformer.SentenceEncoder"
 CHECKPOINT_FORMAT = "minitransformer.Checkpoint"
 HEADS_FORMAT = "minitransformer.Heads"
 HEADS_DIRECTORY = "heads"  # beside an exported encoder: the run's trained heads
+# The newest version of each of our formats that this code writes and reads.
+SAVED_MODEL_VERSION = 1
+# 2: "progress" holds the loop's times and its window of losses since the last record, and
+# "options" always names the batching (version 1 left them out when they had their defaults).
+CHECKPOINT_VERSION = 2
+HEADS_VERSION = 2  # an export's heads/ (written with the checkpoint's version number)
 BEST, LAST = "best", "last"  # a run's best checkpoint, and its latest (resumable) one
 # The sizes a BERT config.json must give (the rest have BERT's defaults). An older or
 # hand-written one may carry only these, without "model_type".
@@ -84,3 +92,33 @@ def identify(path: str | Path) -> ModelDirectory:
         return ModelDirectory(path, Format.EXPORTED_RUN if exported else Format.BERT, run)
     raise InputError(f"{path / CONFIG_FILE}: neither a minitransformer model nor a BERT "
                      f"checkpoint (format {declared!r}, model_type {config.get('model_type')!r})")
+
+
+def read_description(path: Path, format_name: str, max_version: int, keys: tuple[str, ...],
+                     what: str) -> dict:
+    """A config.json of one of our formats: {"format": format_name, "format_version":
+    v <= max_version, and every key in `keys`}; `what` names the format for people."""
+    description = read_json(path)
+    if description.get("format") != format_name:
+        raise InputError(f"{path}: not a minitransformer {what} "
+                         f"(format {description.get('format')!r})")
+    version = description.get("format_version")
+    if not isinstance(version, int) or version > max_version:
+        raise InputError(f"{path}: format_version {version!r}; this minitransformer reads "
+                         f"versions up to {max_version}")
+    missing = [key for key in keys if key not in description]
+    if missing:
+        raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
+    return description
+
+
+def holds_only(directory: Path, format: Format) -> bool:
+    """Whether `directory` is missing, empty, or a model of `format` (which a save may replace
+    without losing anything of a person's)."""
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return True
+    try:
+        found = identify(directory)
+    except InputError:
+        return False
+    return found.format is format and found.run is None

@@ -208,7 +208,7 @@ def state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
 
 
-def load_weights(module: nn.Module, path: PathLike) -> None:
+def read_weights_into(module: nn.Module, path: PathLike) -> None:
     """Fill `module`'s parameters and buffers from a safetensors file of exactly its state dict.
 
     Every name and shape is compared first (check_fits), so a file that does not fit the module

@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..loading import read_checkpoint_description
 from ..storage.formats import BEST, LAST, WEIGHTS_FILE
-from ..storage.safetensors_io import load_weights
+from ..storage.safetensors_io import read_weights_into
 from ..tasks.data import TaskData
 from ..tasks.heads import MultiTaskModel
 from ..tokenizer import Tokenizer
-from .checkpoint import load_training_state, read_checkpoint_description, save_checkpoint
+from .checkpoint import load_training_state, save_checkpoint
 from .options import PER_TASK_FLAGS, TrainingOptions
 
 # Options that decide what a step computes or how many steps an epoch has (the batches,
@@ -95,7 +96,7 @@ class RunCheckpoints:
                   weighting: torch.nn.Module) -> None:
         """The saved weights into the model, and the saved states into an optimizer that has
         the groups it had when it was saved (the Trainer rebuilds them first)."""
-        load_weights(self.model, point.directory / WEIGHTS_FILE)
+        read_weights_into(self.model, point.directory / WEIGHTS_FILE)
         try:
             optimizer.load_state_dict(point.training_state["optimizer"])
             weighting.load_state_dict(point.training_state["weighting"])

@@ -22,12 +22,12 @@ import torch
 
 from .. import devices
 from ..errors import InputError
+from ..loading import load_model_with_heads
 from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
 from ..tasks.evaluation import score_dataset
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel
 from ..tasks.kinds import read_examples
 from .callbacks import Callback
-from .checkpoint import load_checkpoint
 from .distributed import DistributedContext
 from .freezing import count_parameters
 from .memory import heap_trimmer
@@ -127,7 +127,7 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_siz
     """{task: {metric: value}} of a run's heads (RUN/best, or a checkpoint directory) on files
     in each task's format, with the label maps the heads were trained with; on `device`
     (None: the best here)."""
-    model, tokenizer, description = load_checkpoint(path)
+    model, tokenizer, description = load_model_with_heads(path)
     model.to(device or devices.best_device())
     saved = {task["spec"]["name"]: task for task in description["tasks"]}
     results, trim_heap = {}, heap_trimmer()  # a long file's batches vary in size (memory.py)

@@ -21,12 +21,11 @@ import torch
 from ..config import EncoderConfig
 from ..encoder import Encoder
 from ..errors import InputError, about
-from ..loading import bert_mlm_head, find_model, read_sentence_encoder
+from ..loading import bert_mlm_head, find_model, load_model, load_model_with_heads
 from ..storage.formats import LAST
 from ..tasks.data import TaskData, TaskSpec
 from ..tasks.heads import build_head
 from ..tokenizer import Tokenizer
-from .checkpoint import load_checkpoint
 from .distributed import DistributedContext
 from .options import START
 from .run_config import RunConfig
@@ -65,10 +64,10 @@ def start_encoder(config: RunConfig, distributed: DistributedContext) -> Start:
     with about(f"--init {config.init}"):
         found = find_model(config.init)
         if not found.has_heads:  # MiniLM, a BERT directory, a saved SentenceEncoder
-            model = read_sentence_encoder(found)  # on the CPU: prepare_run moves it to --device
+            model = load_model(found.path, "cpu")  # prepare_run moves it to --device
             encoder, tokenizer, pooling = model.encoder, model.tokenizer, model.pooling_name
         else:  # a run, checkpoint or exported run: its trained heads come with it
-            model, tokenizer, description = load_checkpoint(found.path)
+            model, tokenizer, description = load_model_with_heads(found.path)
             encoder, pooling = model.encoder, model.pooling_name
             heads = {task["spec"]["name"]: (task, model.heads[task["spec"]["name"]].state_dict())
                      for task in description["tasks"]}
@@ -130,7 +129,7 @@ def distillation_target(name: str, start: Start, pooling: str) -> Encoder | None
     if name == START:
         return None
     with about("--distill-from"):
-        target = read_sentence_encoder(find_model(name))
+        target = load_model(name, "cpu")
         problems = []
         tokenizer = start.tokenizer
         if target.tokenizer.backend.get_vocab() != tokenizer.backend.get_vocab():
