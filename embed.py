@@ -22,11 +22,12 @@ from minitransformer.cli import (
     positive_int,
 )
 from minitransformer.devices import pick_device
-from minitransformer.errors import InputError, decode_utf8, read_text
+from minitransformer.errors import InputError
 from minitransformer.loading import load_model
 from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
 from minitransformer.storage.atomic import atomic_file
+from minitransformer.storage.text import decode_utf8, read_text
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
 PREVIEW_DIMS = 4

@@ -17,8 +17,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .errors import InputError, check_arguments
+from .errors import InputError
 from .storage.atomic import atomic_file
+from .storage.text import utf8_problem
 
 BAD_INPUT = 2  # the exit status of every command on bad input, as argparse uses for bad flags
 PLOTS_INSTALL = "pip install 'minitransformer[plots]' (or: pip install matplotlib)"
@@ -118,3 +119,25 @@ def check_writable(path: Path, flag: str, directory: bool = False) -> None:
         raise InputError(f"{flag} {path}: {ancestor} is a file, not a directory")
     if not os.access(ancestor, os.W_OK):
         raise InputError(f"{flag} {path}: {ancestor} is not writable")
+
+
+def check_arguments(arguments: list[str]) -> None:
+    """Refuse a command-line argument that is not UTF-8 text, naming it (counted from 1 after
+    the command) and the byte. Python hands each byte that is not UTF-8 over as a surrogate
+    escape (the bytes caf\xe9 arrive as 'caf\udce9'), which no tokenizer or terminal takes as
+    a character; we refuse it rather than guess what the encoding was."""
+    for number, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode("utf-8")
+            continue
+        except UnicodeEncodeError as error:
+            surrogate = argument[error.start]
+        try:
+            argument.encode("utf-8", "surrogateescape").decode("utf-8")  # the bytes typed
+        except UnicodeDecodeError as error:  # the usual case: a byte that is not UTF-8
+            raise InputError(f"argument {number}: {utf8_problem(error.object, error)[1]}; give "
+                             f"arguments as UTF-8 text") from None
+        except UnicodeEncodeError:  # a surrogate that escapes no byte, from a Python caller
+            pass
+        raise InputError(f"argument {number}: holds {surrogate!r}, a UTF-16 surrogate, which is "
+                         f"no character")

@@ -22,13 +22,14 @@ import torch
 
 from .config import EncoderConfig
 from .encoder import Encoder
-from .errors import InputError, about, read_json
+from .errors import InputError, about
 from .sentence import SentenceEncoder
 from .storage.atomic import write_json
 from .storage.formats import BERT_CONFIG_KEYS
 from .storage.pickles import load_plain_pickle
 from .storage.safetensors_io import check_finite, read_safetensors, write_safetensors
 from .storage.skeleton import build_for_loading, build_skeleton
+from .storage.text import read_json
 from .tokenizer import Tokenizer
 
 # Our parameter names (left) and BERT's (right). "{i}" is a layer index.

@@ -18,10 +18,12 @@ pytest.importorskip("hypothesis", reason="hypothesis is in the [test] extra")
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from minitransformer.cli import check_arguments
 from minitransformer.config import EncoderConfig
-from minitransformer.errors import InputError, check_arguments, lone_surrogate, read_json
+from minitransformer.errors import InputError
 from minitransformer.plot import series_of
 from minitransformer.storage.safetensors_io import read_safetensors
+from minitransformer.storage.text import lone_surrogate, read_json
 from minitransformer.tasks.data import TaskSpec
 from minitransformer.tasks.kinds import KINDS, read_examples
 from minitransformer.tasks.readers import read_conll, read_records, read_text_lines

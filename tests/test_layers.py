@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 LAYERS = [
     {"errors", "training.distributed", "training.callbacks.base", "training.state",
      "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
+    {"storage.text", "values"},  # reading files people hand us; checked values
     {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
      "training.memory", "dropout"},  # one home for each mechanism
     {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",

@@ -22,7 +22,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, read_json
+from ..errors import InputError
+from .text import read_json
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

@@ -26,9 +26,11 @@ from typing import BinaryIO, Callable
 import torch
 from torch import nn
 
-from ..errors import InputError, is_integer_at_least, lone_surrogate
+from ..errors import InputError
+from ..values import is_integer_at_least
 from .atomic import atomic_file
 from .skeleton import build_for_loading, build_skeleton
+from .text import lone_surrogate
 
 # Tensors are stored little-endian and torch reads raw bytes in the host's order, so a
 # big-endian host would silently scramble every value.

@@ -17,7 +17,7 @@ and four kinds of example (which task kind reads which is said in kinds.py):
 Every example remembers the line it came from, so that problems found later (an unknown label in
 the dev file, say) can still point at the exact place. Bad data never passes silently: a missing
 file, a malformed line, a missing field, an empty file, a file that is not UTF-8, a JSON line that
-json.loads refuses in any way or that holds half a surrogate pair ("\\ud800", errors.parse_json),
+json.loads refuses in any way or that holds half a surrogate pair ("\\ud800", storage/text.parse_json),
 or a score that is not a number all raise `DataError` with "<file>, line <n>: <what is wrong>".
 """
 
@@ -30,16 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
-from ..errors import InputError, JSONProblem, parse_json, shown, utf8_problem
+from ..errors import FileError
+from ..storage.text import JSONProblem, parse_json, read_text
 
-
-class DataError(InputError):
-    """A problem with a data file; the message starts with the file and, when known, the line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str):
-        self.path, self.line = str(path), line
-        where = f"{path}, line {line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
+DataError = FileError  # a problem at a place in a data file: the file and, when known, the line
 
 
 # compare=False on `line`: two examples with the same content are equal wherever they came from,
@@ -76,28 +70,6 @@ Example = Union[SentenceExample, TokenExample, PairExample, TextExample]
 
 
 # ---- raw text -----------------------------------------------------------------------------------
-def read_text(path: str | Path) -> str:
-    """The whole file as a string, or a DataError saying where it stops being UTF-8."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise DataError(path, None, "is a directory, not a data file") from None
-    except OSError as error:
-        raise DataError(path, None, f"cannot be read ({error.strerror})") from None
-    except ValueError as error:  # a NUL character in the name, or a lone surrogate
-        raise DataError(shown(str(path)), None, f"cannot be a file name ({error})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line, problem = utf8_problem(data, error)
-        raise DataError(path, line, f"{problem}; save the file as UTF-8") from None
-    # A byte-order mark (as some editors and spreadsheets write) would otherwise stick to the
-    # first field name or the first token.
-    return text.removeprefix("\ufeff")
-
-
 def _lines(text: str) -> Iterator[tuple[int, str]]:
     """(line number from 1, line) pairs, split on '\\n' only.
 

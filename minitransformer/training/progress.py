@@ -27,15 +27,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import (
-    InputError,
-    JSONProblem,
-    decode_utf8,
-    is_integer_at_least,
-    parse_json,
-    read_bytes,
-)
+from ..errors import InputError
 from ..storage.atomic import atomic_file
+from ..storage.text import JSONProblem, decode_utf8, parse_json, read_bytes
+from ..values import is_integer_at_least
 
 METRICS_FILE = "metrics.jsonl"
 LINE_SECONDS = 30.0  # a log shows life at least this often, whatever the step time

@@ -11,7 +11,7 @@ train_seconds counts every session of a resumed run; padding_fraction (the share
 training batches' token positions that were padding) only the last session's steps.
 
 It is written when training starts (status "running") and again when the run ends
-("finished", "interrupted" or "failed"), each time in one piece (errors.write_json), so
+("finished", "interrupted" or "failed"), each time in one piece (storage/atomic.write_json), so
 an interrupted run still says what it was.
 """
 
@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from ..errors import read_json
 from ..storage.atomic import write_json
+from ..storage.text import read_json
 from .callbacks import PaddingCount
 
 RECORD_FILE = "run.json"
