@@ -20,11 +20,11 @@ from pathlib import Path
 from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
 from minitransformer.devices import pick_device
 from minitransformer.loading import MINILM_INSTALL, load_model_with_heads
-from minitransformer.tasks.evaluation import example_predictions, format_results
+from minitransformer.tasks.scoring import example_predictions, format_results
 from minitransformer.training.callbacks import NonFiniteLoss, PaddingCount
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
 from minitransformer.training.freezing import STRATEGY_HELP
-from minitransformer.training.optim import format_groups
+from minitransformer.training.optimizer import format_groups
 from minitransformer.training.record import RunRecord
 from minitransformer.training.run_config import (
     RunConfig,

@@ -158,7 +158,7 @@ class EncoderContestant:
 def ours_encoder(fused: bool):
     """Our Encoder with the MiniLM weights, hand-written (False) or fused (True) attention."""
     def build(directory: Path):
-        from minitransformer.pretrained import read_bert_encoder
+        from minitransformer.bert_format import read_bert_encoder
 
         encoder, _ = read_bert_encoder(directory)
         encoder.set_fused_attention(fused)

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from common import DEFAULT_CORPUS, format_table, median, minilm_model_directory, read_corpus, timed
 
+from minitransformer.fast.packed import packed_forward
 from minitransformer.loading import load_model
-from minitransformer.packed import packed_forward
 from minitransformer.sentence import SentenceEncoder
 
 ORDERS = ("longest first", "shortest first", "corpus order")

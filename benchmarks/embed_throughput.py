@@ -85,7 +85,7 @@ def load_sentence_transformers(directory: Path) -> EmbedFunction:
 
 def load_hf_bert_embedder(directory: Path) -> EmbedFunction:
     transformers = import_reference("transformers")
-    from minitransformer.pretrained import read_sentence_settings
+    from minitransformer.bert_format import read_sentence_settings
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
     model = load_hf_bert(directory)
@@ -110,10 +110,10 @@ def load_hf_bert_embedder(directory: Path) -> EmbedFunction:
 
 def load_ours(fused: bool = False, packed: bool = False) -> Callable[[Path], EmbedFunction]:
     """A loader of our SentenceEncoder: the reference path with the hand-written (fused=False)
-    or fused attention, or the packed fast path of minitransformer/packed.py (the default of
+    or fused attention, or the packed fast path of minitransformer/fast/packed.py (the default of
     encode and embed.py)."""
     def load(directory: Path) -> EmbedFunction:
-        from minitransformer.pretrained import read_bert_model
+        from minitransformer.bert_format import read_bert_model
 
         model = read_bert_model(directory)
         model.encoder.set_fused_attention(fused)
@@ -152,8 +152,8 @@ def padded_token_count(order: list[int], token_lengths: list[int], batch_size: i
 
 def token_lengths_of(sentences: list[str], directory: Path) -> list[int]:
     """Tokens per sentence, [CLS] and [SEP] included, truncated as every contestant truncates."""
-    from minitransformer.pretrained import read_sentence_settings
-    from minitransformer.tokenizer import Tokenizer
+    from minitransformer.bert_format import read_sentence_settings
+    from minitransformer.model.tokenizer import Tokenizer
 
     max_length = read_sentence_settings(directory)["max_length"]
     tokenizer = Tokenizer.from_file(directory / "tokenizer.json", max_length)

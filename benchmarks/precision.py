@@ -4,7 +4,7 @@ One model (all-MiniLM-L6-v2), loaded once; SentenceEncoder.encode on the bench c
 
     float32    the default
     int8       encode(precision="int8"): smoothed dynamic int8 quantisation of the linear
-               layers (minitransformer/quantize.py)
+               layers (minitransformer/fast/quantize.py)
     bfloat16   the same float32 model under torch.autocast("cpu", dtype=torch.bfloat16): the
                matrix products in bfloat16 where the CPU has the instructions (AVX512-BF16 or
                AMX), emulated (slowly) where it has not
@@ -112,7 +112,7 @@ def main() -> None:
                 str(directory), device="cpu", backend="onnx",
                 model_kwargs={"file_name": ONNX_FILES[variant]})
     if args.smoothing is not None:  # replace the int8 copy that encode would make
-        from minitransformer.quantize import WeightsVersion, int8_copy
+        from minitransformer.fast.quantize import WeightsVersion, int8_copy
 
         smoothing = None if args.smoothing == "none" else float(args.smoothing)
         ours.int8_cache = (WeightsVersion(ours.encoder),
@@ -141,7 +141,7 @@ def main() -> None:
             row["x_fp32"] = row["sent_per_s"] / base["sent_per_s"]
             if row["spearman"] is not None and base["spearman"] is not None:
                 row["d_spearman"] = row["spearman"] - base["spearman"]
-    from minitransformer.quantize import SMOOTHING, full_range_activations
+    from minitransformer.fast.quantize import SMOOTHING, full_range_activations
 
     smoothing = SMOOTHING if args.smoothing is None else args.smoothing
     bits = 8 if full_range_activations() else 7

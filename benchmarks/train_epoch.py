@@ -286,7 +286,7 @@ def run_hf(grouped: bool, job: Job) -> dict:
     """One epoch of the plain HF loop in this process; the numbers run_ours returns."""
     from minitransformer.tasks.metrics import accuracy, entity_f1
     from minitransformer.tasks.samplers import make_sampler
-    from minitransformer.training.optim import make_adamw, warmup_linear_factor
+    from minitransformer.training.optimizer import make_adamw, warmup_linear_factor
     from minitransformer.training.seeds import derive_seed
 
     transformers = import_reference("transformers")

@@ -30,7 +30,7 @@ class MultiHeadAttention(nn.Module):
         """
         hidden: (B, T, d) token states.
         additive_mask: (B, 1, 1, T): 0 for real tokens, a huge negative number for padding
-            (minitransformer.attention.additive_padding_mask makes it), or None.
+            (minitransformer.model.attention.additive_padding_mask makes it), or None.
         Returns the output (B, T, d), and also the attention weights (B, h, T, T) if
         return_weights.
 

@@ -12,7 +12,7 @@ Work in your copy (cp -r exercises mywork, once), and check it there:
 import torch
 from torch import nn
 
-from minitransformer.config import EncoderConfig
+from minitransformer.model.config import EncoderConfig
 
 
 class Encoder(nn.Module):

@@ -4,7 +4,7 @@
     pre-norm:   x = x + Dropout(Attention(LN(x)));     x = x + Dropout(FeedForward(LN(x)))
 
 FeedForward(x) = outer(activation(inner(x))), with inner: d -> ff_size, outer: ff_size -> d.
-Use your attention from exercise 2 or ours (minitransformer.attention.MultiHeadAttention).
+Use your attention from exercise 2 or ours (minitransformer.model.attention.MultiHeadAttention).
 
 Work in your copy (cp -r exercises mywork, once), and check it there:
     python -m minitransformer.check encoder_layer mywork/encoder_layer.py:EncoderLayer
@@ -13,7 +13,7 @@ Work in your copy (cp -r exercises mywork, once), and check it there:
 import torch
 from torch import nn
 
-from minitransformer.config import EncoderConfig
+from minitransformer.model.config import EncoderConfig
 
 
 class EncoderLayer(nn.Module):

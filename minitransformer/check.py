@@ -21,10 +21,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from .checks import COMPONENT_MODULES, get_component
-from .checks.core import exit_message, run_component, signature_problem
 from .cli import CommandParser, main_of
 from .errors import InputError
+from .exercise_checks import COMPONENT_MODULES, get_component
+from .exercise_checks.core import exit_message, run_component, signature_problem
 
 STATUS_MARKS = {"ok": "ok  ", "FAIL": "FAIL", "skip": "skip"}
 
@@ -53,7 +53,7 @@ def load_object(import_path: str, expects: str = ""):
 def import_file(path: Path):
     """Import a learner's file as a module. Its folder is searchable, so it may import its
     neighbours (exercises/encoder.py imports encoder_layer.py); a file inside a package
-    (minitransformer/pooling.py) is imported as part of it, so its relative imports work."""
+    (minitransformer/model/pooling.py) is imported as part of it, so its relative imports work."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     path = path.resolve()

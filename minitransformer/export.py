@@ -18,15 +18,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .bert_format import export_bert
 from .cli import CommandParser, check_writable, main_of
 from .errors import InputError
 from .loading import find_model, load_model, load_model_with_heads
-from .pretrained import export_bert
 from .sentence import SentenceEncoder
 from .storage.atomic import atomic_directory
 from .storage.formats import HEADS_DIRECTORY
 from .tasks.heads import MaskedLanguageModelHead
-from .training.checkpoint import save_heads
+from .training.saving import save_heads
 
 
 def export(name: str, out: Path) -> list[str]:

@@ -41,9 +41,9 @@ from .cli import (
     wrapped,
 )
 from .devices import pick_device
-from .encoder import EncoderTrace
 from .errors import InputError
 from .loading import load_model
+from .model.encoder import EncoderTrace
 from .sentence import SentenceEncoder
 
 PICTURE_FORMATS = (".png", ".svg", ".pdf")

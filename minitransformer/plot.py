@@ -31,14 +31,14 @@ from pathlib import Path
 from torch import nn
 
 from .cli import PLOTS_INSTALL, CommandParser, check_writable, main_of, pyplot, save_figure
-from .config import EncoderConfig
-from .encoder import Encoder
 from .errors import InputError
 from .loading import read_checkpoint_description
+from .model.config import EncoderConfig
+from .model.encoder import Encoder
 from .storage.formats import BEST, LAST
 from .storage.skeleton import build_skeleton
 from .training.freezing import GradualUnfreezing, apply_freezing
-from .training.optim import parameter_groups
+from .training.optimizer import parameter_groups
 from .training.progress import METRICS_FILE, read_metrics
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -207,13 +207,13 @@ def depth_names(depths: list[int]) -> str:
 # ---- reading and drawing -------------------------------------------------------------------
 
 @dataclass
-class Run:
+class RunCurves:
     label: str
     series: Series
     rates: DepthRates | None  # None before the run's first checkpoint
 
 
-def read_run(directory: Path, label: str) -> Run:
+def read_run(directory: Path, label: str) -> RunCurves:
     path = directory / METRICS_FILE
     if not path.is_file():
         raise InputError(f"{directory}: no {METRICS_FILE} (not a train.py run, or one made before "
@@ -224,10 +224,10 @@ def read_run(directory: Path, label: str) -> Run:
     series = series_of(records)
     settings = run_settings(directory)
     rates = None if settings is None else depth_rates(settings, series, head_factor_of(records))
-    return Run(label, series, rates)
+    return RunCurves(label, series, rates)
 
 
-def draw(runs: list[Run], out: Path, metrics: str = "main") -> None:
+def draw(runs: list[RunCurves], out: Path, metrics: str = "main") -> None:
     """The figure for `runs`, saved to `out`: the loss and a panel per metric in the top row
     (`chosen_metrics(.., metrics)`), a rate-per-depth panel per run in the bottom row."""
     plt = pyplot("drawing curves")
@@ -291,7 +291,7 @@ def draw(runs: list[Run], out: Path, metrics: str = "main") -> None:
     save_figure(figure, out)
 
 
-def draw_rates(axes, run: Run, colour_of: dict) -> None:
+def draw_rates(axes, run: RunCurves, colour_of: dict) -> None:
     """One run's rate-per-depth panel: a line per depth, the top layer first and widest, so
     that depths at the same rate show as nested stripes instead of hiding each other."""
     rates = run.rates

@@ -19,13 +19,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import EncoderConfig
 from .devices import pick_device
-from .encoder import Encoder
 from .errors import InputError, about
-from .packed import packed_forward
-from .pooling import get_pooling
-from .quantize import WeightsVersion, int8_copy
+from .fast.packed import packed_forward
+from .fast.quantize import WeightsVersion, int8_copy
+from .model.config import EncoderConfig
+from .model.encoder import Encoder
+from .model.pooling import get_pooling
+from .model.tokenizer import Tokenizer, check_texts
 from .storage.atomic import atomic_directory, write_json
 from .storage.formats import (
     CONFIG_FILE,
@@ -37,7 +38,6 @@ from .storage.formats import (
     read_description,
 )
 from .storage.safetensors_io import build_to_fit, write_safetensors
-from .tokenizer import Tokenizer, check_texts
 
 # Below this many batches a progress bar is more noise than help.
 PROGRESS_MIN_BATCHES = 8

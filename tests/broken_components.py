@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minitransformer.encoder import Encoder, EncoderLayer
+from minitransformer.model.encoder import Encoder, EncoderLayer
 
 
 class Attention(nn.Module):

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from minitransformer.config import EncoderConfig
-from minitransformer.encoder import Encoder
+from minitransformer.model.config import EncoderConfig
+from minitransformer.model.encoder import Encoder
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.sentence import SentenceEncoder
-from minitransformer.tokenizer import Tokenizer
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from conftest import make_encoder
 
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.storage.safetensors_io import write_safetensors
 from minitransformer.tasks.data import TaskSpec, load_task
 from minitransformer.tasks.heads import MultiTaskModel, build_head
-from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
 from minitransformer.training.trainer import Trainer, TrainingOptions
 

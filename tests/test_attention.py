@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from minitransformer.attention import MultiHeadAttention, additive_padding_mask
+from minitransformer.model.attention import MultiHeadAttention, additive_padding_mask
 
 WIDTH, HEADS = 32, 4
 

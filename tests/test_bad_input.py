@@ -19,7 +19,7 @@ import pytest
 import torch
 from conftest import CORPUS, make_encoder
 
-from minitransformer.pretrained import export_bert
+from minitransformer.bert_format import export_bert
 from minitransformer.sentence import SentenceEncoder
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import broken_components as broken
 import pytest
 
 from minitransformer.check import load_object, main
-from minitransformer.checks import COMPONENT_MODULES, get_component
-from minitransformer.checks.core import run_component
-from minitransformer.checks.positional import formula, formula_fast
+from minitransformer.exercise_checks import COMPONENT_MODULES, get_component
+from minitransformer.exercise_checks.core import run_component
+from minitransformer.exercise_checks.positional import formula, formula_fast
 from minitransformer.loading import minilm_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +164,7 @@ def test_bad_import_paths_are_one_line(capsys):
 
 def test_the_command_on_our_attention(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert main(["attention", "minitransformer/attention.py:MultiHeadAttention"]) == 0
+    assert main(["attention", "minitransformer/model/attention.py:MultiHeadAttention"]) == 0
     out = capsys.readouterr().out
     assert "FAIL" not in out and f"all {len(get_component('attention').checks)} checks pass" in out
 
@@ -235,7 +235,7 @@ LEARNER_FILES = {
     "exits_on_import.py": "import sys\n\nsys.exit(0)\n\n\ndef mean_pooling(states, attention_mask):\n"
                           "    return states.mean(1)\n",
     "exits_when_called.py": "def mean_pooling(states, attention_mask):\n    exit()\n",
-    "raises_system_exit.py": "from minitransformer.attention import MultiHeadAttention as Ours\n\n\n"
+    "raises_system_exit.py": "from minitransformer.model.attention import MultiHeadAttention as Ours\n\n\n"
                              "class MultiHeadAttention(Ours):\n    def forward(self, *args, **kwargs):\n"
                              "        raise SystemExit('done')\n",
     "one_argument.py": "def mean_pooling(states):\n    return states.mean(1)\n",

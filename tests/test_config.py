@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from minitransformer.config import PRESETS, EncoderConfig
+from minitransformer.model.config import PRESETS, EncoderConfig
 
 
 def test_presets_have_the_documented_shapes():

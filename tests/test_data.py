@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.tasks.data import (
     EncodedDataset,
     TaskSpec,
@@ -34,7 +35,6 @@ from minitransformer.tasks.samplers import (
     TemperatureSampler,
     make_sampler,
 )
-from minitransformer.tokenizer import Tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from test_trainer import ROWS
 
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.storage.safetensors_io import read_safetensors
-from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.progress import read_metrics
 
 WORKER = Path(__file__).parent / "ddp_worker.py"

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minitransformer.dropout import (
+from minitransformer.fast.dropout import (
     LEVELS,
     Dropout,
     dropout,

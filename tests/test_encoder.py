@@ -2,7 +2,7 @@ import pytest
 import torch
 from conftest import make_encoder
 
-from minitransformer.pooling import POOLINGS
+from minitransformer.model.pooling import POOLINGS
 from minitransformer.sentence import SentenceEncoder
 
 

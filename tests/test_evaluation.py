@@ -15,12 +15,6 @@ from minitransformer.evaluate import main as evaluate_main
 from minitransformer.plot import series_of
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.tasks.data import TaskData, TaskSpec, encode_examples
-from minitransformer.tasks.evaluation import (
-    evaluate_task,
-    example_predictions,
-    format_results,
-    main_score,
-)
 from minitransformer.tasks.heads import (
     MultiTaskModel,
     SentenceClassificationHead,
@@ -28,6 +22,12 @@ from minitransformer.tasks.heads import (
 )
 from minitransformer.tasks.kinds import SENTENCE_CLASSIFICATION, SENTENCE_SIMILARITY
 from minitransformer.tasks.readers import PairExample, SentenceExample
+from minitransformer.tasks.scoring import (
+    evaluate_task,
+    example_predictions,
+    format_results,
+    main_score,
+)
 from minitransformer.training import runs as runs_module
 from minitransformer.training.freezing import apply_freezing
 from minitransformer.training.progress import METRICS_FILE, read_metrics

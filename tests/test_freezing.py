@@ -6,7 +6,7 @@ from conftest import make_encoder
 
 from minitransformer.tasks.heads import MultiTaskModel, SentenceClassificationHead
 from minitransformer.training.freezing import GradualUnfreezing, apply_freezing
-from minitransformer.training.optim import parameter_groups
+from minitransformer.training.optimizer import parameter_groups
 
 NUM_LAYERS = 3
 

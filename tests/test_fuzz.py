@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from minitransformer.cli import check_arguments
-from minitransformer.config import EncoderConfig
 from minitransformer.errors import InputError
+from minitransformer.model.config import EncoderConfig
+from minitransformer.model.tokenizer import SPECIAL_TOKENS, Tokenizer
 from minitransformer.plot import series_of
 from minitransformer.storage.safetensors_io import read_safetensors
 from minitransformer.storage.text import lone_surrogate, read_json
 from minitransformer.tasks.data import TaskSpec
 from minitransformer.tasks.kinds import KINDS, read_examples
 from minitransformer.tasks.readers import read_conll, read_records, read_text_lines
-from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
 from minitransformer.training.progress import read_metrics
 from minitransformer.training.run_config import read_config_file
 

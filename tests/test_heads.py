@@ -61,8 +61,8 @@ def test_a_head_with_a_hidden_layer_is_an_mlp_and_survives_a_checkpoint(tokenize
     from minitransformer.loading import load_model_with_heads
     from minitransformer.tasks.data import TaskSpec
     from minitransformer.tasks.heads import build_head
-    from minitransformer.training.checkpoint import save_checkpoint
-    from minitransformer.training.optim import format_groups, parameter_groups
+    from minitransformer.training.optimizer import format_groups, parameter_groups
+    from minitransformer.training.saving import save_checkpoint
 
     encoder = make_encoder(tokenizer.vocab_size)
     head = build_head("sentence_classification", encoder.config, tokenizer, ["a", "b", "c"], 0.0,

@@ -11,34 +11,35 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 # Bottom to top. The folders are what a reader sees; the layers are what the imports obey.
 LAYERS = [
     {"errors", "training.distributed", "training.callbacks.base", "training.state",
-     "tasks.__init__", "training.__init__", "storage.__init__"},  # subpackage markers: empty
+     "tasks.__init__", "training.__init__", "storage.__init__",
+     "model.__init__", "fast.__init__"},  # subpackage markers: empty
     {"storage.text", "values"},  # reading files people hand us; checked values
     {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
-     "training.memory", "dropout"},  # one home for each mechanism
-    {"config", "tasks.metrics", "storage.safetensors_io", "tokenizer",
-     "tasks.readers", "pooling", "positional", "attention", "tasks.samplers",
-     "training.weighting", "training.optim", "cli", "training.progress", "devices",
+     "training.memory", "fast.dropout"},  # one home for each mechanism
+    {"model.config", "tasks.metrics", "storage.safetensors_io", "model.tokenizer",
+     "tasks.readers", "model.pooling", "model.positional", "model.attention", "tasks.samplers",
+     "training.weighting", "training.optimizer", "cli", "training.progress", "devices",
      "tasks.masking", "similarity", "training.gradient_surgery", "training.step_scaling"},
-    {"encoder", "tasks.kinds", "training.options"},  # the model's body; task kinds; options
-    {"packed", "tasks.data", "training.freezing"},
-    {"quantize"},  # int8 copies of an encoder, calibrated through the packed path
+    {"model.encoder", "tasks.kinds", "training.options"},  # the model's body; task kinds; options
+    {"fast.packed", "tasks.data", "training.freezing"},
+    {"fast.quantize"},  # int8 copies of an encoder, calibrated through the packed path
     {"sentence", "tasks.heads"},
-    {"pretrained", "tasks.evaluation", "training.distillation"},
-    {"training.checkpoint", "loading"},  # loading: any model name -> a model, no training code
-    {"training.run_checkpoints", "training.callbacks.heap_trim",
+    {"bert_format", "tasks.scoring", "training.distillation"},
+    {"training.saving", "loading"},  # loading: any model name -> a model, no training code
+    {"training.best_and_last", "training.callbacks.heap_trim",
      "training.callbacks.padding_count", "training.callbacks.training_log",
      "training.callbacks.dev_evaluation", "training.callbacks.unfreezing"},
     {"training.callbacks.checkpoint_saving"},
     {"training.callbacks.finite_loss"},
     {"training.callbacks.__init__"},  # the loop's collaborators, one event-driven file each
     {"training.trainer"},
-    {"checks", "training.record"},  # checks: the learner's component checks, one layer
+    {"exercise_checks", "training.record"},  # checks: the learner's component checks, one layer
     {"training.run_config"},  # flags + config file -> RunConfig
     {"training.start"},  # where the encoder starts
     {"training.runs", "evaluate", "plot", "inspect", "check", "export"},  # a run; the commands
     {"__init__"},  # the few names a user starts from, re-exported
 ]
-GROUPED = {"checks"}  # subpackages whose files share one layer (imports among them are free)
+GROUPED = {"exercise_checks"}  # subpackages whose files share one layer (imports among them are free)
 
 
 def module_name(path: Path) -> str:
@@ -89,8 +90,14 @@ def test_modules_import_only_from_lower_layers():
     assert upward == []
 
 
-def test_the_transformer_is_at_the_top_of_the_package():
-    """What a learner reads first is in the listing of minitransformer/, not in a subpackage."""
-    for name in ("config", "tokenizer", "positional", "attention", "encoder", "pooling",
-                 "sentence", "similarity"):
-        assert (PACKAGE / f"{name}.py").is_file(), name
+def test_the_transformer_is_one_folder_and_the_listing_shows_it():
+    """What a learner reads first is the folder model/, six files and nothing else; the top of
+    the package holds no machinery that a folder of its own could hold."""
+    model = sorted(path.name for path in (PACKAGE / "model").glob("*.py"))
+    assert model == ["__init__.py", "attention.py", "config.py", "encoder.py", "pooling.py",
+                     "positional.py", "tokenizer.py"]
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    commands = ["check.py", "evaluate.py", "export.py", "inspect.py", "plot.py"]  # python -m
+    using = ["__init__.py", "loading.py", "sentence.py", "similarity.py"]
+    support = ["bert_format.py", "cli.py", "devices.py", "errors.py", "values.py"]
+    assert top == sorted(commands + using + support)

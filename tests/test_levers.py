@@ -13,9 +13,9 @@ from test_trainer import ROWS, make_trainer
 
 from minitransformer.errors import InputError
 from minitransformer.loading import load_model
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.tasks.data import TaskSpec
-from minitransformer.tokenizer import Tokenizer
 from minitransformer.training.gradient_surgery import combine_gradients, pcgrad
 from minitransformer.training.options import TrainingOptions, check_run_options
 from minitransformer.training.run_config import add_option_flags, merged_options

@@ -10,18 +10,18 @@ import torch
 import torch.nn.functional as F
 from conftest import CORPUS, make_encoder
 
+from minitransformer.bert_format import export_bert, read_bert_encoder, read_mlm_head_weights
 from minitransformer.errors import InputError
 from minitransformer.export import main as export_main
 from minitransformer.loading import load_model_with_heads
-from minitransformer.pretrained import export_bert, read_bert_encoder, read_mlm_head_weights
+from minitransformer.model.tokenizer import SPECIAL_TOKENS, Tokenizer
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.safetensors_io import read_safetensors
 from minitransformer.tasks.data import TaskSpec, load_task
-from minitransformer.tasks.evaluation import score_dataset
 from minitransformer.tasks.heads import MaskedLanguageModelHead, MultiTaskModel, build_head
 from minitransformer.tasks.kinds import MASKED_LM, get_kind
 from minitransformer.tasks.masking import IGNORE_INDEX, mask_by_content, mask_tokens
-from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
+from minitransformer.tasks.scoring import score_dataset
 from minitransformer.training.trainer import Trainer, TrainingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

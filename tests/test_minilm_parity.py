@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from minitransformer.checks.minilm import read_reference
+from minitransformer.bert_format import export_bert, read_bert_model, read_sentence_settings
 from minitransformer.evaluate import main as evaluate_main
+from minitransformer.exercise_checks.minilm import read_reference
+from minitransformer.fast.packed import packed_forward
 from minitransformer.loading import MINILM_INSTALL, minilm_directory
-from minitransformer.packed import packed_forward
-from minitransformer.pretrained import export_bert, read_bert_model, read_sentence_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -13,7 +13,7 @@ from minitransformer.tasks.heads import (
     TokenClassificationHead,
 )
 from minitransformer.training.freezing import apply_freezing
-from minitransformer.training.optim import format_groups, parameter_groups, warmup_linear_factor
+from minitransformer.training.optimizer import format_groups, parameter_groups, warmup_linear_factor
 
 LR, DECAY, HEAD_LR, WEIGHT_DECAY = 1e-3, 0.8, 5e-3, 0.01
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import make_encoder
 
-from minitransformer.packed import packed_forward
+from minitransformer.fast.packed import packed_forward
 
 SETTINGS = [dict(norm_placement="post", positional="learned"),
             dict(norm_placement="pre", positional="sinusoidal")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from minitransformer import plot
-from minitransformer.config import EncoderConfig
+from minitransformer.model.config import EncoderConfig
 from minitransformer.plot import series_of, smooth
 from minitransformer.storage.formats import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from minitransformer.training.options import TrainingOptions

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from minitransformer.pooling import cls_pooling, get_pooling, max_pooling
+from minitransformer.model.pooling import cls_pooling, get_pooling, max_pooling
 
 STATES = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, -100.0]],
                        [[-1.0, 5.0], [7.0, -3.0], [2.0, 0.0]]])  # (B=2, T=3, d=2)

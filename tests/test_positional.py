@@ -3,7 +3,10 @@ import math
 import pytest
 import torch
 
-from minitransformer.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from minitransformer.model.positional import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+)
 
 
 def test_an_odd_width_has_one_cos_fewer():

@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import make_encoder
 
+from minitransformer.bert_format import export_bert, read_bert_encoder, read_bert_model
 from minitransformer.errors import InputError
-from minitransformer.pretrained import export_bert, read_bert_encoder, read_bert_model
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.safetensors_io import SafetensorsError, write_safetensors
 

@@ -13,9 +13,8 @@ from torch import nn
 
 from minitransformer import sentence as sentence_module
 from minitransformer.errors import InputError
-from minitransformer.loading import minilm_directory
-from minitransformer.packed import packed_forward
-from minitransformer.quantize import (
+from minitransformer.fast.packed import packed_forward
+from minitransformer.fast.quantize import (
     FullRangeInt8Linear,
     full_range_activations,
     input_maxima,
@@ -23,6 +22,7 @@ from minitransformer.quantize import (
     smooth,
     stack_qkv,
 )
+from minitransformer.loading import minilm_directory
 
 
 def batches(tokenizer, texts, size=3):
@@ -121,7 +121,7 @@ def test_activations_keep_all_8_bits_only_where_the_kernel_adds_them_without_ove
 def test_the_kernel_is_asked_and_a_kernel_that_would_overflow_gets_7_bits():
     # FBGEMM_ENABLE_INSTRUCTIONS=AVX2 makes FBGEMM use its AVX2 kernel, which adds products in
     # 16-bit pairs, whatever this CPU has: the probe must then say no.
-    program = ("from minitransformer.quantize import full_range_activations as f; "
+    program = ("from minitransformer.fast.quantize import full_range_activations as f; "
                "print(f())")
     finished = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                               env={**os.environ, "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"})

@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import make_encoder
 
-from minitransformer.pretrained import export_bert
+from minitransformer.bert_format import export_bert
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.safetensors_io import read_safetensors
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import make_encoder
 
-from minitransformer.config import EncoderConfig
-from minitransformer.encoder import Encoder
 from minitransformer.errors import InputError
 from minitransformer.loading import load_model
+from minitransformer.model.config import EncoderConfig
+from minitransformer.model.encoder import Encoder
 from minitransformer.sentence import SentenceEncoder
 from minitransformer.storage.atomic import atomic_directory, atomic_file, write_json
 from minitransformer.storage.formats import Format, identify

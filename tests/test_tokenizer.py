@@ -1,7 +1,7 @@
 import pytest
 
 from minitransformer.errors import InputError
-from minitransformer.tokenizer import SPECIAL_TOKENS, Tokenizer
+from minitransformer.model.tokenizer import SPECIAL_TOKENS, Tokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "##s", "."]
 

@@ -16,10 +16,10 @@ from conftest import make_encoder  # noqa: E402
 import train  # noqa: E402
 from minitransformer.loading import load_model_with_heads  # noqa: E402
 from minitransformer.tasks.data import TaskData, TaskSpec, encode_examples  # noqa: E402
-from minitransformer.tasks.evaluation import example_predictions  # noqa: E402
 from minitransformer.tasks.heads import MultiTaskModel, TokenClassificationHead  # noqa: E402
 from minitransformer.tasks.kinds import TOKEN_CLASSIFICATION  # noqa: E402
 from minitransformer.tasks.readers import TokenExample  # noqa: E402
+from minitransformer.tasks.scoring import example_predictions  # noqa: E402
 from minitransformer.training.run_config import RunConfig, read_config_file  # noqa: E402
 from minitransformer.training.runs import prepare_run  # noqa: E402
 from minitransformer.training.trainer import Trainer  # noqa: E402

@@ -11,11 +11,11 @@ from conftest import make_encoder
 
 from minitransformer.errors import InputError
 from minitransformer.loading import load_model_with_heads
+from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.tasks.data import TaskSpec, load_task
-from minitransformer.tasks.evaluation import evaluate_task
 from minitransformer.tasks.heads import MultiTaskModel, build_head
-from minitransformer.tokenizer import Tokenizer
-from minitransformer.training import checkpoint as checkpoint_module
+from minitransformer.tasks.scoring import evaluate_task
+from minitransformer.training import saving as checkpoint_module
 from minitransformer.training.callbacks import (
     NonFiniteLoss,
     PaddingCount,
@@ -23,9 +23,9 @@ from minitransformer.training.callbacks import (
     heap_trim,
     training_log,
 )
-from minitransformer.training.checkpoint import save_checkpoint
 from minitransformer.training.progress import read_metrics
 from minitransformer.training.run_config import add_option_flags, merged_options
+from minitransformer.training.saving import save_checkpoint
 from minitransformer.training.trainer import Trainer, TrainingOptions
 
 ROWS = [("The team won the final match.", "sports", "positive"),

@@ -61,8 +61,8 @@ def reference_runs(make_trainer, tokenizer, task_files, directory: Path) -> dict
 if __name__ == "__main__":  # test_trainer.py's fixtures, as that commit's tests have them
     from test_trainer import ROWS, make_trainer
 
+    from minitransformer.model.tokenizer import Tokenizer
     from minitransformer.tasks.data import TaskSpec
-    from minitransformer.tokenizer import Tokenizer
 
     with tempfile.TemporaryDirectory() as directory:
         data = Path(directory) / "data.jsonl"

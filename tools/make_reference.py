@@ -62,8 +62,8 @@ from transformers import AutoTokenizer, BertModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from minitransformer.bert_format import export_bert, read_bert_model  # noqa: E402
 from minitransformer.loading import MINILM_INSTALL, minilm_directory  # noqa: E402
-from minitransformer.pretrained import export_bert, read_bert_model  # noqa: E402
 from minitransformer.storage.safetensors_io import write_safetensors  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"

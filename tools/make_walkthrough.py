@@ -22,7 +22,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minitransformer import attention, encoder, pooling, sentence, tokenizer  # noqa: E402
+from minitransformer import sentence  # noqa: E402
 from minitransformer.inspect import (  # noqa: E402
     DOMINANT_SHARE,
     PATTERNS,
@@ -35,6 +35,7 @@ from minitransformer.inspect import (  # noqa: E402
     trace_sentences,
 )
 from minitransformer.loading import MINILM_INSTALL, load_model, minilm_directory  # noqa: E402
+from minitransformer.model import attention, encoder, pooling, tokenizer  # noqa: E402
 
 SENTENCE = "The cat sat on the mat."
 OTHERS = ["A kitten is sleeping on the rug.", "Stock markets fell sharply today."]

@@ -23,9 +23,9 @@ from typing import Iterator, Sequence
 
 import torch
 
-from ..config import MAX_SIZES, check_fields
 from ..errors import InputError
-from ..tokenizer import Tokenizer
+from ..model.config import MAX_SIZES, check_fields
+from ..model.tokenizer import Tokenizer
 from ..values import is_integer_at_least
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
 from .readers import DataError, Example, TokenExample

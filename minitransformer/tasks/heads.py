@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import EncoderConfig
-from ..encoder import ACTIVATION_FUNCTIONS, Encoder
 from ..errors import InputError
-from ..packed import packed_forward
-from ..pooling import get_pooling
-from ..tokenizer import Tokenizer
+from ..fast.packed import packed_forward
+from ..model.config import EncoderConfig
+from ..model.encoder import ACTIVATION_FUNCTIONS, Encoder
+from ..model.pooling import get_pooling
+from ..model.tokenizer import Tokenizer
 
 # IGNORE_INDEX: the label of positions without loss (later sub-words, specials, padding)
 from .kinds import (

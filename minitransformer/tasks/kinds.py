@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..errors import InputError
-from ..tokenizer import SPECIAL_TOKENS, Tokenizer
+from ..model.tokenizer import SPECIAL_TOKENS, Tokenizer
 from .masking import IGNORE_INDEX  # the label of positions without loss
 from .metrics import (
     accuracy,

@@ -51,8 +51,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from ..encoder import Encoder
-from ..packed import packed_forward
+from ..fast.packed import packed_forward
+from ..model.encoder import Encoder
 from ..tasks.heads import MultiTaskModel
 
 # (input_ids (B, T), attention_mask (B, T), the live encoder's token states (B, T, d))

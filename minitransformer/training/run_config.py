@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cli import check_writable, positive_int
-from ..config import MAX_SIZES, PRESETS
 from ..errors import InputError, about, shown
 from ..loading import is_minilm, minilm_directory
-from ..pooling import POOLINGS
+from ..model.config import MAX_SIZES, PRESETS
+from ..model.pooling import POOLINGS
 from ..storage.formats import BEST, LAST
 from ..storage.text import path_from_file, read_json
 from ..tasks.data import TaskSpec
 from ..tasks.kinds import SENTENCE_CLASSIFICATION
 from ..values import is_integer_at_least
-from .checkpoint import TRAINING_STATE
 from .options import START, TrainingOptions, check_option
 from .progress import METRICS_FILE, PROGRESS_MODES
 from .record import RECORD_FILE
+from .saving import TRAINING_STATE
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "default_data"
 # With no --config: topic and sentiment of the small dataset that ships inside the package.

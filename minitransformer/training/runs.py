@@ -24,9 +24,9 @@ from .. import devices
 from ..errors import InputError
 from ..loading import load_model_with_heads
 from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
-from ..tasks.evaluation import score_dataset
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel
 from ..tasks.kinds import read_examples
+from ..tasks.scoring import score_dataset
 from .callbacks import Callback
 from .distributed import DistributedContext
 from .freezing import count_parameters
@@ -73,7 +73,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     start under torchrun): the first file of the run is written when training starts."""
     check_run_options(config.options, [spec.name for spec in config.tasks],
                       distributed.world_size)
-    device = pick_device(config.device, distributed)
+    device = device_for_rank(config.device, distributed)
     start = start_encoder(config, distributed)
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train,
                        seed=derive_seed(config.options.seed, "subsample", spec.name))
@@ -112,7 +112,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     return Run(config, start, tasks, model, trainer)
 
 
-def pick_device(name: str | None, distributed: DistributedContext) -> torch.device:
+def device_for_rank(name: str | None, distributed: DistributedContext) -> torch.device:
     """--device, or the best device here (devices.py); under torchrun with CUDA, this rank's GPU."""
     device = devices.pick_device(name, "--device")
     if device.type == "cuda" and distributed.enabled:

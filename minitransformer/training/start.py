@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import EncoderConfig
-from ..encoder import Encoder
 from ..errors import InputError, about
 from ..loading import bert_mlm_head, find_model, load_model, load_model_with_heads
+from ..model.config import EncoderConfig
+from ..model.encoder import Encoder
+from ..model.tokenizer import Tokenizer
 from ..storage.formats import LAST
 from ..tasks.data import TaskData, TaskSpec
 from ..tasks.heads import build_head
-from ..tokenizer import Tokenizer
 from .distributed import DistributedContext
 from .options import START
 from .run_config import RunConfig

@@ -23,20 +23,20 @@ from pathlib import Path
 
 import torch
 
-from ..encoder import Encoder
+from ..model.encoder import Encoder
+from ..model.tokenizer import Tokenizer
 from ..tasks.data import TaskData, endless_batches, to_device
 from ..tasks.heads import MultiTaskModel
 from ..tasks.samplers import draw_different, make_sampler
-from ..tokenizer import Tokenizer
+from .best_and_last import RunCheckpoints
 from .callbacks import Callback, CheckpointSaving, StepDone, default_callbacks
 from .distillation import EmbeddingDistillation
 from .distributed import DistributedContext
 from .freezing import freeze_for_run
 from .gradient_surgery import mixed_task_gradients
-from .optim import make_optimizer, set_learning_rates, warmup_linear_factor
+from .optimizer import make_optimizer, set_learning_rates, warmup_linear_factor
 from .options import TrainingOptions
 from .progress import resolved_mode
-from .run_checkpoints import RunCheckpoints
 from .seeds import derive_seed
 from .state import TrainingState
 from .step_scaling import StepScales

@@ -7,8 +7,8 @@ optimizer, then evaluation and the checkpoints that follow from it.
 
 from __future__ import annotations
 
+from ..best_and_last import RunCheckpoints
 from ..freezing import GradualUnfreezing
-from ..run_checkpoints import RunCheckpoints
 from .base import Callback, StepDone
 from .checkpoint_saving import CheckpointSaving
 from .dev_evaluation import DevEvaluation

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..run_checkpoints import RunCheckpoints
+from ..best_and_last import RunCheckpoints
 from ..state import TrainingState
 from .base import Callback
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ...tasks.evaluation import dev_results, format_results, main_score
+from ...tasks.scoring import dev_results, format_results, main_score
 from ..freezing import count_parameters
 from .base import Callback
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from ..memory import resident_mib
-from ..optim import warmup_linear_factor
+from ..optimizer import warmup_linear_factor
 from ..progress import METRICS_FILE, MetricsLog, Progress
 from .base import Callback, StepDone
 

@@ -8,7 +8,7 @@ it had when it stopped (on_restore, before the saved optimizer state is loaded).
 from __future__ import annotations
 
 from ..freezing import GradualUnfreezing, count_parameters
-from ..optim import parameter_groups
+from ..optimizer import parameter_groups
 from .base import Callback, StepDone
 
 

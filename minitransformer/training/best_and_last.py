@@ -20,13 +20,13 @@ import torch
 
 from ..errors import InputError
 from ..loading import read_checkpoint_description
+from ..model.tokenizer import Tokenizer
 from ..storage.formats import BEST, LAST, WEIGHTS_FILE
 from ..storage.safetensors_io import read_weights_into
 from ..tasks.data import TaskData
 from ..tasks.heads import MultiTaskModel
-from ..tokenizer import Tokenizer
-from .checkpoint import load_training_state, save_checkpoint
 from .options import PER_TASK_FLAGS, TrainingOptions
+from .saving import load_training_state, save_checkpoint
 
 # Options that decide what a step computes or how many steps an epoch has (the batches,
 # dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved

@@ -68,7 +68,7 @@ class Signature:
 @dataclass
 class Component:
     name: str  # the name on the command line
-    writes: str  # what the learner writes, e.g. "a class like minitransformer.attention.MultiHeadAttention"
+    writes: str  # what the learner writes, e.g. "a class like minitransformer.model.attention.MultiHeadAttention"
     ours: str  # the IMPORT_PATH of our own implementation, which passes every check
     signature: Signature
     checks: list[Check]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def mean_pooling(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -20,9 +20,10 @@ from typing import Sequence
 
 import torch
 
-from .config import EncoderConfig
-from .encoder import Encoder
 from .errors import InputError, about
+from .model.config import EncoderConfig
+from .model.encoder import Encoder
+from .model.tokenizer import Tokenizer
 from .sentence import SentenceEncoder
 from .storage.atomic import write_json
 from .storage.formats import BERT_CONFIG_KEYS
@@ -30,7 +31,6 @@ from .storage.pickles import load_plain_pickle
 from .storage.safetensors_io import check_finite, read_safetensors, write_safetensors
 from .storage.skeleton import build_for_loading, build_skeleton
 from .storage.text import read_json
-from .tokenizer import Tokenizer
 
 # Our parameter names (left) and BERT's (right). "{i}" is a layer index.
 EMBEDDING_NAMES = {

@@ -2,7 +2,7 @@
 
     ids (B, T) -> embeddings -> layer 1 -> ... -> layer N -> [final LayerNorm if pre-norm]
 
-The learner writes a class like minitransformer.encoder.Encoder: Encoder(config) with
+The learner writes a class like minitransformer.model.encoder.Encoder: Encoder(config) with
 `embeddings` (ours may be used), `layers` (an nn.ModuleList of encoder layers) and, for
 pre-norm only, `final_norm`; forward(input_ids, attention_mask) -> (B, T, d). The reference:
 our embeddings, then torch.nn.TransformerEncoderLayer per layer holding the same weights.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..encoder import Encoder
+from ..model.encoder import Encoder
 from .core import (
     Check,
     CheckFailed,
@@ -107,8 +107,8 @@ def swap_encoder(model, candidate) -> None:
 
 COMPONENT = Component(
     name="encoder",
-    writes="a class like minitransformer.encoder.Encoder(config)",
-    ours="minitransformer/encoder.py:Encoder",
+    writes="a class like minitransformer.model.encoder.Encoder(config)",
+    ours="minitransformer/model/encoder.py:Encoder",
     signature=Signature("a class Encoder(config) with forward(input_ids (B, T), attention_mask "
                         "(B, T) or None) -> (B, T, d)",
                         methods={"__init__": (1, ()), "forward": (2, ())}),

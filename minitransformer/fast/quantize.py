@@ -42,8 +42,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .encoder import Encoder
-from .errors import InputError
+from ..errors import InputError
+from ..model.encoder import Encoder
 from .packed import packed_forward
 
 # SmoothQuant's a: 0 puts all the range on the activations (every weight column scaled to a

@@ -5,7 +5,7 @@
     weight decay only on matrices (2 or more dimensions), never on biases or LayerNorm gains;
     frozen parameters (requires_grad False) are in no group.
 
-The learner writes a function like minitransformer.training.optim.parameter_groups:
+The learner writes a function like minitransformer.training.optimizer.parameter_groups:
     parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> list of dicts
 with "params", "lr" and "weight_decay", as torch.optim.AdamW takes them (ours returns that list
 and a table for printing: a (groups, table) pair is accepted). The model is a 12-layer
@@ -19,8 +19,8 @@ import re
 
 import torch
 
-from ..config import EncoderConfig
-from ..encoder import Encoder
+from ..model.config import EncoderConfig
+from ..model.encoder import Encoder
 from ..tasks.heads import MultiTaskModel, SentenceClassificationHead, TokenClassificationHead
 from .core import Check, CheckFailed, Component, Signature
 
@@ -180,9 +180,9 @@ def check_adamw_step(candidate) -> str:
 
 COMPONENT = Component(
     name="layer_rates",
-    writes="a function like minitransformer.training.optim.parameter_groups(model, lr, weight_decay, "
+    writes="a function like minitransformer.training.optimizer.parameter_groups(model, lr, weight_decay, "
            "layer_decay)",
-    ours="minitransformer/training/optim.py:parameter_groups",
+    ours="minitransformer/training/optimizer.py:parameter_groups",
     signature=Signature("parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> a list "
                         "of dicts with 'params', 'lr' and 'weight_decay'",
                         function=(2, ("weight_decay", "layer_decay"))),

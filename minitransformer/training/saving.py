@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..model.tokenizer import Tokenizer
 from ..storage.atomic import atomic_directory, write_json
 from ..storage.formats import (
     CHECKPOINT_FORMAT,
@@ -41,7 +42,6 @@ from ..storage.formats import (
 from ..storage.pickles import load_plain_pickle
 from ..storage.safetensors_io import write_safetensors
 from ..tasks.heads import MultiTaskModel
-from ..tokenizer import Tokenizer
 
 TRAINING_STATE = "training_state.pt"
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .errors import InputError, shown
+from ..errors import InputError, shown
 
 
 def check_fields(cls, values: dict) -> None:

@@ -4,7 +4,7 @@ torch.nn.TransformerEncoderLayer, PyTorch's own implementation of the same layer
     post-norm:  x = LN1(x + attention(x));   x = LN2(x + feed_forward(x))
     pre-norm:   x = x + attention(LN1(x));   x = x + feed_forward(LN2(x))
 
-The learner writes a class like minitransformer.encoder.EncoderLayer: EncoderLayer(config) with
+The learner writes a class like minitransformer.model.encoder.EncoderLayer: EncoderLayer(config) with
 its parameters named like ours (attention.{query,key,value,output}, attention_norm,
 feed_forward.{inner,outer}, feed_forward_norm), and forward(x (B, T, d), additive_mask
 (B, 1, 1, T) or None) -> (B, T, d). It may use our MultiHeadAttention or its own.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..attention import additive_padding_mask
-from ..config import EncoderConfig
-from ..encoder import ACTIVATION_FUNCTIONS, EncoderLayer
+from ..model.attention import additive_padding_mask
+from ..model.config import EncoderConfig
+from ..model.encoder import ACTIVATION_FUNCTIONS, EncoderLayer
 from .core import (
     Check,
     CheckFailed,
@@ -309,8 +309,8 @@ def swap_layers(model, candidate) -> None:
 
 COMPONENT = Component(
     name="encoder_layer",
-    writes="a class like minitransformer.encoder.EncoderLayer(config)",
-    ours="minitransformer/encoder.py:EncoderLayer",
+    writes="a class like minitransformer.model.encoder.EncoderLayer(config)",
+    ours="minitransformer/model/encoder.py:EncoderLayer",
     signature=Signature("a class EncoderLayer(config) with forward(x (B, T, d), additive_mask "
                         "(B, 1, 1, T) or None) -> (B, T, d)",
                         methods={"__init__": (1, ()), "forward": (2, ())}),

@@ -1,6 +1,6 @@
 """Checks for multi-head self-attention: the learner's class against torch.nn.MultiheadAttention.
 
-The learner writes a class like minitransformer.attention.MultiHeadAttention:
+The learner writes a class like minitransformer.model.attention.MultiHeadAttention:
     MultiHeadAttention(hidden_size, num_heads, attention_dropout=0.0)
 with four nn.Linear(d, d) named query, key, value and output, and
     forward(hidden (B, T, d), additive_mask (B, 1, 1, T) or None, return_weights=False)
@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from ..attention import additive_padding_mask
+from ..model.attention import additive_padding_mask
 from .core import (
     Check,
     CheckFailed,
@@ -334,8 +334,8 @@ def swap_attention(model, candidate) -> None:
 
 COMPONENT = Component(
     name="attention",
-    writes="a class like minitransformer.attention.MultiHeadAttention",
-    ours="minitransformer/attention.py:MultiHeadAttention",
+    writes="a class like minitransformer.model.attention.MultiHeadAttention",
+    ours="minitransformer/model/attention.py:MultiHeadAttention",
     signature=Signature(
         "a class MultiHeadAttention(hidden_size, num_heads, attention_dropout=0.0) with forward("
         "hidden (B, T, d), additive_mask (B, 1, 1, T) or None, return_weights=False) -> (B, T, d), "

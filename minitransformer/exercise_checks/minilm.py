@@ -18,8 +18,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..bert_format import read_bert_model
 from ..loading import MINILM_INSTALL, minilm_directory
-from ..pretrained import read_bert_model
 from ..sentence import SentenceEncoder
 from ..storage.safetensors_io import read_safetensors
 from .core import Check, CheckFailed, CheckSkipped, max_difference

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import torch
 
-from .attention import MultiHeadAttention, additive_padding_mask
+from ..model.attention import MultiHeadAttention, additive_padding_mask
+from ..model.encoder import Encoder, EncoderLayer
 from .dropout import scaled_dot_product_attention
-from .encoder import Encoder, EncoderLayer
 
 
 def packed_forward(encoder: Encoder, input_ids: torch.Tensor,

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fast.dropout import Dropout
 from .attention import MultiHeadAttention, additive_padding_mask
 from .config import EncoderConfig
-from .dropout import Dropout
 from .positional import make_positional
 
 ACTIVATION_FUNCTIONS = {

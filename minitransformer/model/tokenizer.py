@@ -21,8 +21,8 @@ import torch
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from .errors import InputError, about
-from .storage.text import read_text
+from ..errors import InputError, about
+from ..storage.text import read_text
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 REQUIRED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")  # every batch uses these; [MASK] only MLM

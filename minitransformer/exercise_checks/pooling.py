@@ -1,7 +1,7 @@
 """Checks for masked mean pooling: token states (B, T, d) and a mask (B, T) of 1 = token,
 0 = padding -> one vector per sentence (B, d), the mean of its real tokens' states.
 
-The learner writes a function like minitransformer.pooling.mean_pooling(states, attention_mask).
+The learner writes a function like minitransformer.model.pooling.mean_pooling(states, attention_mask).
 The references are small cases computed by hand, then all-MiniLM-L6-v2's sentence embeddings
 with the learner's pooling against sentence-transformers' stored ones. The hand-made batch has
 B = 2, T = 3 and d = 4, all different, so that a tensor of the wrong shape cannot broadcast into
@@ -115,8 +115,8 @@ def swap_pooling(model, candidate) -> None:
 
 COMPONENT = Component(
     name="pooling",
-    writes="a function like minitransformer.pooling.mean_pooling(states, attention_mask)",
-    ours="minitransformer/pooling.py:mean_pooling",
+    writes="a function like minitransformer.model.pooling.mean_pooling(states, attention_mask)",
+    ours="minitransformer/model/pooling.py:mean_pooling",
     signature=Signature("mean_pooling(states (B, T, d), attention_mask (B, T)) -> (B, d)",
                         function=(2, ())),
     checks=[

@@ -3,7 +3,7 @@
     PE[pos, 2i]   = sin(pos / 10000^(2i / d))
     PE[pos, 2i+1] = cos(pos / 10000^(2i / d))
 
-The learner writes either a function like minitransformer.positional.sinusoidal_table,
+The learner writes either a function like minitransformer.model.positional.sinusoidal_table,
     sinusoidal_table(max_length, hidden_size) -> (max_length, d),
 or a module like SinusoidalPositionalEncoding(max_length, hidden_size) whose forward(input_shape)
 takes the (B, T) shape of a batch of ids and returns (1, T, d). The reference is the formula
@@ -176,9 +176,9 @@ def table_buffer(module) -> str:
 
 COMPONENT = Component(
     name="positional",
-    writes="a function like minitransformer.positional.sinusoidal_table, or a module like "
+    writes="a function like minitransformer.model.positional.sinusoidal_table, or a module like "
            "SinusoidalPositionalEncoding",
-    ours="minitransformer/positional.py:SinusoidalPositionalEncoding",
+    ours="minitransformer/model/positional.py:SinusoidalPositionalEncoding",
     signature=Signature(
         "sinusoidal_table(max_length, hidden_size) -> (max_length, d), or a class "
         "SinusoidalPositionalEncoding(max_length, hidden_size) with forward(input_shape (B, T)) "
