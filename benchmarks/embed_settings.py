@@ -94,7 +94,8 @@ def main() -> None:
     settings = {}
     for order in ORDERS:
         settings[f"order: {order}"] = (
-            "order", lambda o=order: embed(model, token_ids, batch_order(token_ids, o), DEFAULT_BATCH))
+            "order",
+            lambda o=order: embed(model, token_ids, batch_order(token_ids, o), DEFAULT_BATCH))
     longest = batch_order(token_ids, "longest first")
     for size in BATCH_SIZES:
         settings[f"batch {size}"] = ("batch", lambda s=size: embed(model, token_ids, longest, s))

@@ -61,7 +61,8 @@ STSB_DEV = REPO_ROOT.parent / "shared" / "data" / "stsb" / "dev.jsonl"
 
 
 def encode(model, sentences: list[str], variant: str, batch_size: int) -> np.ndarray:
-    """Unit vectors (n, d): `model` is ours for float32/int8/bfloat16, else a SentenceTransformer."""
+    """Unit vectors (n, d): `model` is ours for float32/int8/bfloat16, else a
+    SentenceTransformer."""
     if variant in ONNX_FILES:
         return model.encode(sentences, batch_size=batch_size, normalize_embeddings=True)
     precision = "int8" if variant == "int8" else "float32"
@@ -76,7 +77,8 @@ def stsb_spearman(model, variant: str, batch_size: int) -> float | None:
 
     if not STSB_DEV.is_file():
         return None
-    rows = [json.loads(line) for line in STSB_DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in STSB_DEV.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
     first = encode(model, [row["sentence1"] for row in rows], variant, batch_size)
     second = encode(model, [row["sentence2"] for row in rows], variant, batch_size)
     cosines = (first * second).sum(axis=1)  # the model's vectors have unit length
@@ -86,7 +88,8 @@ def stsb_spearman(model, variant: str, batch_size: int) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="one sentence per line (default: %(default)s)")
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS,
+                        help="one sentence per line (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="only the first N sentences")
     parser.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default: %(default)s)")
@@ -149,11 +152,13 @@ def main() -> None:
           f"{args.repeats}; int8 smoothing a = {smoothing}, activations rounded to {bits} bits; "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(format_table(rows, [("variant", "precision", "s"), ("sent_per_s", "sent/s", ".1f"),
-                              ("x_fp32", "x fp32", ".2f"), ("spearman", "STS-B dev Spearman", ".4f"),
+                              ("x_fp32", "x fp32", ".2f"),
+                              ("spearman", "STS-B dev Spearman", ".4f"),
                               ("d_spearman", "vs fp32", "+.4f"), ("cos_mean", "cos mean", ".4f"),
                               ("cos_p1", "cos 1st pct", ".4f"), ("cos_min", "cos min", ".4f")]))
     path = write_json(args.json_out, {"environment": environment(), "rows": rows,
-                                      "settings": {"sentences": len(sentences), "batch_size": args.batch_size,
+                                      "settings": {"sentences": len(sentences),
+                                                   "batch_size": args.batch_size,
                                                    "repeats": args.repeats, "smoothing": smoothing,
                                                    "int8_activation_bits": bits}})
     print(f"\nwritten to {path}")

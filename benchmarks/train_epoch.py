@@ -120,10 +120,12 @@ CONTESTANTS = [*OURS, "hf-random", "hf-length"]
 REFERENCE = "hf-random"
 DATA = REPO_ROOT.parent / "shared" / "data"
 TASKS = {  # name: (kind, train file, dev file), as in configs/conll_sst2.json
-    "ner": ("token_classification", DATA / "conll2003" / "train.conll", DATA / "conll2003" / "dev.conll"),
+    "ner": ("token_classification", DATA / "conll2003" / "train.conll",
+            DATA / "conll2003" / "dev.conll"),
     "sst2": ("sentence_classification", DATA / "sst2" / "train.jsonl", DATA / "sst2" / "dev.jsonl"),
 }
-BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = 32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128
+BATCH_SIZE, LR, HEAD_LR, WEIGHT_DECAY, WARMUP, MAX_GRAD_NORM, MAX_LENGTH = (
+    32, 5e-5, 5e-4, 0.01, 0.1, 1.0, 128)
 SEED = 0  # the default --seed, which fixes the subsample, heads, data order and dropout masks
 MAX_MEGABATCH = 50  # at most this many batches per length-sorted mega-batch, as HF's
 IGNORE = -100
@@ -175,7 +177,8 @@ def run_ours(name: str, job: Job, threads: int) -> dict:
                    "--run-dir", str(run_dir)]
         environment_variables = {**os.environ, "OMP_NUM_THREADS": str(threads), **variables}
         started = time.perf_counter()
-        finished = subprocess.run(command, capture_output=True, text=True, env=environment_variables)
+        finished = subprocess.run(command, capture_output=True, text=True,
+                                  env=environment_variables)
         process_seconds = time.perf_counter() - started
         if finished.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr[-2000:]}")
@@ -272,7 +275,8 @@ class HFMultiTask(nn.Module):
         self.bert = bert
         self.dropout = nn.Dropout(0.1)
         hidden = bert.config.hidden_size
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, count) for name, count in label_counts.items()})
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, count)
+                                    for name, count in label_counts.items()})
 
     def forward(self, name: str, input_ids, attention_mask):
         states = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -297,7 +301,8 @@ def run_hf(grouped: bool, job: Job) -> dict:
     labels, train, dev = {}, {}, {}
     for name in job.tasks:
         rows = read_task(name, "train", job.examples, seed)
-        names = sorted({row.label for row in rows} if name == "sst2" else {t for row in rows for t in row.tags})
+        names = sorted({row.label for row in rows} if name == "sst2"
+                       else {t for row in rows for t in row.tags})
         labels[name] = names
         label_ids = {label: index for index, label in enumerate(names)}
         train[name] = encode_task(name, rows, tokenizer, label_ids)
@@ -305,7 +310,8 @@ def run_hf(grouped: bool, job: Job) -> dict:
         if job.dev_sentences is not None and TASKS[name][0] != "token_classification":
             dev_rows = dev_rows[: job.dev_sentences]  # as dev_file cuts it for ours
         dev[name] = (dev_rows, encode_task(name, dev_rows, tokenizer, label_ids))
-    model = HFMultiTask(load_hf_bert(directory, pooler=False), {n: len(v) for n, v in labels.items()})
+    model = HFMultiTask(load_hf_bert(directory, pooler=False),
+                        {n: len(v) for n, v in labels.items()})
     model.train()
     # As our optim.py: weight decay on matrices only, the heads at their own rate, AdamW's
     # fused kernel where there is one, warm-up then linear decay.
@@ -362,10 +368,12 @@ def run_hf(grouped: bool, job: Job) -> dict:
                     continue
                 for row, item in enumerate(chunk):  # back to one tag per word (first pieces)
                     keep = torch.tensor(item["labels"]) != IGNORE
-                    predicted.append([labels[name][i] for i in guess[row, : len(item["labels"])][keep].tolist()])
+                    predicted.append([labels[name][i]
+                                      for i in guess[row, : len(item["labels"])][keep].tolist()])
                     gold.append([rows[start + row].tags[word] for word in item["words"]])
             # As our token kind: words cut off by truncation (or with no piece) are not scored.
-            scores[name] = accuracy(predicted, gold) if name == "sst2" else entity_f1(predicted, gold)
+            scores[name] = (accuracy(predicted, gold) if name == "sst2"
+                            else entity_f1(predicted, gold))
     return {"train_seconds": seconds, "padding": 1 - real / positions, **scores,
             **resident_summary(readings)}
 
@@ -456,7 +464,8 @@ def main() -> None:
         seconds = median([run["train_seconds"] for run in runs])
         rows.append({"contestant": name, "seconds": seconds, "ex_per_s": examples / seconds,
                      "process_seconds": median([run["process_seconds"] for run in runs]),
-                     "padding": runs[0]["padding"], "sst2": runs[0].get("sst2"), "ner": runs[0].get("ner"),
+                     "padding": runs[0]["padding"], "sst2": runs[0].get("sst2"),
+                     "ner": runs[0].get("ner"),
                      **{key: median_of_reported([run[key] for run in runs])
                         for key in ("peak_rss_mib", "rss_growth_mib_per_1000_steps")}})
     reference = next((row for row in rows if row["contestant"] == REFERENCE), None)

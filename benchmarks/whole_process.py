@@ -145,10 +145,12 @@ def main() -> None:
     print(format_table(rows, [("contestant", "contestant", "s"), ("corpus_s", "corpus s", ".2f"),
                               ("sent_per_s", "sent/s", ".1f"), ("x_st", "x ST", ".2f"),
                               ("start_s", "1 sentence s", ".2f"), ("start_x_st", "x ST", ".2f"),
-                              ("max_diff", "max |diff| vs ST", ".1e"), ("cos_mean", "cos mean", ".4f"),
+                              ("max_diff", "max |diff| vs ST", ".1e"),
+                              ("cos_mean", "cos mean", ".4f"),
                               ("cos_p1", "cos 1st pct", ".4f"), ("cos_min", "cos min", ".4f")]))
     path = write_json(args.json_out, {"environment": environment(), "rows": rows,
-                                      "settings": {"sentences": len(sentences), "threads": args.threads,
+                                      "settings": {"sentences": len(sentences),
+                                                   "threads": args.threads,
                                                    "repeats": args.repeats}})
     print(f"\nwritten to {path}")
 

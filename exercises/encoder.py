@@ -23,7 +23,8 @@ class Encoder(nn.Module):
         # config.num_layers EncoderLayer), and final_norm (an nn.LayerNorm) only for pre-norm.
         raise NotImplementedError("Encoder.__init__")
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """input_ids: (B, T); attention_mask: (B, T), 1 = token, 0 = padding, or None.
         Returns the token states (B, T, d). Build the additive mask once, for every layer."""
         raise NotImplementedError("Encoder.forward")

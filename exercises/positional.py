@@ -33,7 +33,8 @@ class SinusoidalPositionalEncoding(nn.Module):
         super().__init__()
         # The table is fixed, not learned: keep it as a buffer (register_buffer), so that the
         # optimizer never sees it and .to(device) moves it along with the model.
-        raise NotImplementedError("SinusoidalPositionalEncoding.__init__: keep the table as a buffer")
+        raise NotImplementedError(
+            "SinusoidalPositionalEncoding.__init__: keep the table as a buffer")
 
     def forward(self, input_shape: torch.Size) -> torch.Tensor:
         """input_shape: (B, T), the shape of a batch of token ids. Returns (1, T, d): the first T

@@ -4,7 +4,8 @@
     python experiments/all_tasks_table.py all_distill_from_single_stsb_1   # + columns for the
                                         # all-tasks runs with a lever (all_tasks.sh SEED levers)
     python experiments/all_tasks_table.py all_without_ner all_without_sst   # leave-one-out
-    python experiments/all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_{task}'  # {task}: a run per task
+    python experiments/all_tasks_table.py 'mtdnn_distill_from_single_stsb_1_{task}'  # {task}: a
+                                        # run per task
 
 For each task, its dev score (the task's main metric, from the checkpoint each run kept) as
 mean ± half the range over the seeds found: trained alone from MiniLM (single_T), inside the

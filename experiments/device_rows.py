@@ -174,7 +174,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--pack", type=Path, default=ROOT / "runs" / "device_rows.tgz")
     parser.add_argument("--list", action="store_true", help="print the commands and exit")
-    parser.add_argument("--dry-run", action="store_true", help="small rows (400 examples a task, one epoch)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="small rows (400 examples a task, one epoch)")
     args = parser.parse_args()
 
     waiting = base_rows() + mtdnn_rows("all")

@@ -1,4 +1,5 @@
-"""The table of docs/experiments.md "What pretraining buys", from the runs of experiments/pretraining.sh.
+"""The table of docs/experiments.md "What pretraining buys", from the runs of
+experiments/pretraining.sh.
 
     python experiments/pretraining_table.py         # every seed found under runs/transfer
 
@@ -39,7 +40,8 @@ def main() -> None:
         record = json.loads((PRETRAINING / "run.json").read_text())
         mlm = record["best"]["metrics"]["mlm"]
         print(f"Pretraining ({record['command']}): {record['steps']} steps in "
-              f"{record['train_seconds'] / 60:.0f} min of training ({record['wall_seconds'] / 60:.0f} min "
+              f"{record['train_seconds'] / 60:.0f} min of training "
+              f"({record['wall_seconds'] / 60:.0f} min "
               f"in all); dev masked accuracy {mlm['masked_accuracy']:.3f}, perplexity "
               f"{mlm['perplexity']:.1f}.\n")
     print("| start | task | dev accuracy | seeds (each) | train s / run | command |")

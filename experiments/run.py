@@ -1,6 +1,7 @@
 """Run the transfer-learning experiments and write their tables into docs/experiments.md.
 
-    python experiments/run.py                    # every row, seeds 0 and 1 (about 45 min on 2 cores)
+    python experiments/run.py                    # every row, seeds 0 and 1 (about 45 min on
+                                                 # 2 cores)
     python experiments/run.py --only pooling     # one table
     python experiments/run.py --tables-only      # rewrite the tables from the results so far
     python experiments/run.py --jobs 2           # two rows at a time, one thread each

@@ -35,12 +35,12 @@ SETTINGS = [  # (run name, what changes), in the order of experiments/stsb_gap.s
     ("pair_sst2_weight_0.05", "pair, SST-2 loss weight 0.05"),
     ("pair_mlp_head_sst2_weight_0.2", "pair, MLP heads and SST-2 loss weight 0.2"),
     ("pair_mlp_head_hidden_lr_3x", "pair, MLP heads, hidden layer at 3x the head's rate"),
-    ("pair_mlp_head_hidden_lr_3x_sst2_weight_0.2", "pair, MLP heads, hidden layer at 3x, SST-2 loss "
-     "weight 0.2"),
-    ("pair_mlp_head_hidden_lr_3x_layer_decay_1.1", "pair, MLP heads, hidden layer at 3x, layer decay "
-     "d = 1.1 (lower layers faster)"),
-    ("pair_mlp_head_hidden_lr_3x_layer_decay_0.95", "pair, MLP heads, hidden layer at 3x, layer decay "
-     "d = 0.95"),
+    ("pair_mlp_head_hidden_lr_3x_sst2_weight_0.2", "pair, MLP heads, hidden layer at 3x, "
+     "SST-2 loss weight 0.2"),
+    ("pair_mlp_head_hidden_lr_3x_layer_decay_1.1", "pair, MLP heads, hidden layer at 3x, "
+     "layer decay d = 1.1 (lower layers faster)"),
+    ("pair_mlp_head_hidden_lr_3x_layer_decay_0.95", "pair, MLP heads, hidden layer at 3x, "
+     "layer decay d = 0.95"),
 ]
 
 LEVERS = [  # issue 30: levers that act under clipping, each against `pair`

@@ -238,7 +238,8 @@ def read_bert_model(directory: str | Path, layers: Sequence[int] | None = None,
     if (directory / "tokenizer.json").is_file():
         tokenizer = Tokenizer.from_file(directory / "tokenizer.json", max_length)
     else:
-        lowercase = read_optional_json(directory / "tokenizer_config.json").get("do_lower_case", True)
+        lowercase = read_optional_json(directory / "tokenizer_config.json").get("do_lower_case",
+                                                                                 True)
         tokenizer = Tokenizer.from_vocab(directory / "vocab.txt", lowercase, max_length)
     return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"),
                            normalize=settings["normalize"])
@@ -256,7 +257,8 @@ def read_sentence_settings(directory: Path) -> dict:
     path = directory / "modules.json"
     modules = read_json(path, kind=list) if path.exists() else []
     settings = {"normalize": any(isinstance(module, dict) and
-                                 str(module.get("type", "")).endswith("Normalize") for module in modules)}
+                                 str(module.get("type", "")).endswith("Normalize")
+                                 for module in modules)}
     pooling = read_optional_json(directory / "1_Pooling" / "config.json")
     modes = [name for name, key in (("mean", "pooling_mode_mean_tokens"),
                                     ("cls", "pooling_mode_cls_token"),
@@ -292,7 +294,8 @@ def export_bert(model: SentenceEncoder, directory: str | Path,
     if config.norm_placement != "post":
         raise InputError("a pre-norm encoder (norm_placement 'pre') cannot be exported as a BERT: "
                          "BERT normalises after each residual add (post-norm), and no renaming of "
-                         "weights turns one into the other; train with norm_placement 'post' to export")
+                         "weights turns one into the other; train with norm_placement 'post' to "
+                         "export")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     layers = list(range(config.num_layers))
@@ -346,7 +349,8 @@ def write_tokenizer_files(model: SentenceEncoder, directory: Path) -> None:
 def write_sentence_transformers_files(model: SentenceEncoder, directory: Path) -> None:
     """The module list and settings with which sentence-transformers rebuilds our pipeline:
     the encoder (Transformer), our pooling (Pooling), and Normalize if the model normalises."""
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    modules = [{"idx": 0, "name": "0", "path": "",
+                "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling",
                 "type": "sentence_transformers.models.Pooling"}]
     if model.normalize:

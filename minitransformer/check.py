@@ -45,7 +45,8 @@ def load_object(import_path: str, expects: str = ""):
             raise InputError(f"{location}: cannot import it ({error})") from None
     if not hasattr(module, name):
         found = sorted(key for key in vars(module) if not key.startswith("_"))
-        raise InputError(f"{location}: defines no {name!r} (it has: {', '.join(found) or 'nothing'})"
+        raise InputError(f"{location}: defines no {name!r} "
+                         f"(it has: {', '.join(found) or 'nothing'})"
                          + (f"; {expects}" if expects else ""))
     return getattr(module, name)
 
@@ -80,7 +81,8 @@ def import_file(path: Path):
 def parse_args(argv):
     parser = CommandParser(prog="python -m minitransformer.check",
                            description=__doc__.split("Exit status")[0].strip(),
-                           epilog="The exercises, their order and a command for each: exercises/README.md",
+                           epilog="The exercises, their order and a command for each: "
+                                  "exercises/README.md",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("component", nargs="?", choices=list(COMPONENT_MODULES),
                         help="which component to check (see --list)")

@@ -33,9 +33,12 @@ def pick_device(name: str | torch.device | None = None, label: str = "device") -
         raise InputError(f"{label} {name}: not a device; use cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"{label} {name}: this machine has no CUDA device")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise InputError(f"{label} {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if (device.type == "cuda" and device.index is not None
+            and device.index >= torch.cuda.device_count()):
+        raise InputError(f"{label} {name}: this machine has {torch.cuda.device_count()} "
+                         f"CUDA device(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
         raise InputError(f"{label} {name}: this machine has no Apple GPU (mps)")
     if device.type not in ("cpu", "cuda", "mps"):
         raise InputError(f"{label} {name}: use cpu, cuda, cuda:N or mps")

@@ -31,7 +31,8 @@ def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_
     """{'spearman', 'pearson', 'pairs'} of cosine(embedding a, embedding b) vs the gold scores;
     a correlation is None where it is undefined (all gold scores, or all cosines, equal)."""
     first = model.encode([pair.text_a for pair in pairs], batch_size=batch_size,
-                         show_progress_bar=progress, normalize_embeddings=True)  # (n, d), unit length
+                         show_progress_bar=progress,
+                         normalize_embeddings=True)  # (n, d), unit length
     second = model.encode([pair.text_b for pair in pairs], batch_size=batch_size,
                           show_progress_bar=progress, normalize_embeddings=True)
     cosines = np.sum(first * second, axis=1)  # unit vectors: the dot product is the cosine

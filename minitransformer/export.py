@@ -70,11 +70,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     tasks = export(args.model, args.out)
     print(f"exported {args.model} to {args.out}"
-          + (f" with the heads of {', '.join(tasks)} in {args.out / HEADS_DIRECTORY}" if tasks else ""))
+          + (f" with the heads of {', '.join(tasks)} in {args.out / HEADS_DIRECTORY}"
+             if tasks else ""))
     print(f"  sentence-transformers: SentenceTransformer({str(args.out)!r}).encode(sentences)\n"
           f"  transformers:          BertModel.from_pretrained({str(args.out)!r})")
     if tasks:
-        print(f"  heads:                 python train.py evaluate {args.out} --task {tasks[0]}=FILE")
+        print(f"  heads:                 python train.py evaluate {args.out} "
+              f"--task {tasks[0]}=FILE")
     return 0
 
 

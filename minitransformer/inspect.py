@@ -90,7 +90,8 @@ def piece_names(pieces: list[str]) -> list[str]:
             for position, piece in enumerate(pieces)]
 
 
-def attention_summary(weights: torch.Tensor, pieces: list[str], count: int = 6) -> tuple[float, str]:
+def attention_summary(weights: torch.Tensor, pieces: list[str],
+                      count: int = 6) -> tuple[float, str]:
     """(share of the weight on [CLS] and [SEP], 'the(1)->cat 0.41, ...'), averaged over heads,
     for one sentence's weights (h, T, T): most heads park much of their weight on the special
     tokens, so the word-to-word links are shown among the word pieces alone, for the first
@@ -110,7 +111,8 @@ def attention_summary(weights: torch.Tensor, pieces: list[str], count: int = 6) 
 
 # The patterns a head's caption can name, measured on its weights (`attention_pattern`), and
 # the share of the attention mass that names one: more than half.
-SINK, SELF, PREVIOUS, NEXT, OTHER = "[CLS]/[SEP] sink", "self", "previous-token", "next-token", "other"
+SINK, SELF, PREVIOUS, NEXT, OTHER = ("[CLS]/[SEP] sink", "self", "previous-token", "next-token",
+                                     "other")
 PATTERNS = (SINK, SELF, PREVIOUS, NEXT)
 DOMINANT_SHARE = 0.5
 
@@ -175,8 +177,10 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
              f"T = {ids.shape[1]}"]
     for index, pieces in enumerate(trace.pieces, start=1):
         lines.append(f"   [{index}] {' '.join(pieces)}")
-    lines += [f"   input_ids {shape(ids)}: " + " / ".join(" ".join(map(str, row)) for row in ids.tolist()),
-              f"   attention_mask {shape(mask)}: " + " / ".join("".join(map(str, row)) for row in mask.tolist()),
+    lines += [f"   input_ids {shape(ids)}: "
+              + " / ".join(" ".join(map(str, row)) for row in ids.tolist()),
+              f"   attention_mask {shape(mask)}: "
+              + " / ".join("".join(map(str, row)) for row in mask.tolist()),
               "", "2. embeddings (encoder.py, Embeddings): the vector of each piece, where it is,"
               " and which segment"]
     with torch.inference_mode():
@@ -188,9 +192,11 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
                      f"{values(position[0, 0])}")
         if embeddings.segment is not None:
             segment = embeddings.segment.weight[0]  # (d,)
-            lines.append(f"   segment embedding     {shape(segment):<14}segment 0: {values(segment)}")
+            lines.append(f"   segment embedding     {shape(segment):<14}segment 0: "
+                         f"{values(segment)}")
     first = trace.encoder.embeddings
-    lines += [f"   sum -> LayerNorm      {shape(first):<14}{trace.pieces[0][0]}: {values(first[0, 0])}",
+    lines += [f"   sum -> LayerNorm      {shape(first):<14}{trace.pieces[0][0]}: "
+              f"{values(first[0, 0])}",
               ""]
     for number, (weights, output) in enumerate(zip(trace.encoder.attention,
                                                    trace.encoder.layer_outputs), start=1):
@@ -200,7 +206,8 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
                   f"padded keys get 0",
                   f"   sentence 1, mean of heads: {special:.2f} of each piece's weight on [CLS] "
                   f"and [SEP]; strongest links between words: {links}",
-                  f"   sentence 1, each head's pattern: {head_patterns(weights[0], len(trace.pieces[0]))}",
+                  f"   sentence 1, each head's pattern: "
+                  f"{head_patterns(weights[0], len(trace.pieces[0]))}",
                   f"   output {shape(output)}  {trace.pieces[0][0]}: {values(output[0, 0])}"]
     step = 3 + config.num_layers
     if model.encoder.final_norm is not None:
@@ -277,9 +284,9 @@ def draw_attention(trace: SentenceTrace, layers: list[int], heads: list[int], ou
     size = min(6.0, max(2.6, 0.24 * length))
     figure, axes = grid_of_panels(
         plt, per_layer * len(layers), size, size + 0.5,
-        f"sentence {sentence + 1}: each query row's attention over the key columns; caption: the pattern "
-        f"holding > {DOMINANT_SHARE:.0%} of the word pieces' attention, else 'mixed' ('other': not "
-        f"[CLS]/[SEP], itself or a neighbour)")
+        f"sentence {sentence + 1}: each query row's attention over the key columns; caption: "
+        f"the pattern holding > {DOMINANT_SHARE:.0%} of the word pieces' attention, else 'mixed' "
+        f"('other': not [CLS]/[SEP], itself or a neighbour)")
     for row, layer in enumerate(layers):
         for column, head in enumerate(heads):
             panel = axes[row * per_layer + column]

@@ -271,7 +271,8 @@ def draw(runs: list[RunCurves], out: Path, metrics: str = "main") -> None:
 
     highest = max((run.rates.num_layers for run in runs if run.rates), default=0)
     depth_colours = plt.get_cmap("viridis")
-    colour_of = {depth: depth_colours(0.9 * depth / max(highest, 1)) for depth in range(highest + 1)}
+    colour_of = {depth: depth_colours(0.9 * depth / max(highest, 1))
+                 for depth in range(highest + 1)}
     # One scale for every run's panel, so that rates compare across panels.
     highest_rate = max([rate for run in runs for values in
                         (run.rates.rates.values() if run.rates else [run.series.lr[1]])

@@ -141,7 +141,8 @@ class SentenceEncoder(nn.Module):
         self.eval()  # no dropout
         try:
             with torch.inference_mode():  # no autograd bookkeeping at all
-                for start in tqdm(starts, desc="embedding", unit="batch", disable=not show_progress_bar):
+                for start in tqdm(starts, desc="embedding", unit="batch",
+                                  disable=not show_progress_bar):
                     rows = order[start : start + batch_size]
                     batch = self.tokenizer.pad([token_ids[i] for i in rows])
                     ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)

@@ -47,7 +47,8 @@ def cos_sim(a, b) -> torch.Tensor:
     if len(a) == 0 or len(b) == 0:
         return torch.empty(len(a), len(b))
     if a.shape[1] != b.shape[1]:
-        raise InputError(f"cos_sim: vectors of width {a.shape[1]} and {b.shape[1]} cannot be compared")
+        raise InputError(f"cos_sim: vectors of width {a.shape[1]} and {b.shape[1]} "
+                         f"cannot be compared")
     # Like sentence-transformers: b moves to a's device and dtype (a corpus from a .npy file,
     # queries from a model on the GPU).
     return F.normalize(a, dim=-1) @ F.normalize(b.to(a.device, a.dtype), dim=-1).T

@@ -41,7 +41,8 @@ class Attention(nn.Module):
             scores = scores.transpose(-2, -1)
         if additive_mask is not None and self.mistake == "mask on the query axis":
             additive_mask = additive_mask.transpose(-2, -1)  # (B, 1, T, 1)
-        masked = additive_mask is not None and self.mistake not in ("mask ignored", "mask after softmax")
+        masked = additive_mask is not None and self.mistake not in ("mask ignored",
+                                                                    "mask after softmax")
         if masked and self.mistake == "mask inverted":  # reads the additive mask as 1 = token
             scores = scores.masked_fill(additive_mask == 0, float("-inf"))
         elif masked:
@@ -86,7 +87,8 @@ def positional_table(mistake=None):
 
 
 class PositionalEncoding(nn.Module):
-    """The table in a module, unbroken while `mistake` is None (a persistent buffer, unlike ours)."""
+    """The table in a module, unbroken while `mistake` is None (a persistent buffer, unlike
+    ours)."""
 
     mistake = None
 
@@ -105,7 +107,8 @@ class PositionalEncoding(nn.Module):
 
 
 def broken_positional(mistake):
-    return type(f"Positional_{mistake.replace(' ', '_')}", (PositionalEncoding,), {"mistake": mistake})
+    return type(f"Positional_{mistake.replace(' ', '_')}", (PositionalEncoding,),
+                {"mistake": mistake})
 
 
 def mean_pooling(mistake=None):
@@ -204,7 +207,8 @@ def cosent_loss(mistake=None):
             differences = -differences
         ordered = scores[:, None] > scores[None, :]
         if mistake == "ties counted":
-            ordered = (scores[:, None] >= scores[None, :]) & ~torch.eye(len(scores), dtype=torch.bool)
+            ordered = ((scores[:, None] >= scores[None, :])
+                       & ~torch.eye(len(scores), dtype=torch.bool))
         if mistake == "detached":
             differences = differences.detach()
         if mistake == "naive":  # log(1 + sum exp): overflows for large terms
@@ -237,6 +241,7 @@ def parameter_groups(mistake=None):
                 exponent += 1
             rate = lr if depth is None else lr * layer_decay ** exponent
             decays = parameter.dim() >= 2 or mistake == "decay everything"
-            result.append({"params": [parameter], "lr": rate, "weight_decay": weight_decay if decays else 0.0})
+            result.append({"params": [parameter], "lr": rate,
+                           "weight_decay": weight_decay if decays else 0.0})
         return result
     return groups

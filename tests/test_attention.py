@@ -1,7 +1,8 @@
-"""Our attention beyond what `python -m minitransformer.check attention` checks (tests/test_checks.py
-runs those on it: against nn.MultiheadAttention, padding, MiniLM): each fast path against the
-hand-written reference (eval mode, with padding), and edge cases. The packed path is checked in
-tests/test_packed.py, the int8 copy's rounding in tests/test_quantize.py."""
+"""Our attention beyond what `python -m minitransformer.check attention` checks
+(tests/test_checks.py runs those on it: against nn.MultiheadAttention, padding, MiniLM): each
+fast path against the hand-written reference (eval mode, with padding), and edge cases. The
+packed path is checked in tests/test_packed.py, the int8 copy's rounding in
+tests/test_quantize.py."""
 
 import pytest
 import torch
@@ -21,7 +22,8 @@ def make_pair(seed=0):
         nn.init.normal_(linear.bias, std=0.2)
     reference = nn.MultiheadAttention(WIDTH, HEADS, batch_first=True).eval()
     with torch.no_grad():
-        reference.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight, ours.value.weight]))
+        reference.in_proj_weight.copy_(torch.cat([ours.query.weight, ours.key.weight,
+                                                  ours.value.weight]))
         reference.in_proj_bias.copy_(torch.cat([ours.query.bias, ours.key.bias, ours.value.bias]))
         reference.out_proj.weight.copy_(ours.output.weight)
         reference.out_proj.bias.copy_(ours.output.bias)

@@ -80,7 +80,8 @@ def place(tmp_path_factory, tokenizer):
     description = json.loads((d / "model_keys" / "config.json").read_text())
     description["encoder"]["segment_vocab_size"] = 2  # a tensor the weights do not have
     write(d / "model_keys" / "config.json", description)
-    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, norm_placement="pre")).save(d / "pre")
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size,
+                                            norm_placement="pre")).save(d / "pre")
     np.save(d / "corpus.npy", np.zeros((3, 32), dtype=np.float32))  # 3 rows; the corpus has 8
     np.save(d / "corpus_nan.npy", np.full((8, 32), np.nan, dtype=np.float32))
     write(d / "corpus.txt", "\n".join(CORPUS))
@@ -251,8 +252,9 @@ CASES = {
     # embed.py: flags
     "embed, batch size 0": (EMBED + ["--batch-size", "0", "x"], ["--batch-size", "at least 1"]),
     "embed, --out not .npy": (EMBED + ["--out", "{d}/out.txt", "x"], ["--out", ".npy"]),
-    "embed, --out inside a file": (EMBED + ["--model", "{d}/model", "--out", "{d}/train.jsonl/x.npy",
-                                            "x"], ["--out", "train.jsonl is a file"]),
+    "embed, --out inside a file": (EMBED + ["--model", "{d}/model", "--out",
+                                            "{d}/train.jsonl/x.npy", "x"],
+                                   ["--out", "train.jsonl is a file"]),
     # train.py: config files and flags
     "train, malformed config": (TRAIN_SCRATCH + ["--config", "{d}/broken.json"],
                                 ["broken.json, line 3", "not valid JSON"]),
@@ -329,7 +331,8 @@ CASES = {
         ["corpus.npy", "shape (3, 32)", "8 sentences"]),
     "search with broken embeddings": (
         EMBED + ["--model", "{d}/model", "--query", "cats", "--corpus", "{d}/corpus.txt",
-                 "--corpus-embeddings", "{d}/corpus_nan.npy"], ["corpus_nan.npy", "not all finite"]),
+                 "--corpus-embeddings", "{d}/corpus_nan.npy"],
+        ["corpus_nan.npy", "not all finite"]),
     "search saving what it reads": (
         EMBED + ["--query", "cats", "--corpus", "{d}/corpus.txt", "--corpus-embeddings",
                  "{d}/corpus.npy", "--out", "{d}/again.npy"], ["--out", "give one of the two"]),
@@ -375,7 +378,8 @@ CASES = {
                                 ["model_nan/model.safetensors", "layers.0.attention.output.weight",
                                  "NaN"]),
     "embed, a pickle with a broken memo": (EMBED + ["--model", "{d}/bert_memo", "x"],
-                                           ["bert_memo/pytorch_model.bin", "not a readable pickle"]),
+                                           ["bert_memo/pytorch_model.bin",
+                                            "not a readable pickle"]),
     "a device that is not there": (EMBED + ["--device", "cuda:7", "x"], ["--device cuda:7"]),
     "int8 on a GPU": (EMBED + ["--precision", "int8", "--device", "cuda", "x"],
                       ["--precision", "CPU only", "--device cuda"]),
@@ -387,7 +391,8 @@ CASES = {
     "export a missing model": (EXPORT + ["{d}/nothing", "{d}/exported"],
                                ["nothing", "no such model directory"]),
     # python -m minitransformer.check
-    "check a missing file": (CHECK + ["attention", "{d}/yours.py:Attention"], ["yours.py", "no such file"]),
+    "check a missing file": (CHECK + ["attention", "{d}/yours.py:Attention"],
+                             ["yours.py", "no such file"]),
     "check a name the file lacks": (CHECK + ["pooling", "{d}/mine.py:mean_pooling"],
                                     ["mine.py", "defines no 'mean_pooling'", "it has: pooling"]),
     "check a file that does not import": (CHECK + ["pooling", "{d}/broken.py:pooling"],
@@ -395,7 +400,8 @@ CASES = {
     # python -m minitransformer.evaluate
     "sts, missing file": (EVALUATE + ["--model", "{d}/model", "--sts", "{d}/nope.jsonl"],
                           ["nope.jsonl", "no such file"]),
-    "sts, row without a score": (EVALUATE + ["--model", "{d}/model", "--sts", "{d}/sts_no_score.jsonl"],
+    "sts, row without a score": (EVALUATE + ["--model", "{d}/model", "--sts",
+                                             "{d}/sts_no_score.jsonl"],
                                  ["sts_no_score.jsonl, line 1", "missing field 'score'"]),
     "sts, missing model": (EVALUATE + ["--model", "{d}/nothing", "--sts", "{d}/sts_no_score.jsonl"],
                            ["missing field 'score'"]),  # the data is read (and refused) first

@@ -25,7 +25,8 @@ def padded_tokens(order, sizes, batch=BATCH):
 def test_every_example_once_and_far_less_padding():
     sizes = lengths()
     randomly = epoch_order(len(sizes), torch.Generator().manual_seed(0))
-    grouped = epoch_order(len(sizes), torch.Generator().manual_seed(0), lengths=sizes, batch_size=BATCH)
+    grouped = epoch_order(len(sizes), torch.Generator().manual_seed(0), lengths=sizes,
+                          batch_size=BATCH)
     assert sorted(grouped) == list(range(len(sizes)))
     real = sum(sizes)
     random_padding = 1 - real / padded_tokens(randomly, sizes)
@@ -39,7 +40,8 @@ def test_batches_are_random_in_order_and_mix_differently_each_epoch():
     first = epoch_order(len(sizes), generator, lengths=sizes, batch_size=BATCH)
     second = epoch_order(len(sizes), generator, lengths=sizes, batch_size=BATCH)
     assert first != second
-    again = epoch_order(len(sizes), torch.Generator().manual_seed(1), lengths=sizes, batch_size=BATCH)
+    again = epoch_order(len(sizes), torch.Generator().manual_seed(1), lengths=sizes,
+                        batch_size=BATCH)
     assert again == first  # same seed, same epoch
     longest = [max(sizes[i] for i in first[s:s + BATCH]) for s in range(0, len(first), BATCH)]
     assert longest != sorted(longest) and longest != sorted(longest, reverse=True)

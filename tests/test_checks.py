@@ -59,9 +59,11 @@ def test_an_unbroken_learner_version_passes_too():
 BROKEN = [
     ("attention", broken.broken_attention("no scaling"),
      "scores are not divided by sqrt(d_k) = 8: the attention is 8.0x too peaked"),
-    ("attention", broken.broken_attention("mask after softmax"), "the mask is added after the softmax"),
+    ("attention", broken.broken_attention("mask after softmax"),
+     "the mask is added after the softmax"),
     ("attention", broken.broken_attention("mask ignored"), "padded keys receive weight 0."),
-    ("attention", broken.broken_attention("heads split by view"), "heads are split or merged wrongly"),
+    ("attention", broken.broken_attention("heads split by view"),
+     "heads are split or merged wrongly"),
     ("attention", broken.broken_attention("keys attend to queries"), "the scores are K Q^T"),
     ("attention", broken.broken_attention("no dropout"),
      "the output in train mode is the same twice: apply dropout to the attention weights"),
@@ -97,7 +99,8 @@ BROKEN = [
     ("pooling", broken.mean_pooling("count of shape (B,)"),
      "raised RuntimeError: The size of tensor a (4) must match the size of tensor b (2) at "
      "non-singleton dimension 1. The shapes do not broadcast: states are (B, T, d) = (2, 3, 4)"),
-    ("pooling", broken.mean_pooling("changes its input"), "the pooling changed its inputs in place"),
+    ("pooling", broken.mean_pooling("changes its input"),
+     "the pooling changed its inputs in place"),
     ("encoder_layer", broken.layer_with_flipped_norm,
      "this is a pre-norm layer, but config.norm_placement is 'post'"),
     ("encoder_layer", broken.LayerWithoutAttentionResidual,
@@ -121,10 +124,12 @@ BROKEN = [
     ("cosent", broken.cosent_loss("ties counted"), "tied pairs are counted"),
     ("cosent", broken.cosent_loss("detached"),
      "the loss does not depend on the cosines through autograd"),
-    ("layer_rates", broken.parameter_groups("reversed"), "the exponent is the depth k where it should be N - k"),
+    ("layer_rates", broken.parameter_groups("reversed"),
+     "the exponent is the depth k where it should be N - k"),
     ("layer_rates", broken.parameter_groups("decay everything"),
      "encoder.embeddings.norm.weight (a LayerNorm gain) is decayed"),
-    ("layer_rates", broken.parameter_groups("frozen included"), "frozen parameter encoder.embeddings"),
+    ("layer_rates", broken.parameter_groups("frozen included"),
+     "frozen parameter encoder.embeddings"),
     ("layer_rates", broken.parameter_groups("off by one"), "the exponent is off by one"),
 ]
 
@@ -185,7 +190,8 @@ def test_every_check_command_of_the_exercises_runs_as_written():
         text = skeleton.read_text(encoding="utf-8")
         assert "cp -r exercises mywork" in text, skeleton.name
         assert [(c, file) for c, file, _ in COMMAND.findall(text)] == [
-            (c, f"mywork/{skeleton.name}") for c in SKELETONS if SKELETONS[c].startswith(skeleton.name)]
+            (c, f"mywork/{skeleton.name}") for c in SKELETONS
+            if SKELETONS[c].startswith(skeleton.name)]
     for component, file, name in COMMAND.findall(readme):
         assert component in COMPONENT_MODULES and file.startswith("mywork/"), (component, file)
         load_object(f"{EXERCISES / Path(file).name}:{name}")  # the copy has this name
@@ -232,11 +238,14 @@ def test_the_example_output_of_the_exercises_readme(tmp_path, capsys, monkeypatc
 # ---- the real command: input it cannot judge is one line `error: ...`, status 2 -------------
 
 LEARNER_FILES = {
-    "exits_on_import.py": "import sys\n\nsys.exit(0)\n\n\ndef mean_pooling(states, attention_mask):\n"
+    "exits_on_import.py": "import sys\n\nsys.exit(0)\n\n\n"
+                          "def mean_pooling(states, attention_mask):\n"
                           "    return states.mean(1)\n",
     "exits_when_called.py": "def mean_pooling(states, attention_mask):\n    exit()\n",
-    "raises_system_exit.py": "from minitransformer.model.attention import MultiHeadAttention as Ours\n\n\n"
-                             "class MultiHeadAttention(Ours):\n    def forward(self, *args, **kwargs):\n"
+    "raises_system_exit.py": "from minitransformer.model.attention import MultiHeadAttention "
+                             "as Ours\n\n\n"
+                             "class MultiHeadAttention(Ours):\n"
+                             "    def forward(self, *args, **kwargs):\n"
                              "        raise SystemExit('done')\n",
     "one_argument.py": "def mean_pooling(states):\n    return states.mean(1)\n",
     "a_class.py": "from torch import nn\n\n\nclass mean_pooling(nn.Module):\n"
@@ -253,15 +262,16 @@ LEARNER_FILES = {
     "no_such_name.py": "def pooling(states, attention_mask):\n    return states.mean(1)\n",
     "a_number.py": "mean_pooling = 3\n",
 }
-POOLING_EXPECTS = ("the pooling check expects mean_pooling(states (B, T, d), attention_mask (B, T)) "
-                   "-> (B, d)")
+POOLING_EXPECTS = ("the pooling check expects mean_pooling(states (B, T, d), "
+                   "attention_mask (B, T)) -> (B, d)")
 COMMAND_CASES = {  # name: (component, FILE:NAME, words the one line must hold)
     "exit at import": ("pooling", "exits_on_import.py:mean_pooling",
-                       ["exits_on_import.py, line 3: exits while being imported (SystemExit with code 0",
+                       ["exits_on_import.py, line 3: exits while being imported "
+                        "(SystemExit with code 0",
                         "the checks stop without a verdict", 'if __name__ == "__main__":']),
     "exit() in the function": ("pooling", "exits_when_called.py:mean_pooling",
-                               ["exits_when_called.py, line 2: exits while the check 'no padding: the "
-                                "plain mean' ran it (SystemExit with code None"]),
+                               ["exits_when_called.py, line 2: exits while the check "
+                                "'no padding: the plain mean' ran it (SystemExit with code None"]),
     "SystemExit in forward": ("attention", "raises_system_exit.py:MultiHeadAttention",
                               ["raises_system_exit.py, line 6: exits while the check",
                                "code 'done'"]),
@@ -286,14 +296,16 @@ COMMAND_CASES = {  # name: (component, FILE:NAME, words the one line must hold)
                           "expects cosent_loss(cosines (B,), scores (B,), scale=20.0)"]),
     "a missing name": ("pooling", "no_such_name.py:mean_pooling",
                        ["defines no 'mean_pooling' (it has: pooling)", POOLING_EXPECTS]),
-    "not callable": ("pooling", "a_number.py:mean_pooling", ["is int 3, not a function or a class"]),
+    "not callable": ("pooling", "a_number.py:mean_pooling",
+                     ["is int 3, not a function or a class"]),
 }
 
 
 @pytest.fixture(scope="module")
 def command_outcomes(tmp_path_factory):
     """Every case through `python -m minitransformer.check`, each in a process of its own (forked
-    by tests/command_runner.py), and our own cosent, which must pass: {case: {returncode, stderr}}."""
+    by tests/command_runner.py), and our own cosent, which must pass:
+    {case: {returncode, stderr}}."""
     folder = tmp_path_factory.mktemp("learner")
     for name, text in LEARNER_FILES.items():
         (folder / name).write_text(text, encoding="utf-8")

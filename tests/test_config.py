@@ -7,7 +7,8 @@ from minitransformer.model.config import PRESETS, EncoderConfig
 
 def test_presets_have_the_documented_shapes():
     minilm = EncoderConfig.preset("minilm")
-    assert (minilm.num_layers, minilm.hidden_size, minilm.num_heads, minilm.ff_size) == (6, 384, 12, 1536)
+    assert (minilm.num_layers, minilm.hidden_size, minilm.num_heads, minilm.ff_size) == (
+        6, 384, 12, 1536)
     assert (minilm.positional, minilm.max_length, minilm.segment_vocab_size, minilm.vocab_size) == (
         "learned", 512, 2, 30522)
     base = EncoderConfig.preset("base")

@@ -235,7 +235,8 @@ def test_label_map_is_sorted_and_independent_of_order():
     assert build_label_map(examples, "sentence_classification") == ["neg", "neutral", "pos"]
     assert build_label_map(examples[::-1], "sentence_classification") == ["neg", "neutral", "pos"]
     tokens = [TokenExample(["x", "y"], ["O", "B-PER"]), TokenExample(["z"], ["I-PER"])]
-    assert json.loads(json.dumps(build_label_map(tokens, "token_classification"))) == ["B-PER", "I-PER", "O"]
+    assert json.loads(json.dumps(build_label_map(tokens, "token_classification"))) == [
+        "B-PER", "I-PER", "O"]
     with pytest.raises(ValueError, match="no class labels"):
         build_label_map([PairExample("a", "b", 1.0)], "sentence_similarity")
 

@@ -52,7 +52,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     assert len(losses_1) == len(losses_2) == 8
     assert losses_2 == pytest.approx(losses_1, rel=1e-4)
     # Only rank 0 writes checkpoints and the metrics log (one evaluation record per epoch).
-    assert sorted(p.name for p in (tmp_path / "run-2").iterdir()) == ["best", "last", "metrics.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "run-2").iterdir()) == [
+        "best", "last", "metrics.jsonl"]
     records = read_metrics(tmp_path / "run-2" / "metrics.jsonl")
     assert len([r for r in records if r["type"] == "eval"]) == len(
         [r for r in read_metrics(tmp_path / "run-1" / "metrics.jsonl") if r["type"] == "eval"])

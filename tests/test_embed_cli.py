@@ -50,7 +50,8 @@ def test_precision_int8_gives_what_encode_gives(model_dir, tmp_path, capsys, sen
     assert "cpu, int8)" in capsys.readouterr().out
     saved = np.load(out)
     assert saved.dtype == np.float32
-    np.testing.assert_allclose(saved, sentence_encoder.encode(CORPUS[:3], precision="int8"), atol=1e-6)
+    np.testing.assert_allclose(saved, sentence_encoder.encode(CORPUS[:3], precision="int8"),
+                               atol=1e-6)
     # float32 paths agree within 1e-6; int8 rounding moves the vectors more than that
     assert np.abs(saved - sentence_encoder.encode(CORPUS[:3])).max() > 1e-5
 

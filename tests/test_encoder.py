@@ -14,7 +14,8 @@ def test_padding_does_not_change_a_sentence(tokenizer, norm_placement, positiona
                            positional=positional, segment_vocab_size=2)
     model = SentenceEncoder(tokenizer, encoder, pooling=pooling).eval()
     short = "A cat."
-    long_ones = ["The quick brown fox jumps over the lazy dog and the small cat sleeps on the mat."] * 3
+    long_ones = ["The quick brown fox jumps over the lazy dog and the small cat sleeps on the "
+                 "mat."] * 3
     model.normalize = False  # the pooled vectors themselves
     alone = model.encode([short])
     batch = tokenizer([short] + long_ones)
@@ -26,7 +27,8 @@ def test_padding_does_not_change_a_sentence(tokenizer, norm_placement, positiona
 
 @pytest.mark.parametrize("norm_placement", ["post", "pre"])
 def test_every_parameter_gets_a_gradient(tokenizer, norm_placement):
-    encoder = make_encoder(tokenizer.vocab_size, norm_placement=norm_placement, segment_vocab_size=2)
+    encoder = make_encoder(tokenizer.vocab_size, norm_placement=norm_placement,
+                           segment_vocab_size=2)
     model = SentenceEncoder(tokenizer, encoder).train()
     batch = tokenizer(["A cat sleeps.", "Attention is all we use here, really."])
     segments = torch.zeros_like(batch["input_ids"])

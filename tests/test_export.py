@@ -65,9 +65,11 @@ def test_train_evaluate_runs_on_the_export_as_on_the_run(run, exported_run, caps
 
 
 def test_pre_norm_is_refused_and_nothing_is_written(tokenizer, tmp_path, capsys):
-    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size, norm_placement="pre")).save(tmp_path / "pre")
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size,
+                                            norm_placement="pre")).save(tmp_path / "pre")
     assert export_main([str(tmp_path / "pre"), str(tmp_path / "out")]) == 2
-    assert "pre-norm encoder (norm_placement 'pre') cannot be exported as a BERT" in capsys.readouterr().err
+    assert ("pre-norm encoder (norm_placement 'pre') cannot be exported as a BERT"
+            in capsys.readouterr().err)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pre"]  # no OUT, no temporary
 
 
@@ -80,7 +82,8 @@ def test_the_output_directory_must_be_new(exported_run, capsys):
 
 def reference_packages():
     sentence_transformers = pytest.importorskip(
-        "sentence_transformers", reason="sentence-transformers is in the [test] and [reference] extras")
+        "sentence_transformers",
+        reason="sentence-transformers is in the [test] and [reference] extras")
     transformers = pytest.importorskip("transformers", reason="transformers is in the [test] extra")
     return sentence_transformers, transformers
 
@@ -106,7 +109,8 @@ def test_sentence_transformers_gives_our_embeddings(which, request):
     # The same arguments mean the same in both (the model's Normalize applies either way).
     arguments = dict(normalize_embeddings=False, show_progress_bar=False, convert_to_tensor=True,
                      device="cpu", batch_size=4)
-    theirs, ours = theirs_model.encode(SENTENCES, **arguments), ours_model.encode(SENTENCES, **arguments)
+    theirs, ours = (theirs_model.encode(SENTENCES, **arguments),
+                    ours_model.encode(SENTENCES, **arguments))
     assert isinstance(theirs, torch.Tensor) and isinstance(ours, torch.Tensor)
     assert (theirs - ours).abs().max() <= TOLERANCE
 
@@ -118,7 +122,8 @@ def test_other_poolings_without_normalisation_export_too(pooling, tokenizer, tmp
                             normalize=False)
     model.save(tmp_path / "model")
     assert export_main([str(tmp_path / "model"), str(tmp_path / "out")]) == 0
-    theirs = sentence_transformers.SentenceTransformer(str(tmp_path / "out"), device="cpu").encode(SENTENCES)
+    theirs = sentence_transformers.SentenceTransformer(str(tmp_path / "out"),
+                                                       device="cpu").encode(SENTENCES)
     ours = model.encode(SENTENCES)
     assert abs(np.linalg.norm(ours, axis=1) - 1).max() > 0.1  # really not normalised
     assert np.abs(theirs - ours).max() <= TOLERANCE
@@ -137,6 +142,7 @@ def test_hf_transformers_gives_our_hidden_states(which, request):
     assert torch.equal(hf_tokens["input_ids"], batch["input_ids"])  # the same word pieces
     with torch.no_grad():
         expected = ours.encoder(batch["input_ids"], batch["attention_mask"])
-        actual = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        actual = hf(input_ids=batch["input_ids"],
+                    attention_mask=batch["attention_mask"]).last_hidden_state
     real = batch["attention_mask"].bool()
     assert (actual[real] - expected[real]).abs().max() <= TOLERANCE

@@ -51,7 +51,8 @@ def test_frozen_parameters_stay_bit_identical_while_the_rest_trains(strategy):
             if loss.requires_grad:  # all:topic: nothing of the mood task trains
                 loss.backward()
             optimizer.step()
-            optimizer.zero_grad(set_to_none=False)  # keep zero-filled grads: None means "no gradient"
+            # keep zero-filled grads: None means "no gradient"
+            optimizer.zero_grad(set_to_none=False)
     for name, parameter in model.named_parameters():
         if FROZEN[strategy](name):
             assert not parameter.requires_grad and parameter.grad is None, name

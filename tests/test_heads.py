@@ -37,7 +37,8 @@ def test_similarity_runs_the_encoder_once_on_both_sides(tokenizer):
 
 
 def test_unknown_task_is_named(tokenizer):
-    model = MultiTaskModel(make_encoder(tokenizer.vocab_size), {"topic": SentenceClassificationHead(32, 3)})
+    model = MultiTaskModel(make_encoder(tokenizer.vocab_size),
+                           {"topic": SentenceClassificationHead(32, 3)})
     with pytest.raises(KeyError, match="no head for task 'ner'"):
         model("ner", {})
 

@@ -39,7 +39,8 @@ LAYERS = [
     {"training.runs", "evaluate", "plot", "inspect", "check", "export"},  # a run; the commands
     {"__init__"},  # the few names a user starts from, re-exported
 ]
-GROUPED = {"exercise_checks"}  # subpackages whose files share one layer (imports among them are free)
+# Subpackages whose files share one layer (imports among them are free).
+GROUPED = {"exercise_checks"}
 
 
 def module_name(path: Path) -> str:

@@ -431,7 +431,8 @@ def test_resume_with_the_levers_gives_the_same_losses(tokenizer, task_files, tmp
     # distillation copy is the start, not RUN/last.
     resumed = make_trainer(tokenizer, specs, tmp_path / "b", dropout=0.1, epochs=3, **levers)
     resumed.train(resume=True)
-    assert len(resumed.state.losses) == len(uninterrupted.state.losses) == 3 * uninterrupted.steps_per_epoch
+    assert len(resumed.state.losses) == len(uninterrupted.state.losses) == (
+        3 * uninterrupted.steps_per_epoch)
     assert resumed.state.losses == pytest.approx(uninterrupted.state.losses, rel=1e-6, abs=1e-7)
 
 

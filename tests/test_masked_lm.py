@@ -67,7 +67,8 @@ def test_masking_is_seeded():
 def test_evaluation_masks_depend_on_each_text_only(tokenizer):
     batch = batch_of(tokenizer, CORPUS)  # padded to the longest
     arguments = (tokenizer.token_id("[MASK]"), tokenizer.vocab_size)
-    together = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"], *arguments)
+    together = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"],
+                               *arguments)
     for row, text in enumerate(CORPUS):  # each text alone, unpadded: the same pieces masked
         alone = batch_of(tokenizer, [text])
         corrupted, labels = mask_by_content(alone["input_ids"], alone["attention_mask"],
@@ -123,8 +124,9 @@ def test_loss_only_at_the_chosen_pieces(mlm_model, tokenizer):
     batch = batch_of(tokenizer, CORPUS)
     assert not batch["maskable"][:, 0].any()  # [CLS]
     output = mlm_model("mlm", batch)
-    corrupted, labels = mask_by_content(batch["input_ids"], batch["attention_mask"], batch["maskable"],
-                                        tokenizer.token_id("[MASK]"), tokenizer.vocab_size)
+    corrupted, labels = mask_by_content(batch["input_ids"], batch["attention_mask"],
+                                        batch["maskable"], tokenizer.token_id("[MASK]"),
+                                        tokenizer.vocab_size)
     with torch.no_grad():  # every position's logits, then cross-entropy that skips IGNORE_INDEX
         states = mlm_model.encoder(corrupted, batch["attention_mask"])
         logits = mlm_model.heads["mlm"](states, mlm_model.encoder.embeddings.token.weight)
@@ -252,7 +254,8 @@ def test_hf_loads_our_exported_masked_lm_head(tmp_path, tokenizer):
     hf = transformers.BertForMaskedLM.from_pretrained(str(tmp_path / "out")).eval()
     batch = tokenizer(CORPUS[:3])
     with torch.no_grad():
-        ours = head(encoder(batch["input_ids"], batch["attention_mask"]), encoder.embeddings.token.weight)
+        ours = head(encoder(batch["input_ids"], batch["attention_mask"]),
+                    encoder.embeddings.token.weight)
         theirs = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     real = batch["attention_mask"].bool()
     assert (ours[real] - theirs[real]).abs().max() <= 1e-5, (ours[real] - theirs[real]).abs().max()

@@ -1,4 +1,5 @@
-"""Tests for minitransformer.tasks.metrics against hand-computed values (arithmetic in the comments)."""
+"""Tests for minitransformer.tasks.metrics against hand-computed values (arithmetic in the
+comments)."""
 import numpy as np
 import pytest
 

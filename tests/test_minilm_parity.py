@@ -76,9 +76,11 @@ def test_hidden_states_match(model, reference, path):
             padded |= bool(batch["attention_mask"].min() == 0)
             with torch.inference_mode():
                 run = packed_forward if path == "packed" else type(model.encoder).forward
-                states = run(model.encoder, batch["input_ids"], batch["attention_mask"])  # (8, T, 384)
-            worst = max([worst] + [(states[row, : len(ids[i])] - reference["hidden"][i]).abs().max().item()
-                                   for row, i in enumerate(rows)])
+                states = run(model.encoder, batch["input_ids"],
+                             batch["attention_mask"])  # (8, T, 384)
+            worst = max([worst] + [
+                (states[row, : len(ids[i])] - reference["hidden"][i]).abs().max().item()
+                for row, i in enumerate(rows)])
     finally:
         model.encoder.set_fused_attention(False)
     assert padded  # padding must not change the real tokens' states
@@ -107,7 +109,8 @@ def test_settings_come_from_the_package_files(model, tmp_path):
     (tmp_path / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
     (tmp_path / "modules.json").write_text(json.dumps([  # no Normalize module
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]))
     changed = read_bert_model(tmp_path)
     assert changed.pooling_name == "cls" and changed.tokenizer.max_length == 128
     assert not changed.normalize

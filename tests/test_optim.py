@@ -92,7 +92,8 @@ def test_optimizer_groups_train_at_their_rates():
     groups, _ = parameter_groups(model, LR, layer_decay=DECAY)
     optimizer = torch.optim.AdamW(groups)
     rates = {group["name"]: group["lr"] for group in optimizer.param_groups}
-    assert rates["layer 6"] == pytest.approx(LR) and rates["embeddings"] == pytest.approx(LR * DECAY ** 6)
+    assert rates["layer 6"] == pytest.approx(LR) and rates["embeddings"] == pytest.approx(
+        LR * DECAY ** 6)
 
 
 def test_an_mlp_heads_layers_get_groups_of_their_own_and_the_hidden_rate_factor():
@@ -104,6 +105,7 @@ def test_an_mlp_heads_layers_get_groups_of_their_own_and_the_hidden_rate_factor(
     assert rates[("head topic hidden", WEIGHT_DECAY)] == pytest.approx(3 * HEAD_LR)
     assert rates[("head topic hidden", 0.0)] == pytest.approx(3 * HEAD_LR)  # its bias
     assert rates[("head topic classifier", WEIGHT_DECAY)] == pytest.approx(HEAD_LR)
-    hidden = {name for group in groups if group["name"] == "head topic hidden" for name in group["names"]}
+    hidden = {name for group in groups if group["name"] == "head topic hidden"
+              for name in group["names"]}
     assert hidden == {"heads.topic.hidden.weight", "heads.topic.hidden.bias"}
     assert "head topic hidden" in format_groups(infos)

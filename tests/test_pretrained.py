@@ -37,14 +37,17 @@ def bert_tensors(prefix=""):
             "attention.self.query.weight": (HIDDEN, HIDDEN), "attention.self.query.bias": (HIDDEN,),
             "attention.self.key.weight": (HIDDEN, HIDDEN), "attention.self.key.bias": (HIDDEN,),
             "attention.self.value.weight": (HIDDEN, HIDDEN), "attention.self.value.bias": (HIDDEN,),
-            "attention.output.dense.weight": (HIDDEN, HIDDEN), "attention.output.dense.bias": (HIDDEN,),
-            "attention.output.LayerNorm.weight": (HIDDEN,), "attention.output.LayerNorm.bias": (HIDDEN,),
+            "attention.output.dense.weight": (HIDDEN, HIDDEN),
+            "attention.output.dense.bias": (HIDDEN,),
+            "attention.output.LayerNorm.weight": (HIDDEN,),
+            "attention.output.LayerNorm.bias": (HIDDEN,),
             "intermediate.dense.weight": (FF, HIDDEN), "intermediate.dense.bias": (FF,),
             "output.dense.weight": (HIDDEN, FF), "output.dense.bias": (HIDDEN,),
             "output.LayerNorm.weight": (HIDDEN,), "output.LayerNorm.bias": (HIDDEN,),
         }.items():
             shapes[f"encoder.layer.{i}.{name}"] = shape
-    tensors = {prefix + name: torch.randn(shape, generator=generator) for name, shape in shapes.items()}
+    tensors = {prefix + name: torch.randn(shape, generator=generator)
+               for name, shape in shapes.items()}
     tensors[prefix + "embeddings.position_ids"] = torch.arange(16).unsqueeze(0)  # a buffer
     return tensors
 
@@ -77,7 +80,8 @@ def test_every_tensor_lands_in_the_right_place(tmp_path):
     }
     for parameter, name in pairs.items():
         assert torch.equal(parameter, tensors[name]), name
-    assert sorted(report.ignored) == ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"]
+    assert sorted(report.ignored) == ["embeddings.position_ids", "pooler.dense.bias",
+                                      "pooler.dense.weight"]
     assert len(report.loaded) == len(encoder.state_dict())
     config = encoder.config
     assert (config.positional, config.norm_placement, config.activation, config.num_layers) == (
@@ -85,15 +89,16 @@ def test_every_tensor_lands_in_the_right_place(tmp_path):
 
 
 def test_prefix_gamma_beta_and_bin_files(tmp_path):
-    tensors = {name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): value
+    tensors = {name.replace("LayerNorm.weight", "LayerNorm.gamma")
+                   .replace("LayerNorm.bias", "LayerNorm.beta"): value
                for name, value in bert_tensors(prefix="bert.").items()}
     directory = tmp_path / "old"
     directory.mkdir()
     (directory / "config.json").write_text(json.dumps(BERT_CONFIG))
     torch.save(tensors, directory / "pytorch_model.bin")
     encoder, _ = read_bert_encoder(directory)
-    torch.testing.assert_close(encoder.embeddings.norm.weight, tensors["bert.embeddings.LayerNorm.gamma"],
-                               rtol=0, atol=0)
+    torch.testing.assert_close(encoder.embeddings.norm.weight,
+                               tensors["bert.embeddings.LayerNorm.gamma"], rtol=0, atol=0)
 
 
 def test_missing_unexpected_and_wrong_shapes_are_named(tmp_path):
@@ -106,7 +111,8 @@ def test_missing_unexpected_and_wrong_shapes_are_named(tmp_path):
     message = str(error.value)
     assert "missing: encoder.layer.1.attention.self.key.bias" in message
     assert "unexpected: encoder.layer.0.mystery.weight" in message
-    assert "shape of embeddings.word_embeddings.weight: checkpoint (13, 8), model (12, 8)" in message
+    assert ("shape of embeddings.word_embeddings.weight: checkpoint (13, 8), model (12, 8)"
+            in message)
 
 
 def test_truncated_and_malformed_files_are_refused(tmp_path):
@@ -129,7 +135,8 @@ def test_layer_selection_keeps_the_named_layers(tmp_path):
     assert encoder.config.num_layers == 2 and report.skipped_layers == [0, 2]
     assert torch.equal(encoder.layers[0].attention.query.weight,
                        tensors["encoder.layer.1.attention.self.query.weight"])
-    assert torch.equal(encoder.layers[1].feed_forward.outer.weight, tensors["encoder.layer.3.output.dense.weight"])
+    assert torch.equal(encoder.layers[1].feed_forward.outer.weight,
+                       tensors["encoder.layer.3.output.dense.weight"])
     for bad in ([4], [], [1, 1]):
         with pytest.raises(ValueError, match="layers must"):
             read_bert_encoder(tmp_path / "bert", layers=bad)

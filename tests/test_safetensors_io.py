@@ -96,7 +96,8 @@ def test_reader_on_hand_built_file(tmp_path):
     loaded = read_safetensors(path)
     assert list(loaded) == ["x", "y"]
     assert loaded["x"].dtype == torch.float32 and loaded["y"].dtype == torch.int16
-    assert loaded["x"].tolist() == [[1.5, -2.0], [0.25, struct.unpack("<f", struct.pack("<f", 3e38))[0]]]
+    assert loaded["x"].tolist() == [[1.5, -2.0],
+                                    [0.25, struct.unpack("<f", struct.pack("<f", 3e38))[0]]]
     assert loaded["y"].tolist() == [-1, 0, 32767]
     assert read_safetensors_metadata(path) == {"source": "hand"}
 
@@ -134,11 +135,14 @@ BAD_FILES = {
     "duplicate name": (struct.pack("<Q", 15) + b'{"a":{},"a":{}}', "'a' twice"),
     "bad metadata": (_file_bytes({"__metadata__": {"k": 1}}), "__metadata__"),
     "missing field": (_file_bytes({"w": {"dtype": "F32", "shape": [0]}}, b""), "exactly dtype"),
-    "unknown dtype": (_file_bytes({"w": {**_F32_4, "dtype": "F128"}}, bytes(16)), "unknown dtype 'F128'"),
+    "unknown dtype": (_file_bytes({"w": {**_F32_4, "dtype": "F128"}}, bytes(16)),
+                      "unknown dtype 'F128'"),
     "negative shape": (_file_bytes({"w": {**_F32_4, "shape": [-4]}}, bytes(16)), "non-negative"),
-    "shape/bytes mismatch": (_file_bytes({"w": {**_F32_4, "shape": [2, 3]}}, bytes(16)), "needs 24"),
+    "shape/bytes mismatch": (_file_bytes({"w": {**_F32_4, "shape": [2, 3]}}, bytes(16)),
+                             "needs 24"),
     "offsets past end": (_file_bytes({"w": _F32_4}, bytes(12)), "past the end"),
-    "offsets reversed": (_file_bytes({"w": {**_F32_4, "data_offsets": [16, 0]}}, bytes(16)), "begin <= end"),
+    "offsets reversed": (_file_bytes({"w": {**_F32_4, "data_offsets": [16, 0]}}, bytes(16)),
+                         "begin <= end"),
     "overlap": (_file_bytes({"w": _F32_4, "v": {**_F32_4, "data_offsets": [8, 24]}}, bytes(24)),
                 "'v' at data_offsets [8, 24] overlaps"),
     "hole": (_file_bytes({"w": _F32_4, "v": {**_F32_4, "data_offsets": [20, 36]}}, bytes(36)),
@@ -185,7 +189,8 @@ def test_matches_the_safetensors_package(tmp_path):
     tensors = _mixed_tensors()
     ours, theirs = tmp_path / "ours.safetensors", tmp_path / "theirs.safetensors"
     write_safetensors(ours, tensors, metadata={"format": "pt"})
-    st.save_file({k: v.contiguous() for k, v in tensors.items()}, str(theirs), metadata={"format": "pt"})
+    st.save_file({k: v.contiguous() for k, v in tensors.items()}, str(theirs),
+                 metadata={"format": "pt"})
     for loaded in (st.load_file(str(ours)), read_safetensors(theirs)):
         assert sorted(loaded) == sorted(tensors)
         for name, tensor in tensors.items():

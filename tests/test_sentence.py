@@ -29,7 +29,8 @@ def test_normalisation_is_the_models_unless_asked_for(sentence_encoder):
     close = dict(atol=1e-5, rtol=0)
     assert sentence_encoder.normalize  # our own models end with it
     for asked in (False, True):
-        got = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=asked, convert_to_tensor=True)
+        got = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=asked,
+                                      convert_to_tensor=True)
         torch.testing.assert_close(got, unit, **close)
     sentence_encoder.normalize = False  # like a model without a Normalize module
     plain = sentence_encoder.encode(CORPUS[:3], convert_to_tensor=True)
@@ -40,9 +41,11 @@ def test_normalisation_is_the_models_unless_asked_for(sentence_encoder):
 
 
 def test_sentence_transformers_arguments_and_return_types(sentence_encoder):
-    tensor = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=False, show_progress_bar=False,
-                                     convert_to_tensor=True, device="cpu", batch_size=2)
-    assert isinstance(tensor, torch.Tensor) and tensor.shape == (3, 32) and tensor.device.type == "cpu"
+    tensor = sentence_encoder.encode(CORPUS[:3], normalize_embeddings=False,
+                                     show_progress_bar=False, convert_to_tensor=True, device="cpu",
+                                     batch_size=2)
+    assert (isinstance(tensor, torch.Tensor) and tensor.shape == (3, 32)
+            and tensor.device.type == "cpu")
     vectors = sentence_encoder.encode(CORPUS[:3], convert_to_numpy=False)
     assert isinstance(vectors, list) and len(vectors) == 3 and vectors[0].shape == (32,)
     torch.testing.assert_close(torch.stack(vectors), tensor)

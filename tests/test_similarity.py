@@ -28,7 +28,8 @@ def corpus_with_ties(seed=0):
 
 def test_cos_sim_is_the_cosine_matrix():
     a, b = np.random.default_rng(1).normal(size=(2, 5, 8)).astype(np.float32)
-    expected = (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+    expected = ((a / np.linalg.norm(a, axis=1, keepdims=True))
+                @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T)
     np.testing.assert_allclose(cos_sim(a, b).numpy(), expected, atol=1e-6)
     np.testing.assert_allclose(cos_sim(torch.from_numpy(a[0]), b).numpy(), expected[:1], atol=1e-6)
     with pytest.raises(InputError, match="width 8 and 7"):

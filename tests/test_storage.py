@@ -75,7 +75,8 @@ def test_identify_tells_every_format_apart(tmp_path, tokenizer):
     checkpoint.mkdir(parents=True)
     (checkpoint / "config.json").write_text(json.dumps({"format": "minitransformer.Checkpoint"}))
     found = identify(tmp_path / "run")  # a run stands for its best checkpoint
-    assert (found.format, found.path, found.run) == (Format.CHECKPOINT, checkpoint, tmp_path / "run")
+    assert (found.format, found.path, found.run) == (
+        Format.CHECKPOINT, checkpoint, tmp_path / "run")
 
 
 @pytest.mark.parametrize("case, words", [

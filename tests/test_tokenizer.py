@@ -22,14 +22,16 @@ def test_trained_vocabulary_round_trips(tokenizer):
 def test_padding_to_longest_and_mask(tokenizer):
     batch = tokenizer(["a cat.", "the quick brown fox jumps over the lazy dog."])
     ids, mask = batch["input_ids"], batch["attention_mask"]
-    lengths = [len(ids) for ids in tokenizer.tokenize(["a cat.", "the quick brown fox jumps over the lazy dog."])]
+    lengths = [len(ids) for ids in tokenizer.tokenize(
+        ["a cat.", "the quick brown fox jumps over the lazy dog."])]
     assert ids.shape == mask.shape == (2, max(lengths))
     assert mask.sum(1).tolist() == lengths
     assert (ids[0, lengths[0]:] == tokenizer.pad_id).all()
 
 
 def test_truncation_keeps_the_first_tokens_and_sep(tokenizer):
-    ids = tokenizer.with_max_length(8).tokenize(["the quick brown fox jumps over the lazy dog " * 50])[0]
+    ids = tokenizer.with_max_length(8).tokenize(
+        ["the quick brown fox jumps over the lazy dog " * 50])[0]
     full = tokenizer.with_max_length(512).tokenize(["the quick brown fox"])[0]
     assert tokenizer.max_length == 64  # the shared fixture, left as it was
     assert len(ids) == 8

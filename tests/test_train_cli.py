@@ -29,11 +29,12 @@ DEV = ROOT / "minitransformer" / "default_data" / "dev.jsonl"
 
 def test_default_run_then_evaluate_json(tmp_path, capsys):
     run = tmp_path / "run"
-    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "60",
-                       "--run-dir", str(run)]) == 0
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train",
+                       "60", "--run-dir", str(run)]) == 0
     printed = capsys.readouterr().out
     assert "from scratch" in printed and "best dev results" in printed and "topic=" in printed
-    assert (run / "best" / "config.json").is_file() and (run / "last" / "training_state.pt").is_file()
+    assert ((run / "best" / "config.json").is_file()
+            and (run / "last" / "training_state.pt").is_file())
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "finished" and record["command"].endswith("--run-dir " + str(run))
     assert [t["train"]["examples"] for t in record["tasks"]] == [60, 60]
@@ -113,18 +114,20 @@ def test_token_and_similarity_tasks_train_end_to_end(tmp_path, capsys):
     conll = tmp_path / "ner.conll"
     conll.write_text("Anna\tB-PER\nlives\tO\nin\tO\nParis\tB-LOC\n\nBob\tB-PER\nSmith\tI-PER\nruns\tO\n\n")
     sts = tmp_path / "sts.jsonl"
-    sts.write_text("".join(json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in [
-        ("A man runs.", "A man is running.", 4.8), ("A cat sleeps.", "Stocks fell.", 0.2),
-        ("Bob cooks rice.", "Bob is cooking.", 3.5), ("Rain again.", "A dog barks.", 0.5)]))
+    sts.write_text("".join(
+        json.dumps({"sentence1": a, "sentence2": b, "score": s}) + "\n" for a, b, s in [
+            ("A man runs.", "A man is running.", 4.8), ("A cat sleeps.", "Stocks fell.", 0.2),
+            ("Bob cooks rice.", "Bob is cooking.", 3.5), ("Rain again.", "A dog barks.", 0.5)]))
     config = tmp_path / "mixed.json"
     config.write_text(json.dumps({"tasks": [
         {"name": "ner", "kind": "token_classification", "train": "ner.conll", "dev": "ner.conll"},
         {"name": "sts", "kind": "sentence_similarity", "train": "sts.jsonl", "dev": "sts.jsonl"}]}))
     run = tmp_path / "run"
-    assert train.main(["--config", str(config), "--init", "scratch", "--preset", "tiny", "--epochs", "2",
-                       "--run-dir", str(run)]) == 0
+    assert train.main(["--config", str(config), "--init", "scratch", "--preset", "tiny",
+                       "--epochs", "2", "--run-dir", str(run)]) == 0
     capsys.readouterr()
-    assert train.main(["evaluate", str(run), "--task", f"ner={conll}", "--task", f"sts={sts}", "--json"]) == 0
+    assert train.main(["evaluate", str(run), "--task", f"ner={conll}", "--task", f"sts={sts}",
+                       "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert set(results["ner"]) == {"entity_f1"} and set(results["sts"]) == {"spearman", "pearson"}
 
@@ -154,8 +157,8 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
     """MT-DNN's second stage: --init RUN starts each task from RUN's head of the same name
     when kind and labels match, and from a new head when they do not."""
     first = tmp_path / "first"
-    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train", "40",
-                       "--run-dir", str(first), "--progress", "off"]) == 0
+    assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train",
+                       "40", "--run-dir", str(first), "--progress", "off"]) == 0
     saved = load_model_with_heads(first / "best")[0].heads
     # The same file with the topics renamed: as many labels, other names.
     renamed = tmp_path / "renamed.jsonl"
@@ -169,7 +172,8 @@ def test_init_from_a_run_continues_its_trained_heads(tmp_path):
          "label_field": "sentiment"}]}))
     logged = []
     config = RunConfig.read(vars(train.training_parser().parse_args(
-        ["--config", str(config_file), "--init", str(first), "--run-dir", str(tmp_path / "second")])))
+        ["--config", str(config_file), "--init", str(first),
+         "--run-dir", str(tmp_path / "second")])))
     run = prepare_run(config, log=logged.append)
     heads = run.model.heads
     for name, continued in (("sentiment", True), ("topic", False)):

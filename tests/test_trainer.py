@@ -74,7 +74,8 @@ def make_trainer(tokenizer, specs, run_dir, dropout=0.0, distill_target=None, **
 
 
 def test_two_task_model_overfits_a_handful_of_examples(tokenizer, task_files, tmp_path):
-    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=40, lr=3e-3, head_lr=1e-2)
+    trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=40, lr=3e-3,
+                           head_lr=1e-2)
     trainer.train()
     first, last = trainer.state.losses[:4], trainer.state.losses[-4:]
     assert sum(last) < 0.1 * sum(first)
@@ -125,7 +126,8 @@ def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1)
     trainer.train()
     model, _, description = load_model_with_heads(tmp_path / "run" / "best")
-    assert [t["label_map"] for t in description["tasks"]] == [["sports", "tech"], ["negative", "positive"]]
+    assert [t["label_map"] for t in description["tasks"]] == [["sports", "tech"],
+                                                              ["negative", "positive"]]
     for task in trainer.tasks:
         assert evaluate_task(model, task) == evaluate_task(trainer.model, task)
     batch = trainer.tasks[0].dev.collate([trainer.tasks[0].dev[i] for i in range(4)])
@@ -150,8 +152,10 @@ def test_eval_start_scores_the_start_without_changing_the_run(tokenizer, task_fi
     with_start = make_trainer(tokenizer, task_files, tmp_path / "b", dropout=0.1, eval_start=True)
     start = {t.spec.name: evaluate_task(with_start.model, t) for t in with_start.tasks}
     with_start.train()
-    assert with_start.state.losses == plain.state.losses  # the evaluation leaves the model and its mode be
-    assert [e["step"] for e in with_start.state.history] == [0] + [e["step"] for e in plain.state.history]
+    # the evaluation leaves the model and its mode be
+    assert with_start.state.losses == plain.state.losses
+    assert [e["step"] for e in with_start.state.history] == [0] + [
+        e["step"] for e in plain.state.history]
     assert with_start.state.history[0]["metrics"] == start
 
 
@@ -162,7 +166,8 @@ def test_eval_start_keeps_the_start_only_when_nothing_beats_it(tokenizer, task_f
     start = weights(trainer.model)
 
     def scores_by_step(model, tasks, **options):  # falling (or rising) with the step
-        value = 1.0 - 0.1 * trainer.state.global_step if start_is_best else 0.1 * trainer.state.global_step
+        value = (1.0 - 0.1 * trainer.state.global_step if start_is_best
+                 else 0.1 * trainer.state.global_step)
         return {t.spec.name: {"accuracy": value} for t in tasks}
 
     monkeypatch.setattr(dev_evaluation, "dev_results", scores_by_step)
@@ -188,7 +193,8 @@ def test_a_run_stopped_while_scoring_its_start_scores_it_on_resume(tokenizer, ta
 
     def start_scores_best(model, tasks, **options):
         results = real_evaluate(model, tasks, **options)
-        return {name: {metric: (2.0 if resumed.state.global_step == 0 else 0.0) for metric in metrics}
+        return {name: {metric: (2.0 if resumed.state.global_step == 0 else 0.0)
+                       for metric in metrics}
                 for name, metrics in results.items()}
 
     resumed = make_trainer(tokenizer, task_files, tmp_path / "run", eval_start=True)
@@ -223,7 +229,8 @@ def test_failed_write_keeps_the_previous_checkpoint(tokenizer, task_files, tmp_p
     with pytest.raises(OSError, match="No space"):
         save_checkpoint(tmp_path / "run" / "last", trainer.model, tokenizer, [], {})
     assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "metrics.jsonl"]  # no leftovers
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "best", "last", "metrics.jsonl"]  # no leftovers
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_path):
@@ -240,8 +247,9 @@ def test_non_finite_loss_stops_with_a_clear_message(tokenizer, task_files, tmp_p
 def test_gradual_unfreezing_adds_each_depth_at_its_step_and_keeps_adam_state(tokenizer, task_files,
                                                                              tmp_path):
     # 4 steps per epoch, one more depth every step: the tiny encoder's 3 depths (embeddings,
-    # layers 1 and 2) join after steps 1, 2 and 3; each head trains every other step. Adam's per-parameter step counter then says
-    # exactly when each joined, and that nobody's state was reset when others joined.
+    # layers 1 and 2) join after steps 1, 2 and 3; each head trains every other step. Adam's
+    # per-parameter step counter then says exactly when each joined, and that nobody's state was
+    # reset when others joined.
     trainer = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=1, unfreeze_every=1,
                            unfreeze_unit="steps", sampler="round_robin")
     initial = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
@@ -294,7 +302,8 @@ def test_uncertainty_weighting_gradient_reaches_the_log_variance():
 def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path, weighting):
     # Learned loss weights alone are not something to train.
     with pytest.raises(ValueError, match="leaves nothing of the model to train"):
-        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all", loss_weighting=weighting)
+        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all",
+                     loss_weighting=weighting)
 
 
 def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenizer, task_files,

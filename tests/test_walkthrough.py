@@ -19,13 +19,15 @@ NUMBER = re.compile(r"[-+]?\d+\.\d+")
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("make_walkthrough", ROOT / "tools" / "make_walkthrough.py")
+    spec = importlib.util.spec_from_file_location("make_walkthrough",
+                                                  ROOT / "tools" / "make_walkthrough.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.mark.skipif(minilm_directory() is None, reason=f"needs the pretrained model: {MINILM_INSTALL}")
+@pytest.mark.skipif(minilm_directory() is None,
+                    reason=f"needs the pretrained model: {MINILM_INSTALL}")
 def test_the_walkthrough_matches_the_code():
     fresh = load_tool().render(load_model("minilm"))
     stored = (ROOT / "docs" / "walkthrough.md").read_text(encoding="utf-8")
@@ -43,7 +45,8 @@ LINK = re.compile(r"\[`([\w.]+):(\d+)`\]\(\.\./([\w/.]+)#L(\d+)\)")
 
 def page_rows(prefix: str) -> list[str]:
     """The cells of the page's table row that starts with `prefix` (e.g. '| score |')."""
-    (row,) = [line for line in PAGE.read_text(encoding="utf-8").splitlines() if line.startswith(prefix)]
+    (row,) = [line for line in PAGE.read_text(encoding="utf-8").splitlines()
+              if line.startswith(prefix)]
     return [cell.strip() for cell in row.strip("|").split("|")[1:]]
 
 

@@ -83,7 +83,8 @@ def heads_named(panels: list[tuple[int, int]]) -> str:
     for layer, head in panels:
         layers.setdefault(layer, []).append(head)
     return "; ".join(f"layer {layer + 1} head{'s' if len(heads) > 1 else ''} "
-                     f"{', '.join(str(head + 1) for head in heads)}" for layer, heads in layers.items())
+                     f"{', '.join(str(head + 1) for head in heads)}"
+                     for layer, heads in layers.items())
 
 
 def picture_caption(trace, layers: list[int], heads: list[int]) -> list[str]:
@@ -231,7 +232,8 @@ def render(model) -> str:
         "what is left (mean over the heads; a piece that occurs twice is named with its "
         "position, as `the(1)` and `the(5)`):",
         "",
-        f"| layer | weight on [CLS] / [SEP] | strongest word-to-word links | norm of `{pieces[WORD]}` |",
+        "| layer | weight on [CLS] / [SEP] | strongest word-to-word links | "
+        f"norm of `{pieces[WORD]}` |",
         "|---|---|---|---|",
     ]
     for number, (attention_weights, output) in enumerate(zip(trace.encoder.attention,
@@ -257,7 +259,8 @@ def render(model) -> str:
         "|---|---|",
     ]
     embeddings = model.encode([SENTENCE, *OTHERS])
-    assert abs(float(F.normalize(trace.pooled, dim=-1)[0] @ torch.from_numpy(embeddings[0])) - 1) < 1e-5
+    assert abs(float(F.normalize(trace.pooled, dim=-1)[0]
+                     @ torch.from_numpy(embeddings[0])) - 1) < 1e-5
     for other, vector in zip(OTHERS, embeddings[1:]):
         lines.append(f"| {other} | {float(embeddings[0] @ vector):.4f} |")
     lines.append("")

@@ -49,8 +49,8 @@ def main() -> int:
     for name, fields in SOURCES:
         path = args.data / name
         if not path.is_file():
-            print(f"error: {path}: no such file (the shared data is expected beside the repository)",
-                  file=sys.stderr)
+            print(f"error: {path}: no such file (the shared data is expected beside the "
+                  "repository)", file=sys.stderr)
             return 2
         new = [t for t in (" ".join(text.split()) for text in texts_of(path, fields))
                if t and t not in seen and not seen.add(t)]

@@ -54,10 +54,12 @@ def build(candidate, num_heads: int = HEADS, seed: int = 0):
     linears = {}
     for name in PROJECTIONS:
         linear = getattr(learner, name, None)
-        if not isinstance(linear, nn.Linear) or linear.weight.shape != (WIDTH, WIDTH) or linear.bias is None:
+        if (not isinstance(linear, nn.Linear) or linear.weight.shape != (WIDTH, WIDTH)
+                or linear.bias is None):
             raise CheckFailed(f"{type(learner).__name__}({WIDTH}, {num_heads}) needs an "
-                              f"nn.Linear({WIDTH}, {WIDTH}) with a bias named {name!r} (the checks copy "
-                              f"known weights into query, key, value and output); found {linear!r}",
+                              f"nn.Linear({WIDTH}, {WIDTH}) with a bias named {name!r} (the "
+                              "checks copy known weights into query, key, value and output); "
+                              f"found {linear!r}",
                               look_at="__init__")
         linears[name] = linear
     with torch.no_grad():
@@ -126,16 +128,17 @@ def check_softmax_rows(candidate) -> str:
     hidden, _ = inputs()
     _, weights = call(learner, hidden, None)
     if weights.min() < -1e-6:
-        raise CheckFailed(f"attention weights go down to {weights.min():.3g}: weights come out of a "
-                          "softmax and are never negative")
+        raise CheckFailed(f"attention weights go down to {weights.min():.3g}: weights come out "
+                          "of a softmax and are never negative")
     rows, columns = weights.sum(-1), weights.sum(-2)
     ones = torch.ones_like(rows)
     if not close(rows, ones, 1e-4):
         if close(columns, ones, 1e-4):
-            raise CheckFailed("each column of the weights sums to 1, not each row: take the softmax "
-                              "over the keys, the last dimension (softmax(dim=-1))")
-        raise CheckFailed(f"rows of the weights sum to between {rows.min():.3f} and {rows.max():.3f}, "
-                          "not 1: each query's weights over the keys must be a softmax")
+            raise CheckFailed("each column of the weights sums to 1, not each row: take the "
+                              "softmax over the keys, the last dimension (softmax(dim=-1))")
+        raise CheckFailed(f"rows of the weights sum to between {rows.min():.3f} and "
+                          f"{rows.max():.3f}, not 1: each query's weights over the keys must be "
+                          "a softmax")
     return "every query's weights over the keys sum to 1"
 
 
@@ -146,15 +149,16 @@ def diagnose_scores(weights, expected_weights) -> str:
     if misfit < 0.01:  # the learner's scores are a multiple of the right ones
         root = math.sqrt(HEAD_SIZE)
         if abs(factor / root - 1) < 0.02:
-            return (f"scores are not divided by sqrt(d_k) = {root:g}: the attention is {factor:.1f}x "
-                    "too peaked")
+            return (f"scores are not divided by sqrt(d_k) = {root:g}: the attention is "
+                    f"{factor:.1f}x too peaked")
         if abs(factor * root - 1) < 0.02:
             return (f"scores are divided by d_k = {HEAD_SIZE} instead of sqrt(d_k) = {root:g}: the "
                     f"attention is {1 / factor:.1f}x too flat")
         if abs(factor * math.sqrt(HEADS) - 1) < 0.02:
-            return (f"scores are divided by sqrt(d) = {math.sqrt(WIDTH):g}, the whole width, instead "
-                    f"of sqrt(d_k) = {root:g}, one head's width")
-        return f"scores are {factor:.2f}x the right ones: divide Q K^T by sqrt(d_k) = {root:g}, nothing else"
+            return (f"scores are divided by sqrt(d) = {math.sqrt(WIDTH):g}, the whole width, "
+                    f"instead of sqrt(d_k) = {root:g}, one head's width")
+        return (f"scores are {factor:.2f}x the right ones: divide Q K^T by sqrt(d_k) = {root:g}, "
+                "nothing else")
     return ""
 
 
@@ -168,26 +172,28 @@ def check_against_torch(candidate) -> str:
         if reason:
             raise CheckFailed(reason)
         if heads_wrong(candidate):
-            raise CheckFailed(f"with one head the attention is right, with {HEADS} it is not: the heads "
-                              f"are split or merged wrongly; view (B, T, d) as (B, T, h, d_k), transpose "
-                              "to (B, h, T, d_k), and undo exactly that before the output projection")
+            raise CheckFailed(f"with one head the attention is right, with {HEADS} it is not: "
+                              "the heads are split or merged wrongly; view (B, T, d) as "
+                              "(B, T, h, d_k), transpose to (B, h, T, d_k), and undo exactly "
+                              "that before the output projection")
         if keys_and_queries_swapped(learner, hidden, weights):
             raise CheckFailed("the scores are K Q^T: row i holds how key i matches every query; "
-                              "compute Q K^T so that each query's row is softmaxed over the keys")
+                              "compute Q K^T so that each query's row is softmaxed over the "
+                              "keys")
         raise CheckFailed(projection_mistake(learner, hidden) or
                           f"attention weights differ from torch.nn.MultiheadAttention's by up to "
                           f"{max_difference(weights, expected_weights):.3g}")
     if not close(output, expected, TOLERANCE):
         if heads_wrong(candidate):
-            raise CheckFailed(f"the weights are right but the output is not, and only with {HEADS} "
-                              "heads: the heads are merged back wrongly; transpose (B, h, T, d_k) to "
-                              "(B, T, h, d_k) before reshaping to (B, T, d)")
+            raise CheckFailed(f"the weights are right but the output is not, and only with "
+                              f"{HEADS} heads: the heads are merged back wrongly; transpose "
+                              "(B, h, T, d_k) to (B, T, h, d_k) before reshaping to (B, T, d)")
         mistake = projection_mistake(learner, hidden)
         if mistake:
             raise CheckFailed(f"the weights are right but the output is not: {mistake}")
         raise CheckFailed(f"the weights are right but the output differs by up to "
-                          f"{max_difference(output, expected):.3g}: the output is weights @ V per head, "
-                          "heads merged back to (B, T, d), then the output projection")
+                          f"{max_difference(output, expected):.3g}: the output is weights @ V "
+                          "per head, heads merged back to (B, T, d), then the output projection")
     return f"outputs and weights within {TOLERANCE:g}"
 
 
@@ -256,21 +262,25 @@ def padding_mistake(learner, hidden, mask, weights) -> str:
     share_on_padding = weights.nan_to_num(0.0).where(padded_keys, 0.0).sum(-1)  # (B, h, T)
     on_padding = weights[padded_keys]
     rows = weights.sum(-1)
-    if close(weights, (scores_of(learner, hidden) + additive.transpose(-2, -1)).softmax(-1), 1e-4):
+    if close(weights, (scores_of(learner, hidden) + additive.transpose(-2, -1)).softmax(-1),
+             1e-4):
         return ("the mask is added along the query axis: additive_mask (B, 1, 1, T) has one entry "
                 "per key and broadcasts over the queries as it is; transposed to (B, 1, T, 1) it "
-                "blanks the rows of padded queries instead, and real queries still give padded keys "
-                f"weight {share_on_padding.max():.2f}; add it as it is: scores + additive_mask")
+                "blanks the rows of padded queries instead, and real queries still give padded "
+                f"keys weight {share_on_padding.max():.2f}; add it as it is: "
+                "scores + additive_mask")
     if (share_on_padding[mask.min(dim=1).values == 0] > 1 - 1e-4).all():
         return ("the mask is inverted: padded keys get all the weight and real tokens none; "
                 "additive_mask is already 0 for real tokens and very negative for padding, so add "
                 "it to the scores as it is (no == 0 test, no 1 - mask)")
-    if not torch.isfinite(weights).all() or on_padding.min() < -1e-6 or not close(rows, torch.ones_like(rows), 1e-4):
+    if (not torch.isfinite(weights).all() or on_padding.min() < -1e-6
+            or not close(rows, torch.ones_like(rows), 1e-4)):
         if on_padding.abs().max() < 1e-6:
-            return (f"padded keys are zeroed after the softmax, so rows sum to {rows.min():.2f}, not "
-                    "1: add the mask to the scores before the softmax")
-        return (f"with padding the weights are no softmax (padded keys get {on_padding.min():.3g}): "
-                "the mask is added after the softmax; add it to the scores before")
+            return (f"padded keys are zeroed after the softmax, so rows sum to "
+                    f"{rows.min():.2f}, not 1: add the mask to the scores before the softmax")
+        return (f"with padding the weights are no softmax (padded keys get "
+                f"{on_padding.min():.3g}): the mask is added after the softmax; add it to the "
+                "scores before")
     if close(weights, scores_of(learner, hidden).softmax(-1), 1e-4):
         return (f"padded keys receive weight {on_padding.max():.2f}, as if there were no mask: "
                 "additive_mask is not used; add it to the scores before the softmax")
@@ -315,11 +325,12 @@ def check_dropout(candidate) -> str:
         learner.eval()
         again = learner(hidden, None)
     if not close(plain, again, 0.0):
-        raise CheckFailed("with attention_dropout = 0.5 the output in eval mode changes between calls: "
-                          "dropout must act only in training (F.dropout(..., training=self.training))")
+        raise CheckFailed("with attention_dropout = 0.5 the output in eval mode changes between "
+                          "calls: dropout must act only in training "
+                          "(F.dropout(..., training=self.training))")
     if torch.equal(first, second):
-        raise CheckFailed("with attention_dropout = 0.5 the output in train mode is the same twice: "
-                          "apply dropout to the attention weights in training")
+        raise CheckFailed("with attention_dropout = 0.5 the output in train mode is the same "
+                          "twice: apply dropout to the attention weights in training")
     return "on the weights in training only"
 
 
@@ -346,7 +357,8 @@ COMPONENT = Component(
         Check("the weights are a softmax over the keys", check_softmax_rows, look_at="forward"),
         Check("against torch.nn.MultiheadAttention, no padding", check_against_torch,
               look_at="forward"),
-        Check("against torch.nn.MultiheadAttention, with padding", check_padding, look_at="forward"),
+        Check("against torch.nn.MultiheadAttention, with padding", check_padding,
+              look_at="forward"),
         Check("padding invariance", check_padding_invariance, look_at="forward"),
         Check("a sequence that is all padding", check_all_padding, look_at="forward"),
         Check("attention dropout", check_dropout, look_at="forward"),

@@ -49,10 +49,12 @@ class CheckSkipped(Exception):
 class Check:
     title: str  # what is checked, e.g. "against torch.nn.MultiheadAttention, no padding"
     run: Callable[[Any], str | None]  # candidate -> a short detail on success; raises on failure
-    look_at: str | None = None  # the method of a learner's class a failure points to, e.g. "forward"
+    # the method of a learner's class a failure points to, e.g. "forward"
+    look_at: str | None = None
 
 
-Call = tuple[int, tuple[str, ...]]  # how the checks call something: (positional arguments, keywords)
+# how the checks call something: (positional arguments, keywords)
+Call = tuple[int, tuple[str, ...]]
 
 
 @dataclass
@@ -68,7 +70,9 @@ class Signature:
 @dataclass
 class Component:
     name: str  # the name on the command line
-    writes: str  # what the learner writes, e.g. "a class like minitransformer.model.attention.MultiHeadAttention"
+    # what the learner writes, e.g.
+    # "a class like minitransformer.model.attention.MultiHeadAttention"
+    writes: str
     ours: str  # the IMPORT_PATH of our own implementation, which passes every check
     signature: Signature
     checks: list[Check]
@@ -101,7 +105,8 @@ def run_component(component: Component, candidate: Any,
             report(outcomes[-1])
             break
         except SystemExit as exit_:  # sys.exit, exit() or quit() in the learner's code
-            raise InputError(exit_message(exit_, f"while the check '{check.title}' ran it")) from None
+            raise InputError(exit_message(exit_,
+                                          f"while the check '{check.title}' ran it")) from None
         except Exception as error:  # raised inside the learner's code, or a bug of ours
             message = learner_error(error)
             if message is None:
@@ -131,7 +136,8 @@ def learner_error(error: Exception) -> str | None:
     frame = learner_frame(error)
     if frame is None:
         return None
-    if isinstance(error, InputError):  # the library refused a file or setting: not the learner's code
+    # the library refused a file or setting: not the learner's code
+    if isinstance(error, InputError):
         return f"the check could not run (not a mistake in your code): {error}"
     where = f"{Path(frame.filename).name}, line {frame.lineno} (in {frame.name})"
     if isinstance(error, NotImplementedError):

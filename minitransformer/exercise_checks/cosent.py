@@ -26,15 +26,18 @@ SCALE = 2.0
 
 def reference_loss(cosines, scores, scale: float) -> float:
     """The formula, pair by pair; log(1 + sum) computed stably as m + log(e^-m + sum e^(x - m))."""
-    terms = [scale * (cosines[j] - cosines[i]) for i in range(len(scores)) for j in range(len(scores))
+    terms = [scale * (cosines[j] - cosines[i])
+             for i in range(len(scores)) for j in range(len(scores))
              if scores[i] > scores[j]]
     top = max(terms + [0.0])
     return top + math.log(math.exp(-top) + math.fsum(math.exp(term - top) for term in terms))
 
 
 def reference_gradient(cosines, scores, scale: float) -> list[float]:
-    """d loss / d cos_k: each term's share of the sum, times scale, pushes cos_j down and cos_i up."""
-    pairs = [(i, j) for i in range(len(scores)) for j in range(len(scores)) if scores[i] > scores[j]]
+    """d loss / d cos_k: each term's share of the sum, times scale, pushes cos_j down and
+    cos_i up."""
+    pairs = [(i, j) for i in range(len(scores)) for j in range(len(scores))
+             if scores[i] > scores[j]]
     terms = [scale * (cosines[j] - cosines[i]) for i, j in pairs]
     top = max(terms + [0.0])
     total = math.exp(-top) + math.fsum(math.exp(term - top) for term in terms)
@@ -89,8 +92,9 @@ def check_by_hand(candidate) -> str:
         if math.isclose(loss, wrong, rel_tol=1e-5):
             raise CheckFailed(message)
     raise CheckFailed(f"for cosines {COSINES}, gold scores {SCORES} and scale {SCALE} the loss is "
-                      f"{loss:.6f}; by hand it is {expected:.6f} (only ordered pairs count: i above j "
-                      "when gold_i > gold_j, strictly; ties and the pair (i, i) add nothing)")
+                      f"{loss:.6f}; by hand it is {expected:.6f} (only ordered pairs count: i "
+                      "above j when gold_i > gold_j, strictly; ties and the pair (i, i) add "
+                      "nothing)")
 
 
 def tied_loss(with_itself: bool = False) -> float:
@@ -109,20 +113,22 @@ def check_random_batches(candidate) -> str:
         loss = loss_of(candidate, cosines, scores, 20.0)[0].item()
         expected = reference_loss(cosines, scores, 20.0)
         if not math.isclose(loss, expected, rel_tol=1e-4, abs_tol=1e-5):
-            raise CheckFailed(f"on a random batch of 16 pairs at scale 20 the loss is {loss:.5f}, the "
-                              f"formula gives {expected:.5f}")
+            raise CheckFailed(f"on a random batch of 16 pairs at scale 20 the loss is {loss:.5f}, "
+                              f"the formula gives {expected:.5f}")
     return "5 batches of 16 pairs at scale 20 match the formula"
 
 
 def check_gradient(candidate) -> str:
     loss, cosines = loss_of(candidate, COSINES, SCORES, SCALE, grad=True)
     if not loss.requires_grad:
-        raise CheckFailed("the loss does not depend on the cosines through autograd (.item(), numpy "
-                          "or a detach inside?): no gradient would reach the encoder")
+        raise CheckFailed("the loss does not depend on the cosines through autograd (.item(), "
+                          "numpy or a detach inside?): no gradient would reach the encoder")
     loss.backward()
     expected = torch.tensor(reference_gradient(COSINES, SCORES, SCALE))
-    if cosines.grad is None or not torch.allclose(cosines.grad.double(), expected.double(), atol=1e-5):
-        raise CheckFailed(f"d loss / d cosines is {cosines.grad.tolist() if cosines.grad is not None else None}, "
+    if cosines.grad is None or not torch.allclose(cosines.grad.double(), expected.double(),
+                                                  atol=1e-5):
+        raise CheckFailed(f"d loss / d cosines is "
+                          f"{cosines.grad.tolist() if cosines.grad is not None else None}, "
                           f"by hand {[round(g, 6) for g in expected.tolist()]}")
     return "d loss / d cosines equals the hand-derived gradient"
 
@@ -133,19 +139,20 @@ def check_large_scale(candidate) -> str:
     loss = loss_of(candidate, cosines, scores, 50.0)[0].item()
     expected = reference_loss(cosines, scores, 50.0)
     if not math.isfinite(loss):
-        raise CheckFailed(f"at scale 50 a badly ordered batch gives loss {loss}: exp overflows float32; "
-                          "compute log(1 + sum exp(x)) as torch.logsumexp over the terms with a 0 "
-                          "prepended for the 1")
+        raise CheckFailed(f"at scale 50 a badly ordered batch gives loss {loss}: exp overflows "
+                          "float32; compute log(1 + sum exp(x)) as torch.logsumexp over the terms "
+                          "with a 0 prepended for the 1")
     if not math.isclose(loss, expected, rel_tol=1e-4):
-        raise CheckFailed(f"at scale 50 a badly ordered batch gives {loss:.3f}, the formula {expected:.3f}")
+        raise CheckFailed(f"at scale 50 a badly ordered batch gives {loss:.3f}, the formula "
+                          f"{expected:.3f}")
     return f"finite and right at scale 50 ({loss:.1f})"
 
 
 def check_no_order(candidate) -> str:
     loss = loss_of(candidate, COSINES, [2.0] * len(COSINES), SCALE)[0].item()
     if loss != 0.0 and not math.isclose(loss, 0.0, abs_tol=1e-7):
-        raise CheckFailed(f"with all gold scores equal there is no order to learn and the loss must "
-                          f"be log(1) = 0, got {loss:.6f}")
+        raise CheckFailed(f"with all gold scores equal there is no order to learn and the loss "
+                          f"must be log(1) = 0, got {loss:.6f}")
     return "all gold scores equal: loss 0"
 
 
@@ -154,8 +161,9 @@ COMPONENT = Component(
     writes="a function cosent_loss(cosines, scores, scale=20.0), or a class like "
            "minitransformer.tasks.heads.SimilarityObjective",
     ours="minitransformer/tasks/heads.py:SimilarityObjective",
-    signature=Signature("cosent_loss(cosines (B,), scores (B,), scale=20.0) -> a 0-dim tensor, or a "
-                        "class like SimilarityObjective(scale=20.0) with loss(cosines, scores)",
+    signature=Signature("cosent_loss(cosines (B,), scores (B,), scale=20.0) -> a 0-dim tensor, "
+                        "or a class like SimilarityObjective(scale=20.0) with "
+                        "loss(cosines, scores)",
                         function=(2, ("scale",)),
                         methods={"__init__": (0, ("scale",)), "loss": (2, ())}),
     checks=[

@@ -39,18 +39,19 @@ def build(candidate, placement: str, seed: int = 0):
     randomise(ours, seed)
     learner = candidate(config)
     if isinstance(getattr(learner, "layers", None), (list, tuple)):
-        raise CheckFailed("layers is a plain Python list: PyTorch does not see modules inside one (no "
-                          "parameters, no .to(), no state_dict); use nn.ModuleList",
+        raise CheckFailed("layers is a plain Python list: PyTorch does not see modules inside one "
+                          "(no parameters, no .to(), no state_dict); use nn.ModuleList",
                           look_at="__init__")
     lacks, extra = parameter_names(learner, ours)
     if placement == "pre" and any(name.startswith("final_norm.") for name in lacks):
-        raise CheckFailed("a pre-norm stack needs a final LayerNorm, final_norm, after the last layer: "
-                          "each pre-norm layer adds to the residual stream without normalising it, so "
-                          "the output would never be normalised", look_at="__init__")
-    if placement == "post" and any(name.startswith("final_norm.") for name in extra):
-        raise CheckFailed("a post-norm stack has no final LayerNorm (final_norm): each post-norm layer "
-                          "already ends with one; create it only when config.norm_placement is 'pre'",
+        raise CheckFailed("a pre-norm stack needs a final LayerNorm, final_norm, after the last "
+                          "layer: each pre-norm layer adds to the residual stream without "
+                          "normalising it, so the output would never be normalised",
                           look_at="__init__")
+    if placement == "post" and any(name.startswith("final_norm.") for name in extra):
+        raise CheckFailed("a post-norm stack has no final LayerNorm (final_norm): each post-norm "
+                          "layer already ends with one; create it only when config.norm_placement "
+                          "is 'pre'", look_at="__init__")
     load_same_weights(learner, ours)
     return config, ours, learner.eval()
 
@@ -87,7 +88,8 @@ def against_reference(candidate, placement: str) -> str:
     expected = reference_stack(ours, config, ids, mask)[real]
     if close(output, expected, TOLERANCE):
         return f"within {max_difference(output, expected):.1e}"
-    if placement == "pre" and close(output, reference_stack(ours, config, ids, mask, final_norm=False)[real], 1e-4):
+    if placement == "pre" and close(
+            output, reference_stack(ours, config, ids, mask, final_norm=False)[real], 1e-4):
         raise CheckFailed("the pre-norm stack's output is the last layer's, un-normalised: apply "
                           "final_norm after the last layer")
     unmasked = reference_stack(ours, config, ids, torch.ones_like(mask))[real]

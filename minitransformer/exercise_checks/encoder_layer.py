@@ -4,8 +4,8 @@ torch.nn.TransformerEncoderLayer, PyTorch's own implementation of the same layer
     post-norm:  x = LN1(x + attention(x));   x = LN2(x + feed_forward(x))
     pre-norm:   x = x + attention(LN1(x));   x = x + feed_forward(LN2(x))
 
-The learner writes a class like minitransformer.model.encoder.EncoderLayer: EncoderLayer(config) with
-its parameters named like ours (attention.{query,key,value,output}, attention_norm,
+The learner writes a class like minitransformer.model.encoder.EncoderLayer: EncoderLayer(config)
+with its parameters named like ours (attention.{query,key,value,output}, attention_norm,
 feed_forward.{inner,outer}, feed_forward_norm), and forward(x (B, T, d), additive_mask
 (B, 1, 1, T) or None) -> (B, T, d). It may use our MultiHeadAttention or its own.
 Known mistakes are named by computing the layer with that mistake and finding a match. Where
@@ -70,7 +70,8 @@ def torch_layer(ours: EncoderLayer, config: EncoderConfig, norm_first: bool | No
         norm_first=(config.norm_placement == "pre") if norm_first is None else norm_first).eval()
     attention = ours.attention
     with torch.no_grad():
-        reference.self_attn.in_proj_weight.copy_(torch.cat([attention.query.weight, attention.key.weight,
+        reference.self_attn.in_proj_weight.copy_(torch.cat([attention.query.weight,
+                                                            attention.key.weight,
                                                             attention.value.weight]))
         reference.self_attn.in_proj_bias.copy_(torch.cat([attention.query.bias, attention.key.bias,
                                                           attention.value.bias]))
@@ -94,7 +95,8 @@ def sketch(reference: nn.TransformerEncoderLayer, x, mask, pre_norm: bool, atten
     norm1, norm2 = reference.norm1, reference.norm2
     if norms_swapped:
         norm1, norm2 = norm2, norm1
-    attend = lambda h: reference.self_attn(h, h, h, key_padding_mask=mask == 0, need_weights=False)[0]
+    attend = lambda h: reference.self_attn(h, h, h, key_padding_mask=mask == 0,
+                                           need_weights=False)[0]
     feed = lambda h: reference.linear2(reference.activation(reference.linear1(h)))
     keep_a, keep_f = float(attention_residual), float(feed_forward_residual)
     with torch.no_grad():
@@ -163,29 +165,35 @@ def against_torch(candidate, placement: str) -> str:
         return f"within {max_difference(output, expected):.1e}"
     pre = placement == "pre"
     other = "post" if pre else "pre"
-    if close(output, real_tokens(run_torch(torch_layer(ours, config, norm_first=not pre), x, mask), mask), 1e-4):
-        raise CheckFailed(f"this is a {other}-norm layer, but config.norm_placement is {placement!r}: "
+    if close(output, real_tokens(run_torch(torch_layer(ours, config, norm_first=not pre),
+                                           x, mask), mask), 1e-4):
+        raise CheckFailed(f"this is a {other}-norm layer, but config.norm_placement is "
+                          f"{placement!r}: "
                           + ("x = x + sublayer(LN(x))" if pre else "x = LN(x + sublayer(x))"))
     for name in ACTIVATION_FUNCTIONS:
         if name != config.activation and close(
-                output, real_tokens(run_torch(torch_layer(ours, config, activation=name), x, mask), mask), 1e-4):
+                output, real_tokens(run_torch(torch_layer(ours, config, activation=name),
+                                              x, mask), mask), 1e-4):
             raise CheckFailed(f"the feed-forward uses {name}, but config.activation is "
-                              f"{config.activation!r}: take the function that config.activation names")
+                              f"{config.activation!r}: take the function that config.activation "
+                              "names")
     if close(output, real_tokens(run_torch(reference, x, torch.ones_like(mask)), mask), 1e-4):
         raise CheckFailed("the layer ignores the padding: pass additive_mask on to the attention")
     mistakes = {
-        "the attention sub-layer has no residual connection: add its input back": dict(attention_residual=False),
-        "the feed-forward sub-layer has no residual connection: add its input back": dict(feed_forward_residual=False),
+        "the attention sub-layer has no residual connection: add its input back":
+            dict(attention_residual=False),
+        "the feed-forward sub-layer has no residual connection: add its input back":
+            dict(feed_forward_residual=False),
         "the two LayerNorms are swapped: attention_norm belongs to the attention sub-layer, "
         "feed_forward_norm to the feed-forward": dict(norms_swapped=True),
     }
     for message, switches in mistakes.items():
         if close(output, real_tokens(sketch(reference, x, mask, pre, **switches), mask), 1e-4):
             raise CheckFailed(message)
-    raise CheckFailed(f"the {placement}-norm layer's outputs differ from torch.nn.TransformerEncoderLayer"
-                      f"(norm_first={pre}) by up to {max_difference(output, expected):.3g} (if it uses "
-                      "your own attention, check that first: python -m minitransformer.check "
-                      "attention ...)")
+    raise CheckFailed(f"the {placement}-norm layer's outputs differ from "
+                      f"torch.nn.TransformerEncoderLayer(norm_first={pre}) by up to "
+                      f"{max_difference(output, expected):.3g} (if it uses your own attention, "
+                      "check that first: python -m minitransformer.check attention ...)")
 
 
 def check_padding_invariance(candidate) -> str:
@@ -198,8 +206,8 @@ def check_padding_invariance(candidate) -> str:
     alone = learner_output(learner, x[1:2, :length], torch.ones(1, length, dtype=torch.long))[0]
     worst = max_difference(padded, alone)
     if worst > TOLERANCE:
-        raise CheckFailed(f"a sequence's real tokens change by {worst:.3g} when it is padded: pass the "
-                          "mask on to the attention")
+        raise CheckFailed(f"a sequence's real tokens change by {worst:.3g} when it is padded: "
+                          "pass the mask on to the attention")
     return "a padded sequence's tokens equal the same sequence unpadded"
 
 
@@ -209,8 +217,9 @@ def check_dropout(candidate) -> str:
     x, mask = inputs(config)
     expected = real_tokens(run_torch(torch_layer(ours, config), x, mask), mask)
     if not close(real_tokens(learner_output(learner, x, mask), mask), expected, TOLERANCE):
-        raise CheckFailed("with config.dropout = 0.3 the layer in eval mode is not the plain layer: "
-                          "dropout must act only in training (nn.Dropout does that by itself)")
+        raise CheckFailed("with config.dropout = 0.3 the layer in eval mode is not the plain "
+                          "layer: dropout must act only in training (nn.Dropout does that by "
+                          "itself)")
     learner.train()
     torch.manual_seed(0)
     first = learner_output(learner, x, mask)
@@ -266,7 +275,8 @@ def with_full_dropout(ours: EncoderLayer, x, mask, pre_norm: bool, attention_at:
 def check_dropout_placement(candidate) -> str:
     for placement in ("post", "pre"):
         config = small_config(placement, dropout=0.5)
-        config.dropout = 1.0  # after EncoderConfig's validation, which refuses 1 (no use in training)
+        # after EncoderConfig's validation, which refuses 1 (no use in training)
+        config.dropout = 1.0
         ours, learner = build(candidate, config)
         x, mask = inputs(config)
         output = real_tokens(learner_output(learner.train(), x, mask), mask)

@@ -55,7 +55,8 @@ def groups_of(candidate, net, **options) -> list[dict]:
     result = candidate(net, LR, weight_decay=WEIGHT_DECAY, layer_decay=DECAY, **options)
     groups = result[0] if isinstance(result, tuple) else result
     if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
-        raise CheckFailed(f"the result must be a list of dicts (one per group), got {type(groups).__name__}")
+        raise CheckFailed(f"the result must be a list of dicts (one per group), got "
+                          f"{type(groups).__name__}")
     for group in groups:
         missing = [key for key in ("params", "lr", "weight_decay") if key not in group]
         if missing:
@@ -72,9 +73,9 @@ def settings(candidate, net) -> dict[str, tuple[float, float]]:
     for group in groups_of(candidate, net):
         for parameter in group["params"]:
             if not isinstance(parameter, torch.nn.Parameter):
-                raise CheckFailed(f"a group's params hold a {type(parameter).__name__}: they must be "
-                                  "the model's parameters themselves (model.named_parameters() gives "
-                                  "(name, parameter) pairs)")
+                raise CheckFailed(f"a group's params hold a {type(parameter).__name__}: they must "
+                                  "be the model's parameters themselves (model.named_parameters() "
+                                  "gives (name, parameter) pairs)")
             name = names.get(id(parameter), "a parameter that is not the model's")
             if name in found:
                 raise CheckFailed(f"{name} is in two groups: each parameter must be in exactly one")
@@ -115,20 +116,23 @@ def check_rates(candidate, norm_placement: str = "post") -> str:
     table = rate_table(found)
     rates = {name: rate for name, (rate, _) in found.items()}
     if all(abs(rates[name] - LR) < 1e-12 for name in rates):
-        raise CheckFailed(f"every parameter trains at lr = {LR:g}: layer_decay ({DECAY}) is not applied")
+        raise CheckFailed(f"every parameter trains at lr = {LR:g}: layer_decay ({DECAY}) is not "
+                          "applied")
     encoder = [name for name in rates if depth(name) is not None]
     if all(abs(rates[name] - LR * DECAY ** depth(name)) < 1e-12 for name in encoder):
         raise CheckFailed(f"the embeddings train fastest and the top layer slowest ({table}): the "
-                          f"exponent is the depth k where it should be N - k, so that the top layer, "
-                          "closest to the task, trains at lr")
+                          f"exponent is the depth k where it should be N - k, so that the top "
+                          "layer, closest to the task, trains at lr")
     for shift in (1, -1):
-        if all(abs(rates[name] - LR * DECAY ** (LAYERS - depth(name) + shift)) < 1e-12 for name in encoder):
-            raise CheckFailed(f"the exponent is off by one ({table}): depth k trains at lr * d ** (N - k); "
-                              f"the top layer ({LAYERS}) at lr, the embeddings (depth 0) at lr * d ** {LAYERS}")
+        if all(abs(rates[name] - LR * DECAY ** (LAYERS - depth(name) + shift)) < 1e-12
+               for name in encoder):
+            raise CheckFailed(f"the exponent is off by one ({table}): depth k trains at "
+                              f"lr * d ** (N - k); the top layer ({LAYERS}) at lr, the embeddings "
+                              f"(depth 0) at lr * d ** {LAYERS}")
     name = wrong[0]
     where = "a head's" if depth(name) is None else f"depth {depth(name)}'s"
-    raise CheckFailed(f"{name} ({where}) trains at {rates[name]:.4g}, expected {expected_rate(name):.4g} "
-                      f"({table})")
+    raise CheckFailed(f"{name} ({where}) trains at {rates[name]:.4g}, expected "
+                      f"{expected_rate(name):.4g} ({table})")
 
 
 def check_weight_decay(candidate) -> str:
@@ -137,11 +141,13 @@ def check_weight_decay(candidate) -> str:
     for name, parameter in net.named_parameters():
         decay = found[name][1]
         if parameter.dim() >= 2 and decay != WEIGHT_DECAY:
-            raise CheckFailed(f"{name}, a matrix, gets weight decay {decay}, expected {WEIGHT_DECAY}")
+            raise CheckFailed(f"{name}, a matrix, gets weight decay {decay}, expected "
+                              f"{WEIGHT_DECAY}")
         if parameter.dim() < 2 and decay != 0:
             kind = "a LayerNorm gain" if "norm" in name and name.endswith("weight") else "a bias"
             raise CheckFailed(f"{name} ({kind}) is decayed: decay only tensors with 2 or more "
-                              "dimensions; pulling biases and gains toward 0 only shifts activations")
+                              "dimensions; pulling biases and gains toward 0 only shifts "
+                              "activations")
     return "matrices decayed, biases and LayerNorm gains not"
 
 
@@ -180,8 +186,8 @@ def check_adamw_step(candidate) -> str:
 
 COMPONENT = Component(
     name="layer_rates",
-    writes="a function like minitransformer.training.optimizer.parameter_groups(model, lr, weight_decay, "
-           "layer_decay)",
+    writes="a function like minitransformer.training.optimizer.parameter_groups(model, lr, "
+           "weight_decay, layer_decay)",
     ours="minitransformer/training/optimizer.py:parameter_groups",
     signature=Signature("parameter_groups(model, lr, weight_decay=0.01, layer_decay=1.0) -> a list "
                         "of dicts with 'params', 'lr' and 'weight_decay'",

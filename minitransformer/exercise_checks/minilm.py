@@ -90,6 +90,7 @@ def swapped_minilm_check(swap: Callable[[SentenceEncoder, object], None], what: 
                               f"{hidden:.3g} (tolerance {TOLERANCE:g})")
         if embedding > TOLERANCE:
             raise CheckFailed(f"all-MiniLM-L6-v2 with {what}: sentence embeddings differ from "
-                              f"sentence-transformers' by {embedding:.3g} (tolerance {TOLERANCE:g})")
+                              f"sentence-transformers' by {embedding:.3g} "
+                              f"(tolerance {TOLERANCE:g})")
         return f"hidden states within {hidden:.1e}, embeddings within {embedding:.1e}"
     return Check(f"all-MiniLM-L6-v2 with {what}, against the stored originals", run)

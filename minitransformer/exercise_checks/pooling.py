@@ -1,7 +1,8 @@
 """Checks for masked mean pooling: token states (B, T, d) and a mask (B, T) of 1 = token,
 0 = padding -> one vector per sentence (B, d), the mean of its real tokens' states.
 
-The learner writes a function like minitransformer.model.pooling.mean_pooling(states, attention_mask).
+The learner writes a function like
+minitransformer.model.pooling.mean_pooling(states, attention_mask).
 The references are small cases computed by hand, then all-MiniLM-L6-v2's sentence embeddings
 with the learner's pooling against sentence-transformers' stored ones. The hand-made batch has
 B = 2, T = 3 and d = 4, all different, so that a tensor of the wrong shape cannot broadcast into
@@ -43,14 +44,15 @@ def pool(candidate, states, mask):
         if message is None or "must match the size" not in str(error):
             raise
         raise CheckFailed(f"{message}. The shapes do not broadcast: states are (B, T, d) = "
-                          f"{tuple(states.shape)} and the mask (B, T) = {tuple(mask.shape)}; give the "
-                          "mask a last axis, mask[..., None] (B, T, 1), to multiply the states, and "
-                          "keep the count of real tokens (B, 1), sum(dim=1, keepdim=True), to divide "
-                          "the (B, d) sum", look_at="") from None
+                          f"{tuple(states.shape)} and the mask (B, T) = {tuple(mask.shape)}; give "
+                          "the mask a last axis, mask[..., None] (B, T, 1), to multiply the "
+                          "states, and keep the count of real tokens (B, 1), "
+                          "sum(dim=1, keepdim=True), to divide the (B, d) sum",
+                          look_at="") from None
     batch, _, width = states.shape
     if isinstance(pooled, torch.Tensor) and tuple(pooled.shape) == (batch, states.shape[1]):
-        raise CheckFailed(f"the pooled vectors have shape {tuple(pooled.shape)} = (B, T): that is the "
-                          "mean over the features; average over the tokens, dimension 1")
+        raise CheckFailed(f"the pooled vectors have shape {tuple(pooled.shape)} = (B, T): that is "
+                          "the mean over the features; average over the tokens, dimension 1")
     return expect_shape(pooled, (batch, width), "the pooled vectors (B, d)")
 
 
@@ -68,8 +70,9 @@ def check_padding(candidate) -> str:
     if close(pooled, BY_HAND, 1e-5):
         return f"by hand: {listed(BY_HAND)}"
     if close(pooled, STATES.mean(dim=1), 1e-5):
-        raise CheckFailed("the mean includes padding: sentence 0 has 2 real tokens of 3, and its vector "
-                          f"is the mean of all 3 ({listed(pooled[0])} instead of {listed(BY_HAND[0])})")
+        raise CheckFailed("the mean includes padding: sentence 0 has 2 real tokens of 3, and its "
+                          f"vector is the mean of all 3 ({listed(pooled[0])} instead of "
+                          f"{listed(BY_HAND[0])})")
     zeroed_over_all = (STATES * MASK[..., None]).sum(dim=1) / STATES.shape[1]
     if close(pooled, zeroed_over_all, 1e-5):
         raise CheckFailed("padded tokens are zeroed but the sum is divided by all T = 3 positions: "

@@ -51,7 +51,8 @@ MISTAKES = {  # the message for each mistake, and the keywords that build its ta
     "positions use cos where the formula has sin at even dimensions (PE[pos, 2i] = sin, "
     "PE[pos, 2i+1] = cos)": dict(sin_at_even=False),
     "the sines fill the first half of the dimensions and the cosines the second; the paper "
-    "interleaves them: sin at each even dimension 2i, cos at the odd 2i+1 next to it": dict(halves=True),
+    "interleaves them: sin at each even dimension 2i, cos at the odd 2i+1 next to it":
+        dict(halves=True),
     "each dimension has its own frequency, 1 / 10000^(dim / d); the two dimensions of a pair, 2i "
     "and 2i+1, share one frequency, 1 / 10000^(2i / d)": dict(exponent=lambda dim: dim),
     "the exponent is i / d where the formula has 2i / d: the frequencies fall too slowly across "
@@ -66,7 +67,8 @@ def table_of(candidate, max_length: int, d: int) -> torch.Tensor:
         with torch.no_grad():
             positions = module(torch.Size([2, max_length]))
         return expect_shape(positions, (1, max_length, d),
-                            f"{candidate.__name__}({max_length}, {d})(input_shape=(2, {max_length}))"
+                            f"{candidate.__name__}({max_length}, {d})"
+                            f"(input_shape=(2, {max_length}))"
                             " (the (1, T, d) positions of a (B, T) batch)")[0]
     with torch.no_grad():
         table = candidate(max_length, d)
@@ -75,8 +77,8 @@ def table_of(candidate, max_length: int, d: int) -> torch.Tensor:
 
 def check_dtype(table: torch.Tensor) -> None:
     if table.dtype != torch.float32:
-        raise CheckFailed(f"the table is {table.dtype}: the model adds it to float32 embeddings, so "
-                          "return float32 (compute in float64 if you like, then .float())")
+        raise CheckFailed(f"the table is {table.dtype}: the model adds it to float32 embeddings, "
+                          "so return float32 (compute in float64 if you like, then .float())")
 
 
 def check_shape(candidate) -> str:
@@ -96,9 +98,10 @@ def check_formula(candidate) -> str:
     wrong = ((table.double() - expected).abs() > TOLERANCE_SMALL).nonzero()
     pos, dim = wrong[0].tolist()
     function = "sin" if dim % 2 == 0 else "cos"
-    raise CheckFailed(f"{len(wrong)} of {table.numel()} entries differ from the formula; the first: "
-                      f"PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula gives "
-                      f"{function}({pos} / 10000^({2 * (dim // 2)}/{SMALL[1]})) = {expected[pos, dim]:.6f}")
+    raise CheckFailed(f"{len(wrong)} of {table.numel()} entries differ from the formula; the "
+                      f"first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula gives "
+                      f"{function}({pos} / 10000^({2 * (dim // 2)}/{SMALL[1]})) = "
+                      f"{expected[pos, dim]:.6f}")
 
 
 def check_large(candidate) -> str:
@@ -117,8 +120,8 @@ def check_large(candidate) -> str:
             "entry once, to within 6e-8", look_at="__init__")
     pos, dim = ((table.double() - expected).abs() > TOLERANCE_LARGE).nonzero()[0].tolist()
     raise CheckFailed(f"at 512 positions and d = 384 entries differ from the formula by up to "
-                      f"{worst:.3g}; the first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula "
-                      f"gives {expected[pos, dim]:.6f}", look_at="__init__")
+                      f"{worst:.3g}; the first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the "
+                      f"formula gives {expected[pos, dim]:.6f}", look_at="__init__")
 
 
 def formula_fast(max_length: int, d: int) -> torch.Tensor:
@@ -136,8 +139,8 @@ def check_module(candidate) -> str:
     module = candidate(*SMALL)
     learned = [name for name, _ in module.named_parameters()]
     if learned:
-        raise CheckFailed(f"the table is an nn.Parameter ({', '.join(learned)}): it is fixed by the "
-                          "formula; register it as a buffer, or the optimizer will change it",
+        raise CheckFailed(f"the table is an nn.Parameter ({', '.join(learned)}): it is fixed by "
+                          "the formula; register it as a buffer, or the optimizer will change it",
                           look_at="__init__")
     name = table_buffer(module)
     with torch.no_grad():
@@ -164,10 +167,11 @@ def table_buffer(module) -> str:
             return name
     plain = [name for name, value in vars(module).items() if isinstance(value, torch.Tensor)]
     if plain:
-        raise CheckFailed(f"the table is a plain attribute, self.{plain[0]}: PyTorch does not know it "
-                          "belongs to the module, so it is absent from named_buffers() and "
+        raise CheckFailed(f"the table is a plain attribute, self.{plain[0]}: PyTorch does not know "
+                          "it belongs to the module, so it is absent from named_buffers() and "
                           "state_dict(), and .to(torch.float64) or .to('cuda') moves the model but "
-                          f"leaves it behind; register it: self.register_buffer({plain[0]!r}, table)",
+                          "leaves it behind; register it: "
+                          f"self.register_buffer({plain[0]!r}, table)",
                           look_at="__init__")
     raise CheckFailed(f"no buffer holds the {SMALL} table: compute it once in __init__ and keep it "
                       "with self.register_buffer('table', table), so that forward only slices it "

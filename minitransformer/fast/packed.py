@@ -54,7 +54,8 @@ def packed_layer(layer: EncoderLayer, x: torch.Tensor, real: torch.Tensor, batch
     """One encoder layer on packed tokens x (N, d) -> (N, d), as EncoderLayer.forward; its
     dropout is the identity in eval mode."""
     def attend(h):
-        return layer.dropout(packed_attention(layer.attention, h, real, batch, length, additive_mask))
+        return layer.dropout(packed_attention(layer.attention, h, real, batch, length,
+                                              additive_mask))
 
     if layer.pre_norm:
         x = x + attend(layer.attention_norm(x))

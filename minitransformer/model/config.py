@@ -96,7 +96,8 @@ class EncoderConfig:
                 f"EncoderConfig.segment_vocab_size must be >= 0, got {self.segment_vocab_size!r}"
             )
         if not 0 <= self.pad_id < self.vocab_size:
-            raise InputError(f"EncoderConfig.pad_id must be in [0, vocab_size), got {self.pad_id!r}")
+            raise InputError(f"EncoderConfig.pad_id must be in [0, vocab_size), "
+                             f"got {self.pad_id!r}")
         for name, allowed in (
             ("positional", POSITIONAL_KINDS),
             ("norm_placement", NORM_PLACEMENTS),
@@ -142,7 +143,8 @@ PRESETS: dict[str, dict] = {
         vocab_size=128, hidden_size=32, num_heads=4, num_layers=2, ff_size=64,
         max_length=64, dropout=0.0, attention_dropout=0.0,
     ),
-    # A small model to train from scratch on a laptop CPU (the default of `train.py`'s scratch start).
+    # A small model to train from scratch on a laptop CPU (the default of `train.py`'s scratch
+    # start).
     "small": dict(hidden_size=256, num_heads=4, num_layers=6, ff_size=1024, max_length=256),
     # The size of BERT-base's layers, six of them.
     "base": dict(),

@@ -16,7 +16,8 @@ def _check_length(length: int, max_length: int) -> None:
     if length > max_length:
         raise ValueError(
             f"sequence of {length} tokens is longer than the {max_length} positions this model "
-            f"knows (EncoderConfig.max_length); truncate the input (the tokenizer's max_length does)"
+            f"knows (EncoderConfig.max_length); truncate the input (the tokenizer's max_length "
+            f"does)"
         )
 
 

@@ -48,7 +48,8 @@ def check_texts(texts) -> list[str]:
 def _bert_pipeline(model: models.Model, lowercase: bool) -> BackendTokenizer:
     """BERT's normalisation, pre-tokenisation, [CLS] ... [SEP] template and WordPiece decoding."""
     backend = BackendTokenizer(model)
-    # Unicode clean-up, spaces around CJK characters, and (if lowercase) lower-casing + accent removal.
+    # Unicode clean-up, spaces around CJK characters, and (if lowercase) lower-casing + accent
+    # removal.
     backend.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()  # split on spaces and punctuation
     backend.decoder = decoders.WordPiece(prefix="##")
@@ -85,7 +86,8 @@ def _characters_after_the_first(backend: BackendTokenizer, texts: list[str]) -> 
     and pre-tokenisation: the ones WordPiece needs as word-continuing "##" pieces."""
     characters = set()
     for text in texts:
-        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text)):
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(
+                backend.normalizer.normalize_str(text)):
             characters.update(word[1:])
     return characters
 
@@ -122,7 +124,8 @@ class Tokenizer:
             # in the [CLS] ... [SEP] template, with a TypeError that names nothing.
             text = read_text(path, "a vocabulary file")
             check_special_tokens({line.rstrip() for line in text.split("\n")})
-            model = _backend_call(path, lambda: models.WordPiece.from_file(str(path), unk_token="[UNK]"))
+            model = _backend_call(path, lambda: models.WordPiece.from_file(str(path),
+                                                                           unk_token="[UNK]"))
             backend = _bert_pipeline(model, lowercase)
             _add_template(backend)
             return cls(backend, max_length)
@@ -131,7 +134,8 @@ class Tokenizer:
     def from_file(cls, path: str | Path, max_length: int = 512):
         """From a `tokenizer.json` written by the `tokenizers` package (ours or HF's)."""
         with about(path):
-            return cls(_backend_call(path, lambda: BackendTokenizer.from_file(str(path))), max_length)
+            return cls(_backend_call(path, lambda: BackendTokenizer.from_file(str(path))),
+                       max_length)
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,

@@ -50,7 +50,8 @@ METADATA_KEY = "__metadata__"
 LENGTH_BYTES = 8  # the header length field in front of the header
 
 PathLike = str | os.PathLike
-Entry = dict  # one tensor's header entry: {"dtype": str, "shape": [int], "data_offsets": [int, int]}
+# One tensor's header entry: {"dtype": str, "shape": [int], "data_offsets": [int, int]}
+Entry = dict
 
 
 class SafetensorsError(InputError):
@@ -74,7 +75,8 @@ def read_header(handle: BinaryIO, path: PathLike) -> tuple[dict[str, Entry], dic
     the data buffer in bytes). The entries' fields are not checked yet (`check_entries` does)."""
     file_size = os.fstat(handle.fileno()).st_size
     if file_size < LENGTH_BYTES:
-        raise SafetensorsError(f"{path}: {file_size} bytes, too short to hold the 8-byte header length")
+        raise SafetensorsError(f"{path}: {file_size} bytes, too short to hold the 8-byte "
+                               f"header length")
     header_length = int.from_bytes(handle.read(LENGTH_BYTES), "little")
     if header_length > min(file_size - LENGTH_BYTES, MAX_HEADER_BYTES):
         raise SafetensorsError(f"{path}: header length {header_length} exceeds the "
@@ -93,7 +95,8 @@ def read_header(handle: BinaryIO, path: PathLike) -> tuple[dict[str, Entry], dic
     if not isinstance(header, dict):
         raise SafetensorsError(f"{path}: header is a JSON {type(header).__name__}, not an object")
     metadata = header.pop(METADATA_KEY, {})
-    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
+    if not isinstance(metadata, dict) or not all(isinstance(value, str)
+                                                 for value in metadata.values()):
         raise SafetensorsError(f"{path}: {METADATA_KEY} must be an object of strings to strings")
     return header, metadata, file_size - LENGTH_BYTES - header_length
 
@@ -104,13 +107,16 @@ def check_entries(header: dict[str, Entry], buffer_size: int, path: PathLike) ->
     for name, entry in header.items():
         where = f"{path}: tensor {name!r}"
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise SafetensorsError(f"{where}: entry must have exactly dtype, shape and data_offsets")
+            raise SafetensorsError(f"{where}: entry must have exactly dtype, shape and "
+                                   f"data_offsets")
         if not isinstance(entry["dtype"], str) or entry["dtype"] not in DTYPES:
-            raise SafetensorsError(f"{where}: unknown dtype {entry['dtype']!r} (known: {', '.join(DTYPES)})")
+            raise SafetensorsError(f"{where}: unknown dtype {entry['dtype']!r} "
+                                   f"(known: {', '.join(DTYPES)})")
         shape, offsets = entry["shape"], entry["data_offsets"]
         # is_integer_at_least refuses JSON's true, which Python counts as the int 1.
         if not isinstance(shape, list) or not all(is_integer_at_least(size, 0) for size in shape):
-            raise SafetensorsError(f"{where}: shape {shape!r} is not a list of non-negative integers")
+            raise SafetensorsError(f"{where}: shape {shape!r} is not a list of non-negative "
+                                   f"integers")
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(is_integer_at_least(offset, 0) for offset in offsets)
                 or offsets[0] > offsets[1]):
@@ -128,13 +134,15 @@ def check_entries(header: dict[str, Entry], buffer_size: int, path: PathLike) ->
     for name, entry in sorted(header.items(), key=lambda item: tuple(item[1]["data_offsets"])):
         begin, end = entry["data_offsets"]
         if begin != covered:
-            problem = "leaves a hole before it" if begin > covered else "overlaps the tensor before it"
-            raise SafetensorsError(f"{path}: tensor {name!r} at data_offsets {[begin, end]} {problem} "
-                                   f"(expected it to start at byte {covered})")
+            problem = ("leaves a hole before it" if begin > covered
+                       else "overlaps the tensor before it")
+            raise SafetensorsError(f"{path}: tensor {name!r} at data_offsets {[begin, end]} "
+                                   f"{problem} (expected it to start at byte {covered})")
         covered = end
     if covered != buffer_size:
         raise SafetensorsError(f"{path}: tensors cover {covered} bytes of the {buffer_size}-byte "
-                               f"data buffer, leaving {buffer_size - covered} unused bytes at its end")
+                               f"data buffer, leaving {buffer_size - covered} unused bytes at its "
+                               f"end")
 
 
 def open_for_reading(path: PathLike) -> BinaryIO:
@@ -272,7 +280,8 @@ def write_safetensors(path: PathLike, tensors: dict[str, torch.Tensor],
     for name in sorted(tensors):
         tensor = tensors[name]
         if not isinstance(tensor, torch.Tensor):
-            raise SafetensorsError(f"{path}: {name!r} is a {type(tensor).__name__}, not a torch.Tensor")
+            raise SafetensorsError(f"{path}: {name!r} is a {type(tensor).__name__}, "
+                                   f"not a torch.Tensor")
         if tensor.dtype not in DTYPE_NAMES:
             raise SafetensorsError(f"{path}: tensor {name!r} has unsupported dtype {tensor.dtype}")
         # reshape(-1) turns a 0-d tensor into a 1-d one, which view(uint8) needs.

@@ -303,7 +303,8 @@ def epoch_order(size: int, generator: torch.Generator | int | None = None, rank:
 
 def iterate_batches(dataset: EncodedDataset, batch_size: int,
                     generator: torch.Generator | int | None = None, rank: int = 0,
-                    world_size: int = 1, by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+                    world_size: int = 1,
+                    by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """One epoch of collated batches of `batch_size` examples (the last one may be smaller);
     by_length: batches of similar lengths (grouped_by_length), in a random order."""
     if batch_size < 1:
@@ -320,7 +321,8 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 
 def endless_batches(dataset: EncodedDataset, batch_size: int,
                     generator: torch.Generator | int | None = 0, rank: int = 0,
-                    world_size: int = 1, by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+                    world_size: int = 1,
+                    by_length: bool = False) -> Iterator[dict[str, torch.Tensor]]:
     """Epoch after epoch, each in a new order: what a multi-task loop draws a task's batches from.
 
     An int seed becomes one generator here, so epochs differ from each other but the whole stream

@@ -134,7 +134,8 @@ class SimilarityObjective(nn.Module):
         return F.cosine_similarity(pooled_a, pooled_b, dim=-1)
 
     def loss(self, cosines: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        differences = self.scale * (cosines[None, :] - cosines[:, None])  # [i, j] = s(cos_j - cos_i)
+        # [i, j] = s(cos_j - cos_i)
+        differences = self.scale * (cosines[None, :] - cosines[:, None])
         ordered = scores[:, None] > scores[None, :]  # [i, j]: pair i should rank above pair j
         differences = differences.masked_fill(~ordered, float("-inf"))  # exp(-inf) = 0
         zero = torch.zeros(1, dtype=differences.dtype, device=differences.device)  # the "1 +"
@@ -191,7 +192,8 @@ class MaskedLanguageModelHead(nn.Module):
         # Evaluation: masks fixed by each text, so every evaluation scores the same positions.
         arguments = (batch["maskable"], self.mask_id, self.vocab_size)
         corrupted, labels = (mask_tokens(batch["input_ids"], *arguments) if self.training else
-                             mask_by_content(batch["input_ids"], batch["attention_mask"], *arguments))
+                             mask_by_content(batch["input_ids"], batch["attention_mask"],
+                                             *arguments))
         states = model.states(corrupted, batch["attention_mask"])  # (B, T, d)
         chosen = labels != IGNORE_INDEX  # (B, T)
         # Logits only where there is a loss: V = 30522 logits for every piece would cost more

@@ -129,7 +129,8 @@ class TaskKind:
         """The plain text of an example (to train a vocabulary on)."""
         raise NotImplementedError
 
-    def encode(self, examples: Sequence, tokenizer: Tokenizer, label_id: dict[str, int]) -> list[dict]:
+    def encode(self, examples: Sequence, tokenizer: Tokenizer,
+               label_id: dict[str, int]) -> list[dict]:
         """Tokenize examples once (truncated, not padded): one dict of lists and numbers each."""
         raise NotImplementedError
 
@@ -308,7 +309,8 @@ class MaskedLanguageModeling(TaskKind):
         batch = tokenizer.pad([item["input_ids"] for item in items])
         special = torch.tensor([tokenizer.token_id(token) for token in SPECIAL_TOKENS
                                 if tokenizer.token_id(token) is not None])
-        batch["maskable"] = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], special)
+        batch["maskable"] = (batch["attention_mask"].bool()
+                             & ~torch.isin(batch["input_ids"], special))
         return batch
 
     def gather(self, predictions: MaskedPiecePredictions, batch, label_map):
@@ -325,8 +327,8 @@ class MaskedLanguageModeling(TaskKind):
 
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in
-                              (SentenceClassification(), TokenClassification(), SentenceSimilarity(),
-                               MaskedLanguageModeling())}
+                              (SentenceClassification(), TokenClassification(),
+                               SentenceSimilarity(), MaskedLanguageModeling())}
 
 
 def get_kind(name: str) -> TaskKind:

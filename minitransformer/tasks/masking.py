@@ -42,7 +42,8 @@ def mask_tokens(input_ids: torch.Tensor, maskable: torch.Tensor, mask_token_id: 
     share = uniform()
     to_mask = chosen & (share < MASK_SHARE)
     to_random = chosen & (share >= MASK_SHARE) & (share < MASK_SHARE + RANDOM_SHARE)
-    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator).to(input_ids.device)
+    random_ids = torch.randint(vocab_size, input_ids.shape,
+                               generator=generator).to(input_ids.device)
     corrupted = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
     corrupted = torch.where(to_random, random_ids, corrupted)
     return corrupted, labels

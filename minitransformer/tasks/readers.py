@@ -17,8 +17,9 @@ and four kinds of example (which task kind reads which is said in kinds.py):
 Every example remembers the line it came from, so that problems found later (an unknown label in
 the dev file, say) can still point at the exact place. Bad data never passes silently: a missing
 file, a malformed line, a missing field, an empty file, a file that is not UTF-8, a JSON line that
-json.loads refuses in any way or that holds half a surrogate pair ("\\ud800", storage/text.parse_json),
-or a score that is not a number all raise `DataError` with "<file>, line <n>: <what is wrong>".
+json.loads refuses in any way or that holds half a surrogate pair
+("\\ud800", storage/text.parse_json), or a score that is not a number all raise `DataError` with
+"<file>, line <n>: <what is wrong>".
 """
 
 from __future__ import annotations

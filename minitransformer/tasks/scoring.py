@@ -107,7 +107,8 @@ def format_results(results: Results, title: str = "dev") -> str:
     printed as "undefined", with a line that says why."""
     names = sorted({metric for task in results.values() for metric in task})
     widths = [max(11, len(name) + 2) for name in names]
-    lines = [f"{title}:", f"  {'task':<16}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths))]
+    lines = [f"{title}:",
+             f"  {'task':<16}" + "".join(f"{name:>{w}}" for name, w in zip(names, widths))]
     for task, values in results.items():
         lines.append(f"  {task:<16}" + "".join(
             f"{'':>{w}}" if name not in values else

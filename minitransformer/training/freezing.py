@@ -68,14 +68,16 @@ def apply_freezing(model, strategy: str) -> list[str]:
         frozen_depths, frozen_heads = [], []
     elif kind == "all":
         keep = named_heads(argument)
-        frozen_depths, frozen_heads = list(range(num_layers + 1)), [h for h in heads if h not in keep]
+        frozen_depths, frozen_heads = (list(range(num_layers + 1)),
+                                       [h for h in heads if h not in keep])
     elif kind == "backbone" and not argument:
         frozen_depths, frozen_heads = list(range(num_layers + 1)), []
     elif kind == "embeddings" and not argument:
         frozen_depths, frozen_heads = [0], []
     elif kind == "layers":
         if not argument.isdigit() or int(argument) > num_layers:
-            raise InputError(f"freeze (--freeze) layers:K needs 0 <= K <= {num_layers}, got {strategy!r}")
+            raise InputError(f"freeze (--freeze) layers:K needs 0 <= K <= {num_layers}, "
+                             f"got {strategy!r}")
         frozen_depths, frozen_heads = list(range(int(argument) + 1)), []
     elif kind == "head" and argument:
         frozen_depths, frozen_heads = [], named_heads(argument)

@@ -21,7 +21,7 @@ from torch import nn
 
 @dataclass
 class GroupInfo:
-    name: str  # "embeddings", "layer 3", "head topic", "final_norm", ...
+    name: str  # "embeddings", "layer 3", "head topic", "head topic hidden", "loss weights"
     depth: int | None  # encoder depth, None for heads
     lr: float
     weight_decay: float
@@ -73,7 +73,8 @@ def parameter_groups(model: nn.Module, lr: float, weight_decay: float = 0.01,
                                sum(p.numel() for p in params)))
     trainable = [p for p in model.parameters() if p.requires_grad and id(p) not in excluded]
     grouped = [p for group in groups for p in group["params"]]
-    assert len(grouped) == len(trainable) and {id(p) for p in grouped} == {id(p) for p in trainable}, \
+    assert len(grouped) == len(trainable) and \
+        {id(p) for p in grouped} == {id(p) for p in trainable}, \
         "every trainable parameter must be in exactly one group"
     return groups, infos
 
@@ -95,8 +96,8 @@ def make_adamw(groups: list[dict], lr: float) -> torch.optim.AdamW:
     """AdamW, with PyTorch's fused kernel where this torch and device have one (CPU: torch 2.4+).
 
     Same update rule; the fused kernel does the whole step in one pass over each tensor instead
-    of a dozen elementwise passes: 31 ms against 130 ms for MiniLM's 22.7M parameters on one CPU
-    thread, where the for-each step had been half of a training step.
+    of a dozen elementwise passes, which on a CPU had been a large share of a training step
+    (benchmarks/train_step.py times whole steps, with the machine it ran on).
     """
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)

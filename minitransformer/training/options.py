@@ -186,6 +186,7 @@ def check_run_options(options: TrainingOptions, task_names: list[str], processes
     if options.loss_weighting == "uncertainty" and options.loss_weights:
         raise InputError("--loss-weight and uncertainty weighting exclude each other: "
                          "uncertainty weighting learns the weights")
-    if options.unfreeze_every and options.freeze != "none" and not options.freeze.startswith("head:"):
+    if (options.unfreeze_every and options.freeze != "none"
+            and not options.freeze.startswith("head:")):
         raise InputError("gradual unfreezing starts from a frozen encoder by itself; it "
                          "combines only with --freeze none or head:NAME")

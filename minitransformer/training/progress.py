@@ -4,15 +4,18 @@ metrics.jsonl holds one JSON object per line, appended and flushed at once, so t
 read (or plotted, `python -m minitransformer.plot`) while the run goes on:
 
     {"type": "train", "step": 50, "epoch": 1, "task": "stsb", "loss": 1.93, "steps": 24,
-     "lr": 4.1e-05, "head_lr": 0.00041, "examples_per_s": 41.2, "elapsed_s": 38.5}
+     "lr": 4.1e-05, "head_lr": 0.00041, "examples_per_s": 41.2, "elapsed_s": 38.5,
+     "rss_mib": 912.4, "peak_rss_mib": 1190.0}
     {"type": "eval", "step": 397, "epoch": 1, "metrics": {"stsb": {"spearman": 0.85, ...}, ...},
-     "score": 0.86, "elapsed_s": 310.2}
+     "score": 0.86, "elapsed_s": 310.2, "rss_mib": 930.1, "peak_rss_mib": 1190.0}
 
 A training record per task that trained since the last record (its loss averaged over those
 `steps`), every `log_every` steps; an evaluation record at each dev evaluation. `lr` is the
 rate of the encoder's top layer and `head_lr` the heads' at that step; `elapsed_s` counts wall
-time since the run began, resumed runs included. A resumed run first drops the records after
-the step of its checkpoint, then appends: no step is logged twice.
+time since the run began, resumed runs included; `rss_mib` and `peak_rss_mib` are the process's
+resident memory now and at its peak (memory.py; Linux only, left out elsewhere). A resumed run
+first drops the records after the step of its checkpoint, then appends: no step is logged twice.
+The records are written by the TrainingLog callback (callbacks/training_log.py).
 
 Progress goes to the person watching: a bar on a terminal; otherwise, as when stdout goes to a
 file, one plain line every `log_every` steps and at least every LINE_SECONDS seconds.

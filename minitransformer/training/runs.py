@@ -8,9 +8,8 @@ scored on labelled files.
 Same seed, same run: the seed fixes the scratch weights, the new heads (from any start, each by
 its task's name; a run given to --init passes on its trained heads instead), the training
 subsample, the data order, the task sampler and the dropout masks, each through its own
-derived seed (seeds.py). One exception: a new WordPiece vocabulary (a scratch start) may break
-ties between equally frequent merges differently from one process to the next (see
-start.scratch_tokenizer).
+derived seed (seeds.py); a scratch start's WordPiece vocabulary is the same in every process
+too (model/tokenizer.py, Tokenizer.train).
 """
 
 from __future__ import annotations

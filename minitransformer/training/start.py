@@ -92,10 +92,10 @@ def carried_head(task: TaskData, saved: dict) -> str | None:
 def scratch_tokenizer(config: RunConfig, distributed: DistributedContext) -> Tokenizer:
     """A WordPiece vocabulary trained on the training texts, made once per run.
 
-    The `tokenizers` trainer breaks ties between equally frequent merges in hash-map order, so
-    two trainings on the same text can differ by a few tokens. A resumed run therefore reuses
-    the vocabulary of its checkpoint, and under torchrun rank 0 trains it and the other ranks
-    read it from the run directory (the ranks' models must have identical shapes).
+    Training it twice on the same text gives the same vocabulary (Tokenizer.train), but it is
+    still made once: a resumed run reads its checkpoint's, which is the one its weights were
+    trained with, and under torchrun rank 0 trains it and the other ranks read it from the run
+    directory rather than train it again each.
     """
     if config.resume:
         return Tokenizer.load(config.run_dir / LAST, config.max_length)
