@@ -313,7 +313,7 @@ def run_hf(grouped: bool, job: Job) -> dict:
     model = HFMultiTask(load_hf_bert(directory, pooler=False),
                         {n: len(v) for n, v in labels.items()})
     model.train()
-    # As our optim.py: weight decay on matrices only, the heads at their own rate, AdamW's
+    # As our optimizer.py: weight decay on matrices only, the heads at their own rate, AdamW's
     # fused kernel where there is one, warm-up then linear decay.
     groups = []
     for part, lr in ((model.bert, LR), (model.heads, HEAD_LR)):

@@ -13,9 +13,9 @@ A name is one of:
 
 `find_model` turns the name into a directory and its format (storage/formats.identify, the one
 place that tells formats apart); one reader per format then builds the model: read_saved_model
-(sentence.py), read_bert_model (pretrained.py), and the checkpoint and exported-run readers
+(sentence.py), read_bert_model (bert_format.py), and the checkpoint and exported-run readers
 here. Nothing here imports training code: a training checkpoint is a format like the others
-(training/checkpoint.py writes it).
+(training/saving.py writes it).
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def build_heads(tasks: list[dict], config: EncoderConfig,
 
 
 def read_checkpoint(directory: Path) -> ModelWithHeads:
-    """A training checkpoint (training/checkpoint.py says what it holds)."""
+    """A training checkpoint (training/saving.py says what it holds)."""
     description = read_checkpoint_description(directory)
     tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
     with about(directory / CONFIG_FILE):

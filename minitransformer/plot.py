@@ -159,7 +159,7 @@ def depth_rates(settings: dict, series: Series, head_factor: float | None = None
     of the run's encoder on the meta device (shapes only, no memory)."""
     options = settings["options"]
     encoder = build_skeleton(lambda: Encoder(EncoderConfig.from_dict(settings["encoder"])))
-    skeleton = nn.Module()  # what freezing.py and optim.py look at: .encoder and .heads
+    skeleton = nn.Module()  # what freezing.py and optimizer.py look at: .encoder and .heads
     skeleton.encoder = encoder
     skeleton.heads = nn.ModuleDict({task["spec"]["name"]: nn.Identity()
                                     for task in settings["tasks"]})

@@ -14,6 +14,7 @@ import pytest
 from test_trainer import make_trainer, rows_tokenizer, write_task_files
 from trainer_reference import REFERENCE, reference_runs
 
+from minitransformer.tasks import dev_split
 from minitransformer.training.callbacks import (
     Callback,
     CheckpointSaving,
@@ -56,7 +57,9 @@ def assert_close(got, want, where: str) -> None:
 
 
 def test_the_default_callbacks_give_the_run_of_the_trainer_before_them(tokenizer, task_files,
-                                                                        tmp_path):
+                                                                        tmp_path, monkeypatch):
+    # The reference was written before dev sets had a report part: every dev example selects.
+    monkeypatch.setattr(dev_split, "part_of", lambda example: dev_split.SELECT)
     reference = json.loads(REFERENCE.read_text())
     got = reference_runs(make_trainer, tokenizer, task_files, tmp_path)
     assert_close(got, reference["runs"], "runs")
@@ -73,7 +76,8 @@ def stand_in(tmp_path, **more) -> SimpleNamespace:
     trainer = SimpleNamespace(
         state=TrainingState(), run_dir=tmp_path, resumed=False, progress_mode="off",
         total_steps=10, warmup_steps=0, head_lr=1e-3, log=lambda *a: None,
-        options=SimpleNamespace(log_every=2, epochs=1, lr=1e-4),
+        options=SimpleNamespace(log_every=2, epochs=1, lr=1e-4, heads_rate=1e-3),
+        should_stop=False,
         distributed=SimpleNamespace(is_main=True, world_size=1, barrier=lambda: None),
         tasks=[SimpleNamespace(spec=SimpleNamespace(name="a")),
                SimpleNamespace(spec=SimpleNamespace(name="b"))], **more)
@@ -166,3 +170,8 @@ def test_your_callback_can_stop_a_run_early(tokenizer, task_files, tmp_path):
     trainer.callbacks.append(StopAfterStep())
     trainer.train()
     assert trainer.state.global_step == 3 and len(trainer.state.losses) == 3
+    # RUN/last is saved where it stopped, so --resume goes on from there to the end.
+    resumed = make_trainer(tokenizer, task_files, tmp_path / "run", epochs=3)
+    resumed.train(resume=True)
+    assert resumed.state.global_step == 3 * trainer.steps_per_epoch
+    assert resumed.state.losses[:3] == trainer.state.losses

@@ -262,13 +262,14 @@ def test_unknown_dev_label_names_file_line_and_label(tmp_path):
 def test_load_task_builds_or_keeps_the_label_map(tmp_path, small_tokenizer):
     jsonl(tmp_path / "train.jsonl", [{"text": "the cat", "topic": "pets"},
                                      {"text": "new york", "topic": "city"}])
-    jsonl(tmp_path / "dev.jsonl", [{"text": "the cat lives", "topic": "pets"}])
+    # "the cat" falls in the dev set's select part (dev_split.py), the part training reads.
+    jsonl(tmp_path / "dev.jsonl", [{"text": "the cat", "topic": "pets"}])
     spec = TaskSpec("topic", "sentence_classification", tmp_path / "train.jsonl",
                     tmp_path / "dev.jsonl", label_field="topic")
     task = load_task(spec, small_tokenizer)
     assert task.label_map == ["city", "pets"]
     assert [item["label"] for item in task.train] == [1, 0]
-    assert task.dev[0] == {"input_ids": [CLS, 5, 6, 14, SEP], "label": 1}
+    assert task.dev[0] == {"input_ids": [CLS, 5, 6, SEP], "label": 1} and task.report is None
     # A saved label map (from a checkpoint) keeps its ids even if sorting would differ.
     assert [item["label"] for item in load_task(spec, small_tokenizer, ["pets", "city"]).train] \
         == [0, 1]

@@ -21,6 +21,7 @@ LAYERS = [
      "training.weighting", "training.optimizer", "cli", "training.progress", "devices",
      "tasks.masking", "similarity", "training.gradient_surgery", "training.step_scaling"},
     {"model.encoder", "tasks.kinds", "training.options"},  # the model's body; task kinds; options
+    {"tasks.dev_split"},  # every dev set in a select and a report part
     {"fast.packed", "tasks.data", "training.freezing"},
     {"fast.quantize"},  # int8 copies of an encoder, calibrated through the packed path
     {"sentence", "tasks.heads"},

@@ -130,7 +130,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(tokenizer, task_files
                                                               ["negative", "positive"]]
     for task in trainer.tasks:
         assert evaluate_task(model, task) == evaluate_task(trainer.model, task)
-    batch = trainer.tasks[0].dev.collate([trainer.tasks[0].dev[i] for i in range(4)])
+    batch = trainer.tasks[0].train.collate([trainer.tasks[0].train[i] for i in range(4)])
     with torch.no_grad():
         assert torch.equal(model("topic", batch).predictions.class_ids,
                            trainer.model.eval()("topic", batch).predictions.class_ids)
@@ -304,6 +304,11 @@ def test_freezing_everything_is_refused(tokenizer, task_files, tmp_path, weighti
     with pytest.raises(ValueError, match="leaves nothing of the model to train"):
         make_trainer(tokenizer, task_files, tmp_path / "run", freeze="all",
                      loss_weighting=weighting)
+    # Every head frozen, and the encoder frozen by gradual unfreezing until its first stage.
+    with pytest.raises(ValueError, match="head:topic,sentiment with gradual unfreezing, which "
+                                         "starts from a frozen encoder, leaves nothing"):
+        make_trainer(tokenizer, task_files, tmp_path / "run", freeze="head:topic,sentiment",
+                     unfreeze_every=1, loss_weighting=weighting)
 
 
 def test_interrupt_in_an_evaluation_at_an_unfreezing_step_still_resumes(tokenizer, task_files,

@@ -61,7 +61,10 @@ def reference_runs(make_trainer, tokenizer, task_files, directory: Path) -> dict
 if __name__ == "__main__":  # test_trainer.py's fixtures, as that commit's tests have them
     from test_trainer import ROWS, make_trainer
 
-    from minitransformer.model.tokenizer import Tokenizer
+    try:
+        from minitransformer.model.tokenizer import Tokenizer
+    except ImportError:  # that commit's layout: the model files at the package's top
+        from minitransformer.tokenizer import Tokenizer
     from minitransformer.tasks.data import TaskSpec
 
     with tempfile.TemporaryDirectory() as directory:

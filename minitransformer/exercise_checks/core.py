@@ -1,8 +1,8 @@
 """What every component check shares: a failure is one plain sentence, and the learner's code is
 called so that its mistakes come back as that sentence, never as a traceback.
 
-A component (checks/attention.py, ...) is a list of `Check`s run in order. The first failure
-stops the run: later checks assume what earlier ones proved (shapes before values, values
+A component (exercise_checks/attention.py, ...) is a list of `Check`s run in order. The first
+failure stops the run: later checks assume what earlier ones proved (shapes before values, values
 before padding), and one clear message is worth more than five that follow from it. A failure
 names the mistake and where to look: the learner's method, file and line.
 

@@ -3,7 +3,7 @@
     ids (B, T) -> Embeddings -> N x EncoderLayer -> [final LayerNorm if pre-norm] -> (B, T, d)
 
 With `norm_placement="post"`, learned positions, two segments, erf GELU and eps 1e-12 this is
-exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (pretrained.py).
+exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (bert_format.py).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Encoder(nn.Module):
     def blocks_by_depth(self) -> list[list[nn.Module]]:
         """The encoder's modules by depth, the one definition of depth in the project:
         [[embeddings], [layer 1], ..., [layer N]], a pre-norm model's final LayerNorm at depth N
-        (it normalises the last layer's output). Layer-wise learning rates (training/optim.py)
+        (it normalises the last layer's output). Layer-wise learning rates (training/optimizer.py)
         and freezing (training/freezing.py) both count depth from here."""
         blocks = [[self.embeddings]] + [[layer] for layer in self.layers]
         if self.final_norm is not None:

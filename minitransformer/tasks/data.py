@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..model.config import MAX_SIZES, check_fields
 from ..model.tokenizer import Tokenizer
 from ..values import is_integer_at_least
+from .dev_split import REPORT, SELECT, split_parts
 from .kinds import IGNORE_INDEX, KINDS, TaskKind, get_kind, read_examples
 from .readers import DataError, Example, TokenExample
 
@@ -221,17 +222,21 @@ def encode_examples(examples: Sequence[Example], kind: str, tokenizer: Tokenizer
 
 @dataclass
 class TaskData:
-    """A task ready to train: its spec, label map (None for similarity), train and dev data."""
+    """A task ready to train: its spec, label map (None for similarity), train data, and its dev
+    set's two parts (dev_split.py): `dev`, the select part that training reads, and `report`,
+    which nothing reads while choosing."""
 
     spec: TaskSpec
     label_map: list[str] | None
     train: EncodedDataset
     dev: EncodedDataset | None
+    report: EncodedDataset | None = None
 
 
 def load_task(spec: TaskSpec, tokenizer: Tokenizer, label_map: Sequence[str] | None = None,
               max_train: int | None = None, seed: int = 0) -> TaskData:
-    """Read, check and encode a task's train and dev files.
+    """Read, check and encode a task's train and dev files (the dev file in its select and
+    report parts, dev_split.py).
 
     The label map is built from the training file unless one is given: a model resumed from a
     checkpoint must keep the ids its head was trained with, so it passes the saved map.
@@ -246,11 +251,17 @@ def load_task(spec: TaskSpec, tokenizer: Tokenizer, label_map: Sequence[str] | N
         label_map = list(label_map) if label_map is not None else build_label_map(train, spec.kind)
     else:
         label_map = None
-    dev = None
+    parts = {SELECT: None, REPORT: None}
     if spec.dev is not None:
-        dev = encode_examples(spec.read("dev"), spec.kind, tokenizer, label_map, spec.dev)
-    return TaskData(spec, label_map, encode_examples(train, spec.kind, tokenizer, label_map,
-                                                     spec.train), dev)
+        for part, examples in split_parts(spec.read("dev")).items():
+            if examples:
+                parts[part] = encode_examples(examples, spec.kind, tokenizer, label_map, spec.dev)
+        if parts[SELECT] is None:
+            raise InputError(f"{spec.dev}: no example falls in the select part of the dev set "
+                             f"(tasks/dev_split.py), so checkpoints cannot be chosen; give a "
+                             f"larger dev file")
+    train = encode_examples(train, spec.kind, tokenizer, label_map, spec.train)
+    return TaskData(spec, label_map, train, parts[SELECT], parts[REPORT])
 
 
 # ---- batches ------------------------------------------------------------------------------------

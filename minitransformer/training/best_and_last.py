@@ -1,7 +1,7 @@
 """A run's two checkpoints, RUN/best and RUN/last, and resuming from RUN/last.
 
-The Trainer decides *when* to save (after each evaluation) and holds the loop's counters; this
-class knows *what* a run's checkpoint holds and what must match before a run may go on from
+The CheckpointSaving callback decides *when* to save and the loop's state holds the counters;
+this class knows *what* a run's checkpoint holds and what must match before a run may go on from
 one: the same tasks in the same order, the same SAME_RUN_OPTIONS (batching, the issue-30
 levers), an optimizer state of the same groups. A checkpoint that does not fit is refused
 with an InputError before anything is changed.
@@ -52,7 +52,7 @@ class ResumePoint:
     progress: dict  # epoch, step_in_epoch, global_step, train_seconds, elapsed_s, window
     history: list[dict]  # one entry per evaluation
     best_score: float  # -inf before the first scored evaluation
-    training_state: dict  # optimizer, weighting, losses (checkpoint.load_training_state)
+    training_state: dict  # optimizer, weighting, losses (saving.load_training_state)
 
 
 class RunCheckpoints:
@@ -65,7 +65,7 @@ class RunCheckpoints:
 
     def save(self, directory: Path, progress: dict, history: list[dict], best_score: float,
              training_state: dict | None = None) -> None:
-        """Write one of the run's checkpoints (atomically: checkpoint.save_checkpoint)."""
+        """Write one of the run's checkpoints (atomically: saving.save_checkpoint)."""
         tasks = [{"spec": t.spec.to_dict(), "label_map": t.label_map} for t in self.tasks]
         extra = {"options": self.options.to_dict(), "progress": progress,
                  "best_score": None if best_score == -math.inf else best_score,
@@ -95,7 +95,7 @@ class RunCheckpoints:
     def load_into(self, point: ResumePoint, optimizer: torch.optim.Optimizer,
                   weighting: torch.nn.Module) -> None:
         """The saved weights into the model, and the saved states into an optimizer that has
-        the groups it had when it was saved (the Trainer rebuilds them first)."""
+        the groups it had when it was saved (CheckpointSaving.restore has them rebuilt first)."""
         read_weights_into(self.model, point.directory / WEIGHTS_FILE)
         try:
             optimizer.load_state_dict(point.training_state["optimizer"])

@@ -64,7 +64,8 @@ class EmbeddingDistillation:
                  task_weights: dict[str, float] | None = None):
         """Hold the embeddings near `target`'s, a frozen encoder; None: a copy of the model's
         encoder as it is now, the start. (`start` names whichever it is.) task_weights: the
-        weight on some tasks' batches instead of `weight` (names checked by the trainer)."""
+        weight on some tasks' batches instead of `weight` (the names checked by
+        options.check_run_options)."""
         self.model, self.weight = model, weight
         self.task_weights = dict(task_weights or {})
         target = copy.deepcopy(model.encoder) if target is None else target

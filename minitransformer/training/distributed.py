@@ -61,6 +61,14 @@ class DistributedContext:
             return model
         return DistributedDataParallel(model, find_unused_parameters=True)
 
+    def any(self, flag: bool) -> bool:
+        """Whether `flag` is true on any rank (every rank gets the answer)."""
+        if not self.enabled:
+            return flag
+        tensor = torch.tensor([float(flag)], dtype=torch.float64)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return bool(tensor.item())
+
     def mean(self, value: float) -> float:
         """The mean of a number over all ranks (every rank gets it)."""
         if not self.enabled:

@@ -1,6 +1,6 @@
 """Which parts of a multi-task model learn: named freezing strategies and gradual unfreezing.
 
-The blocks of a MultiTaskModel, by encoder depth (Encoder.blocks_by_depth, which optim.py's
+The blocks of a MultiTaskModel, by encoder depth (Encoder.blocks_by_depth, which optimizer.py's
 layer-wise rates read too):
 
     depth 0        the embeddings
@@ -96,11 +96,14 @@ def freeze_for_run(model, strategy: str, unfreeze_every_steps: int
     """Apply `strategy`, and gradual unfreezing when unfreeze_every_steps > 0 (which freezes
     the whole encoder first). Returns what is frozen, for the log, and the schedule or None."""
     frozen = apply_freezing(model, strategy)
-    if count_parameters(model) == 0:
-        raise InputError(f"freeze (--freeze) {strategy} leaves nothing of the model to train")
-    if not unfreeze_every_steps:
+    schedule = GradualUnfreezing(model, unfreeze_every_steps) if unfreeze_every_steps else None
+    if count_parameters(model) == 0:  # (learned loss weights alone are nothing to train)
+        unfreezing = " with gradual unfreezing, which starts from a frozen encoder," \
+            if schedule else ""
+        raise InputError(f"freeze (--freeze) {strategy}{unfreezing} leaves nothing of the "
+                         f"model to train")
+    if schedule is None:
         return frozen, None
-    schedule = GradualUnfreezing(model, unfreeze_every_steps)
     return ["the encoder, unfrozen from the top one depth every "
             f"{unfreeze_every_steps} steps"] + frozen, schedule
 

@@ -4,7 +4,7 @@ Layer-wise learning rates by depth (Howard & Ruder 2018; Clark et al. 2020 for E
 depth 0 = embeddings, depths 1..N = encoder layers bottom to top, and with base rate `lr` and
 decay `d` the parameters at depth k train at  lr * d**(N - k).  The top layer, closest to the
 task, moves fastest; the embeddings, the most general features, move slowest. Heads train at
-their own rate (`head_lrs`, else `lr`; the Trainer gives them 10 x lr, as they start random).
+their own rate (`head_lrs`, else `lr`; a run gives them 10 x lr unless told: they start random).
 
 Weight decay only on matrices: decaying biases and LayerNorm gains toward 0 has no
 regularising meaning, it only shifts activations.
@@ -105,11 +105,12 @@ def make_adamw(groups: list[dict], lr: float) -> torch.optim.AdamW:
         return torch.optim.AdamW(groups, lr=lr)
 
 
-def make_optimizer(model: nn.Module, weighting: nn.Module, options,
-                   head_lr: float) -> tuple[torch.optim.Optimizer, list[GroupInfo]]:
-    """AdamW over the model's groups (layer-wise rates; every head at `head_lr`) and, with
-    learned loss weights, a group of their log-variances; and the groups' printable infos.
+def make_optimizer(model: nn.Module, weighting: nn.Module,
+                   options) -> tuple[torch.optim.Optimizer, list[GroupInfo]]:
+    """AdamW over the model's groups (layer-wise rates; every head at options.heads_rate) and,
+    with learned loss weights, a group of their log-variances; and the groups' printable infos.
     options: a TrainingOptions."""
+    head_lr = options.heads_rate
     head_lrs = {name: head_lr for name in model.heads}
     groups, infos = parameter_groups(model, options.lr, options.weight_decay, options.layer_decay,
                                      head_lrs=head_lrs,

@@ -108,6 +108,11 @@ class TrainingOptions:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def heads_rate(self) -> float:
+        """The heads' learning rate: head_lr, or 10 x lr (they start from random)."""
+        return self.head_lr if self.head_lr is not None else 10 * self.lr
+
 
 # The per-task options, {task name: a number >= 0}, and the flag that gives each.
 PER_TASK_FLAGS = {"loss_weights": "--loss-weight", "step_scales": "--step-scale",
@@ -152,10 +157,12 @@ def check_option(name: str, value, label: str | None = None) -> None:
         raise InputError(f"{label} must be {OPTION_CHECKS[name][1]}, got {value!r}")
 
 
-def check_run_options(options: TrainingOptions, task_names: list[str], processes: int) -> None:
+def check_run_options(options: TrainingOptions, task_names: list[str], processes: int,
+                      tasks: list | None = None) -> None:
     """Refuse combinations of options that would not do what they say with these tasks and
     this many processes (torchrun's); each value alone was checked on creation. Called before
-    any data is read or any model is built (runs.prepare_run)."""
+    any data is read or any model is built (runs.prepare_run), and by a Trainer built by hand;
+    given the loaded `tasks` (TaskData), also that each has a training example per process."""
     k = options.tasks_per_step
     if options.batch_size % processes:
         raise InputError(f"batch_size (--batch-size) {options.batch_size}, the global batch, "
@@ -186,6 +193,10 @@ def check_run_options(options: TrainingOptions, task_names: list[str], processes
     if options.loss_weighting == "uncertainty" and options.loss_weights:
         raise InputError("--loss-weight and uncertainty weighting exclude each other: "
                          "uncertainty weighting learns the weights")
+    too_small = [t.spec.name for t in tasks or () if len(t.train) < processes]
+    if too_small:  # a rank with an empty shard would wait for a batch forever
+        raise InputError(f"task(s) {', '.join(too_small)} have fewer training examples than "
+                         f"the {processes} processes")
     if (options.unfreeze_every and options.freeze != "none"
             and not options.freeze.startswith("head:")):
         raise InputError("gradual unfreezing starts from a frozen encoder by itself; it "

@@ -77,10 +77,6 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     tasks = [load_task(spec, start.tokenizer, max_train=config.max_train,
                        seed=derive_seed(config.options.seed, "subsample", spec.name))
              for spec in config.tasks]
-    too_small = [t.spec.name for t in tasks if len(t.train) < distributed.world_size]
-    if too_small:  # a rank with an empty shard would wait for a batch forever
-        raise InputError(f"task(s) {', '.join(too_small)} have fewer training examples than "
-                         f"the {distributed.world_size} processes")
     heads = {t.spec.name: new_head(t, start.encoder.config, start.tokenizer, config.options.seed)
              for t in tasks}
     carried = []
@@ -102,7 +98,7 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
         start.description += f", with its trained head(s) for {', '.join(carried)}"
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     target = (distillation_target(config.options.distill_from, start, model.pooling_name)
-              if config.options.distill_weight > 0 else None)  # (no weight: the trainer refuses)
+              if config.options.distill_weight > 0 else None)  # no weight: refused before
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed,
                       distill_target=target, callbacks=callbacks)

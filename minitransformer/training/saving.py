@@ -10,7 +10,8 @@ A checkpoint is a directory:
     training_state.pt    in RUN/last only: the optimizer's and the loss weighting's states and
                          the losses so far, read back with torch.load(weights_only=True) (tensors
                          and plain data only). No random-number state and no scheduler state:
-                         both are functions of the seed and the step (training/seeds.py, optim.py).
+                         both are functions of the seed and the step (training/seeds.py,
+                         optimizer.py).
 
 It loads back without the arguments of the script that trained it, through loading.py like
 every model (load_model, load_model_with_heads); there config.json is read in one place

@@ -2,13 +2,14 @@
 
 Each step a sampler picks a task; the next batch of that task runs through the shared encoder
 and the task's head, and the task's weighted loss  w_task * loss_task  is back-propagated (w
-fixed or learned: weighting.py). AdamW on layer-wise rate groups (optim.py), clipping, warm-up
+fixed or learned: weighting.py). AdamW on layer-wise rate groups (optimizer.py), clipping, warm-up
 then linear decay. Three levers act inside the step, each off by default: a task's steps move
 the encoder s times as far (step_scaling.py); a term holds the embeddings near another
 encoder's (distillation.py); a step mixes k tasks' gradients (gradient_surgery.py).
 
 Everything else reacts to the loop's events in a callback of its own (callbacks/base.py lists
-them). Options are checked before the loop is built (options.check_run_options).
+them); options.check_run_options checks the options (prepare_run calls it first, too).
+
 Same seed, same run: each task's example order and the task sampler come from (seed, epoch),
 the dropout masks of step s from (seed, s, rank), seeded afresh before every step; so a run
 resumed after k steps of an epoch rebuilds that epoch's streams, skips their first k draws,
@@ -35,7 +36,7 @@ from .distributed import DistributedContext
 from .freezing import freeze_for_run
 from .gradient_surgery import mixed_task_gradients
 from .optimizer import make_optimizer, set_learning_rates, warmup_linear_factor
-from .options import TrainingOptions
+from .options import TrainingOptions, check_run_options
 from .progress import resolved_mode
 from .seeds import derive_seed
 from .state import TrainingState
@@ -52,17 +53,16 @@ class Trainer:
         --distill-from names (None: the start); callbacks: yours, after the run's own."""
         self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
         self.run_dir, self.distributed = Path(run_dir), distributed
-        self.log = log if distributed.is_main else (lambda *args: None)
+        self.log = log if distributed.is_main else (lambda *args: None)  # rank 0 speaks
         self.progress_mode = resolved_mode(progress) if distributed.is_main else "off"
-        self.device = next(model.parameters()).device
-        self.task_by_name = {task.spec.name: task for task in tasks}
+        self.device, self.task_by_name = next(model.parameters()).device, {
+            task.spec.name: task for task in tasks}
+        check_run_options(options, list(self.task_by_name), distributed.world_size, tasks)
         self.local_batch_size = options.batch_size // distributed.world_size
-        # An epoch is as many batches as one-task steps would take; a mixed step takes k of them.
-        batches = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)
-        self.steps_per_epoch = math.ceil(batches / options.tasks_per_step)
+        batches = sum(math.ceil(len(t.train) / options.batch_size) for t in tasks)  # an epoch's
+        self.steps_per_epoch = math.ceil(batches / options.tasks_per_step)  # k to a mixed step
         self.total_steps = self.steps_per_epoch * options.epochs
         self.warmup_steps = int(options.warmup * self.total_steps)
-        self.head_lr = options.head_lr if options.head_lr is not None else 10 * options.lr
         model.packed = options.batching == "packed"  # the padding-free path, in training too
         self.step_scales = StepScales(list(self.task_by_name), options.step_scales)
         self.distillation = (EmbeddingDistillation(model, options.distill_weight, distill_target,
@@ -72,8 +72,7 @@ class Trainer:
             self.steps_per_epoch if options.unfreeze_unit == "epochs" else 1))
         self.weighting = make_weighting(options.loss_weighting, list(self.task_by_name),
                                         options.loss_weights).to(self.device)
-        self.optimizer, self.group_infos = make_optimizer(model, self.weighting, options,
-                                                          self.head_lr)
+        self.optimizer, self.group_infos = make_optimizer(model, self.weighting, options)
         self.wrap_for_distributed()
         self.state, self.resumed, self.should_stop = TrainingState(), False, False
         self.checkpoints = RunCheckpoints(self.run_dir, model, tokenizer, tasks, options)
@@ -84,9 +83,13 @@ class Trainer:
         for callback in self.callbacks:
             getattr(callback, event)(self, *arguments)
 
-    def find(self, kind: type):
-        """The first callback of this type, or None."""
+    def find(self, kind: type):  # the first callback of this type, or None
         return next((c for c in self.callbacks if isinstance(c, kind)), None)
+
+    def _stopping(self) -> bool:
+        """Whether a callback asked to stop, on any rank (all ranks must leave together)."""
+        self.should_stop = self.distributed.any(self.should_stop)
+        return self.should_stop
 
     def wrap_for_distributed(self) -> None:
         """The module the steps call: the model, or DDP around it (again when unfreezing)."""
@@ -98,17 +101,16 @@ class Trainer:
 
     def train(self, resume: bool = False) -> dict:
         """Train to the last epoch (resume: restore RUN/last first); the last evaluation."""
-        if resume and not self.resumed:
+        if resume and not self.resumed:  # (a Ctrl-C is caught, saved and raised again)
             self.restore()
         self.state.started = time.perf_counter()
         self.fire("on_start")
         try:
-            # The start is a candidate for RUN/best like any later evaluation, so a run that only
-            # makes things worse keeps what it began with (also when resumed at step 0).
+            # The start is a candidate for RUN/best, so a run that only makes things worse keeps it
             if self.options.eval_start and self.state.global_step == 0 and \
                     not any(entry["step"] == 0 for entry in self.state.history):
                 self.fire("on_evaluation_due")
-            while self.state.epoch < self.options.epochs and not self.should_stop:
+            while self.state.epoch < self.options.epochs and not self._stopping():
                 self._train_epoch()
                 if self.state.step_in_epoch == self.steps_per_epoch:  # not stopped early
                     self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
@@ -134,7 +136,7 @@ class Trainer:
             for name in draw_different(sampler, options.tasks_per_step):
                 next(streams[name])
         self.model.train_unfrozen()
-        while state.step_in_epoch < self.steps_per_epoch and not self.should_stop:
+        while state.step_in_epoch < self.steps_per_epoch and not self._stopping():
             started = time.perf_counter()
             names = draw_different(sampler, options.tasks_per_step)
             batches = [next(streams[name]) for name in names]
@@ -143,7 +145,6 @@ class Trainer:
                       self._mixed_step(names, batches))
             self.fire("on_step_end", StepDone(
                 names, [len(next(iter(b.values()))) for b in batches], losses, started))
-            state.train_seconds += time.perf_counter() - started
             if options.eval_every and state.global_step % options.eval_every == 0:
                 self.fire("on_evaluation_due")
                 self.model.train_unfrozen()  # scoring left the model in eval mode

@@ -7,16 +7,19 @@ moments it calls the method of that name on every callback, in order:
     on_restore(trainer)                    trainer.state was just read from RUN/last, before
                                            the optimizer's saved state is loaded into it
     on_step_begin(trainer, tasks, batches) a step's tasks were drawn and their batches taken
-    on_loss(trainer, task, value)          one task's loss of this step was computed (a float)
+    on_loss(trainer, task, value)          one task's loss of this step (a float), known after
+                                           backward and before the optimizer steps
     on_step_end(trainer, step)             the optimizer stepped (step: a StepDone)
     on_evaluation_due(trainer)             the dev sets should be scored now
     on_evaluated(trainer, entry)           they were: entry is the new trainer.state.history[-1]
     on_epoch_end(trainer)                  an epoch finished (and was evaluated)
     on_end(trainer, interrupted)           training ended; interrupted: by Ctrl-C or SIGTERM
 
-A callback overrides only the events it needs. Whatever must survive a resume it keeps in
-trainer.state, which the checkpoint saves. To stop a run early, set trainer.should_stop: the
-loop ends after the current step or evaluation (docs/architecture.md has an example).
+on_end is not called when training ends in another exception (a non-finite loss, a bug): that
+one reaches the caller as it is. A callback overrides only the events it needs. Whatever must
+survive a resume it keeps in trainer.state, which the checkpoint saves. To stop a run early,
+set trainer.should_stop: the loop ends after the current step or evaluation, on every rank
+under torchrun, and RUN/last is saved there (docs/architecture.md has an example).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """CheckpointSaving: RUN/best and RUN/last written when they should be, and read back to resume.
 
     RUN/best  after an evaluation that beats the best mean dev score so far (or the first one)
-    RUN/last  at the end of every epoch, and when the run is interrupted (Ctrl-C, SIGTERM)
+    RUN/last  at the end of every epoch, and when the run is interrupted (Ctrl-C, SIGTERM) or
+              stopped early by a callback (trainer.should_stop)
 
 What a checkpoint holds, and what must match before a run may go on from one, is
-RunCheckpoints' business (run_checkpoints.py); this callback decides when. Only rank 0 writes.
+RunCheckpoints' business (best_and_last.py); this callback decides when. Only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class CheckpointSaving(Callback):
             self.save(trainer, self.checkpoints.last, with_training_state=True)
 
     def on_end(self, trainer, interrupted: bool) -> None:
-        if interrupted:
-            trainer.log("\ninterrupted: saving the last checkpoint before exiting")
+        if interrupted or trainer.should_stop:  # --resume then goes on from this very step
+            trainer.log("\ninterrupted: saving the last checkpoint before exiting" if interrupted
+                        else f"\nstopped at step {trainer.state.global_step}: saving the last "
+                             f"checkpoint")
             if trainer.distributed.is_main:
                 self.save(trainer, self.checkpoints.last, with_training_state=True)
 

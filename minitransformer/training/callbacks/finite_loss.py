@@ -1,7 +1,8 @@
 """StopOnNonFiniteLoss: a NaN or infinite loss ends the run before it reaches the weights.
 
-The value it sees is taken after the forward pass and before backward; under torchrun it is
-the mean over ranks, so that all ranks stop together.
+The value it sees is taken after the step's backward passes and before the optimizer step, so
+the weights never take a step from it; under torchrun it is the mean over ranks, so that all
+ranks stop together.
 """
 
 from __future__ import annotations

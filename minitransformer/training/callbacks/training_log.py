@@ -32,6 +32,7 @@ class TrainingLog(Callback):
     def on_step_end(self, trainer, step: StepDone) -> None:
         state, window = trainer.state, trainer.state.window
         seconds = time.perf_counter() - step.started  # after HeapTrim, which is part of a step
+        state.train_seconds += seconds  # training steps only: evaluations are not counted
         for name, examples, loss in zip(step.tasks, step.examples, step.losses):
             total = window.losses.setdefault(name, [0.0, 0])
             total[0], total[1] = total[0] + loss, total[1] + 1
@@ -72,7 +73,7 @@ class TrainingLog(Callback):
                 self.metrics.write({
                     "type": "train", "step": state.global_step, "epoch": state.epoch + 1,
                     "task": task, "loss": loss_sum / steps, "steps": steps,
-                    "lr": options.lr * factor, "head_lr": trainer.head_lr * factor,
+                    "lr": options.lr * factor, "head_lr": options.heads_rate * factor,
                     "examples_per_s": round(window.examples / max(window.seconds, 1e-9), 2),
                     "elapsed_s": round(state.elapsed(), 2),
                     **resident_mib()})  # memory over steps (Linux), see memory.py
