@@ -32,7 +32,12 @@ from minitransformer.training.run_config import (
     add_run_flags,
     remove_earlier_run,
 )
-from minitransformer.training.runs import evaluate_saved_run, prepare_run
+from minitransformer.training.runs import (
+    evaluate_saved_run,
+    format_both_parts,
+    prepare_run,
+    score_both_parts,
+)
 
 
 def training_parser() -> CommandParser:
@@ -112,9 +117,13 @@ def train_and_report(run, record: RunRecord | None, say) -> int:
             record.write(status, trainer)
     if code != 0 or record is None:
         return code
-    best = record.content["best"]
-    if best:
-        say("\n" + format_results(best["metrics"], title=f"best dev results (step {best['step']})"))
+    # Every choice was made on the select part of the dev sets; the report part is read now,
+    # once, for RUN/best and for the final weights (tasks/dev_split.py).
+    scored = score_both_parts(run)
+    record.content["parts"] = scored
+    record.write(status, trainer)
+    say("\nresults on the dev sets' two parts (select: chose RUN/best; report: read by nothing "
+        "while choosing, the numbers to quote):\n" + format_both_parts(scored))
     best_model, _, _ = load_model_with_heads(run.config.run_dir / "best")
     lines = example_predictions(best_model, run.tasks)
     if lines:
@@ -139,7 +148,12 @@ def evaluate(argv) -> int:
     parser.add_argument("--task", action="append", required=True, metavar="NAME=FILE",
                         help="a task of the run and a file in its format; repeatable")
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON object: {task: {metric: value}}")
+                        help="print one JSON object: {task: {metric: value}} (of --part)")
+    parser.add_argument("--part", choices=("all", "select", "report"),
+                        help="score the whole file, or only its select or report part, split "
+                             "by the rule that splits a run's dev sets (a dev file's report "
+                             "part is what nothing read while choosing). Default: all three "
+                             "tables, or with --json the whole file")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="a progress bar per file (default: on a terminal, for long files)")
@@ -150,8 +164,14 @@ def evaluate(argv) -> int:
     for item, (name, path) in zip(args.task, files):
         if not name or not path:
             parser.error(f"argument --task: takes NAME=FILE, got {item!r}")
-    results = evaluate_saved_run(args.run, files, args.batch_size, args.progress, device)
-    print(json.dumps(results, indent=2) if args.json else format_results(results, "results"))
+    if args.json:
+        results = evaluate_saved_run(args.run, files, args.batch_size, args.progress, device,
+                                     args.part or "all")
+        print(json.dumps(results, indent=2))
+        return 0
+    for part in [args.part] if args.part else ["all", "select", "report"]:
+        results = evaluate_saved_run(args.run, files, args.batch_size, args.progress, device, part)
+        print(format_results(results, "results" if part == "all" else f"results, {part} part"))
     return 0
 
 

@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,13 +33,19 @@ def test_default_run_then_evaluate_json(tmp_path, capsys):
     assert train.main(["--init", "scratch", "--preset", "tiny", "--epochs", "1", "--max-train",
                        "60", "--run-dir", str(run)]) == 0
     printed = capsys.readouterr().out
-    assert "from scratch" in printed and "best dev results" in printed and "topic=" in printed
+    assert "from scratch" in printed and "topic=" in printed
+    assert "best (step 8), report part" in printed and "final (step 8), select part" in printed
     assert ((run / "best" / "config.json").is_file()
             and (run / "last" / "training_state.pt").is_file())
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "finished" and record["command"].endswith("--run-dir " + str(run))
     assert [t["train"]["examples"] for t in record["tasks"]] == [60, 60]
     assert record["best"]["metrics"]["topic"]["accuracy"] >= 0.0 and record["wall_seconds"] > 0
+    # RUN/best was chosen on the select part: its select scores are the ones training logged.
+    parts = record["parts"]
+    assert parts["best"]["select"] == record["best"]["metrics"]
+    assert parts["best"]["step"] == record["best"]["step"] and parts["final"]["step"] == 8
+    assert set(parts["final"]["report"]) == {"topic", "sentiment"}
 
     assert train.main(["evaluate", str(run), "--task", f"topic={DEV}", "--task", f"sentiment={DEV}",
                        "--json"]) == 0
@@ -46,6 +53,11 @@ def test_default_run_then_evaluate_json(tmp_path, capsys):
     assert set(results) == {"topic", "sentiment"}
     for metrics in results.values():
         assert set(metrics) == {"accuracy", "macro_f1"} and 0.0 <= metrics["accuracy"] <= 1.0
+    # The same split of the same file gives the run's own report scores, RUN/best's.
+    assert train.main(["evaluate", str(run), "--task", f"topic={DEV}", "--json",
+                       "--part", "report"]) == 0
+    assert json.loads(capsys.readouterr().out)["topic"] == pytest.approx(
+        parts["best"]["report"]["topic"])
 
 
 def test_kill_saves_the_last_checkpoint_and_resume_finishes_the_run(tmp_path, capsys,

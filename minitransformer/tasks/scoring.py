@@ -86,9 +86,17 @@ def score_dataset(model: MultiTaskModel, task: str, dataset: EncodedDataset,
 
 def dev_results(model: MultiTaskModel, tasks: list[TaskData], progress: bool | None = False,
                 after_batch: Callable[[], object] | None = None) -> Results:
-    """{task: {metric: value}} for every task that has a dev set; after_batch: see score_dataset."""
+    """{task: {metric: value}} on every task's dev set, its select part (dev_split.py): what
+    training reads; after_batch: see score_dataset."""
     return {t.spec.name: evaluate_task(model, t, progress=progress, after_batch=after_batch)
             for t in tasks if t.dev is not None}
+
+
+def report_results(model: MultiTaskModel, tasks: list[TaskData]) -> Results:
+    """{task: {metric: value}} on every task's report part: for the end of a run only, after
+    every choice was made on the select part."""
+    return {t.spec.name: score_dataset(model, t.spec.name, t.report, t.label_map)
+            for t in tasks if t.report is not None}
 
 
 def main_score(results: Results, tasks: list[TaskData]) -> float | None:

@@ -22,10 +22,12 @@ import torch
 from .. import devices
 from ..errors import InputError
 from ..loading import load_model_with_heads
+from ..storage.formats import BEST
 from ..tasks.data import TaskData, TaskSpec, encode_examples, load_task
+from ..tasks.dev_split import PARTS, REPORT, SELECT, split_parts
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel
 from ..tasks.kinds import read_examples
-from ..tasks.scoring import score_dataset
+from ..tasks.scoring import dev_results, format_results, report_results, score_dataset
 from .callbacks import Callback
 from .distributed import DistributedContext
 from .freezing import count_parameters
@@ -53,7 +55,8 @@ class Run:
         for task in self.tasks:
             labels = f", {len(task.label_map)} labels" if task.label_map else ""
             lines.append(f"task {task.spec.name}: {task.spec.kind}, {len(task.train)} train / "
-                         f"{len(task.dev) if task.dev else 0} dev examples{labels}")
+                         f"{len(task.dev) if task.dev else 0} dev examples to select and "
+                         f"{len(task.report) if task.report else 0} to report{labels}")
         lines.append(f"training: {options.epochs} epochs x {trainer.steps_per_epoch} steps, batch "
                      f"{options.batch_size}, lr {options.lr:g}, sampler {options.sampler}, seed "
                      f"{options.seed}, {trainer.distributed.world_size} process(es) on "
@@ -115,13 +118,41 @@ def device_for_rank(name: str | None, distributed: DistributedContext) -> torch.
     return device
 
 
+# ---- a finished run, scored on both parts of its dev sets ---------------------------------------
+def score_both_parts(run: Run) -> dict:
+    """RUN/best (chosen on the select part) and the final weights (the model as training left
+    it), each scored on every dev set's select and report parts (tasks/dev_split.py):
+
+        {"best": {"step": s, "select": {task: {metric: value}}, "report": {...}},
+         "final": {"step": s, "select": {...}, "report": {...}}}
+
+    The report numbers are the ones to publish: nothing read them while choosing."""
+    scored = {}
+    best_step = max((e for e in run.trainer.state.history if "score" in e),
+                    key=lambda e: e["score"], default={"step": None})["step"]
+    best = load_model_with_heads(run.config.run_dir / BEST).model.to(run.trainer.device)
+    for name, model, step in (("best", best, best_step),
+                              ("final", run.model, run.trainer.state.global_step)):
+        scored[name] = {"step": step, SELECT: dev_results(model, run.tasks),
+                        REPORT: report_results(model, run.tasks)}
+    return scored
+
+
+def format_both_parts(scored: dict) -> str:
+    """The tables of score_both_parts, for a person."""
+    return "\n".join(format_results(results, title=f"{name} (step {entry['step']}), {part} part")
+                     for name, entry in scored.items() for part in PARTS
+                     if (results := entry[part]))
+
+
 # ---- a saved run, scored on labelled files ------------------------------------------------------
 def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_size: int = 64,
-                       progress: bool | None = None,
-                       device: torch.device | None = None) -> dict[str, dict[str, float]]:
+                       progress: bool | None = None, device: torch.device | None = None,
+                       part: str = "all") -> dict[str, dict[str, float]]:
     """{task: {metric: value}} of a run's heads (RUN/best, or a checkpoint directory) on files
     in each task's format, with the label maps the heads were trained with; on `device`
-    (None: the best here)."""
+    (None: the best here). part: "all" the whole file, or only its "select" or "report" part
+    (tasks/dev_split.py: the same rule that splits a run's dev sets)."""
     model, tokenizer, description = load_model_with_heads(path)
     model.to(device or devices.best_device())
     saved = {task["spec"]["name"]: task for task in description["tasks"]}
@@ -133,6 +164,11 @@ def evaluate_saved_run(path: str | Path, files: list[tuple[str, str]], batch_siz
         spec, labels = TaskSpec.from_dict(saved[name]["spec"]), saved[name]["label_map"]
         examples = read_examples(file, spec.kind, spec.text_field, spec.label_field,
                                  spec.second_text_field)
+        if part != "all":
+            examples = split_parts(examples)[part]
+            if not examples:
+                raise InputError(f"--task {name}={file}: no example of this file falls in its "
+                                 f"{part} part")
         data = encode_examples(examples, spec.kind, tokenizer, labels, file)
         results[name] = score_dataset(model, name, data, labels, batch_size, progress, trim_heap)
     return results
