@@ -1,6 +1,7 @@
 """Score a sentence encoder on a sentence-similarity file (STS-B format), with no training.
 
     python -m minitransformer.evaluate --model minilm --sts ../shared/data/stsb/dev.jsonl [--json]
+        [--part select|report]     only one part of the file (tasks/dev_split.py)
 
 Each row {"sentence1", "sentence2", "score"} is embedded on both sides; the cosine of the two
 embeddings is compared with the gold score by Spearman's rank correlation (average ranks for
@@ -19,8 +20,10 @@ import numpy as np
 
 from .cli import CommandParser, add_device_flag, main_of, positive_int
 from .devices import pick_device
+from .errors import InputError
 from .loading import load_model
 from .sentence import SentenceEncoder
+from .tasks.dev_split import split_parts
 from .tasks.kinds import SENTENCE_SIMILARITY, read_examples
 from .tasks.metrics import pearson, spearman
 from .tasks.readers import PairExample
@@ -52,6 +55,11 @@ def main(argv=None) -> int:
                              "directory (default: %(default)s)")
     parser.add_argument("--sts", required=True, metavar="FILE", help="the pairs to score")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
+    parser.add_argument("--part", choices=("all", "select", "report"), default="all",
+                        help="score the whole file, or only its select or report part: the "
+                             "rule that splits a run's dev sets (tasks/dev_split.py), so a "
+                             "model chosen on the select part is reported on the other "
+                             "(default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
                         help="progress bars while embedding (default: on a terminal, long files)")
@@ -59,14 +67,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     device = pick_device(args.device, "--device")
     pairs = read_examples(args.sts, SENTENCE_SIMILARITY)  # bad data fails before the model loads
+    if args.part != "all":
+        pairs = split_parts(pairs)[args.part]
+        if not pairs:
+            raise InputError(f"{args.sts}: no pair of this file falls in its {args.part} part")
     result = evaluate_similarity(load_model(args.model, device), pairs, args.batch_size,
                                  args.progress)
     if args.json:
-        print(json.dumps({"model": args.model, "file": args.sts, **result}, indent=2))
+        print(json.dumps({"model": args.model, "file": args.sts, "part": args.part, **result},
+                         indent=2))
     else:
         shown = {name: "undefined" if result[name] is None else f"{result[name]:.4f}"
                  for name in ("spearman", "pearson")}
-        print(f"{args.sts}: {result['pairs']} pairs, model {args.model}\n"
+        part = "" if args.part == "all" else f" ({args.part} part)"
+        print(f"{args.sts}: {result['pairs']} pairs{part}, model {args.model}\n"
               f"  spearman {shown['spearman']}   pearson {shown['pearson']}")
         if result["spearman"] is None or result["pearson"] is None:
             print("  (undefined: a correlation needs scores that differ; here every gold score, "

@@ -177,3 +177,25 @@ def test_evaluate_command_reports_an_undefined_correlation(tmp_path, tokenizer, 
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["spearman", "undefined", "pearson", "undefined"]
     assert "every gold score, or every cosine, is the same" in lines[2]
+
+
+def test_evaluate_command_scores_one_part_of_a_file(tmp_path, tokenizer, capsys):
+    """--part select / report: the pairs that dev_split.py puts there, and together the file."""
+    from minitransformer.tasks.dev_split import split_parts
+    from minitransformer.tasks.kinds import SENTENCE_SIMILARITY, read_examples
+
+    SentenceEncoder(tokenizer, make_encoder(tokenizer.vocab_size)).save(tmp_path / "model")
+    path = jsonl(tmp_path / "pairs.jsonl", [
+        {"sentence1": a, "sentence2": b, "score": float(i % 5)}
+        for i, (a, b) in enumerate(zip(CORPUS, CORPUS[1:] + CORPUS[:1]))])
+    expected = {part: len(pairs) for part, pairs in
+                split_parts(read_examples(path, SENTENCE_SIMILARITY)).items()}
+    assert min(expected.values()) > 0  # both parts hold pairs, so the counts can tell them apart
+    counts = {}
+    for part in ("all", "select", "report"):
+        assert evaluate_main(["--model", str(tmp_path / "model"), "--sts", str(path), "--json",
+                              "--part", part]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        counts[part] = printed["pairs"]
+        assert printed["part"] == part
+    assert counts == {"all": len(CORPUS), **expected}
