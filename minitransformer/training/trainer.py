@@ -10,10 +10,9 @@ encoder's (distillation.py); a step mixes k tasks' gradients (gradient_surgery.p
 Everything else reacts to the loop's events in a callback of its own (callbacks/base.py lists
 them); options.check_run_options checks the options (prepare_run calls it first, too).
 
-Same seed, same run: each task's example order and the task sampler come from (seed, epoch),
-the dropout masks of step s from (seed, s, rank), seeded afresh before every step; so a run
-resumed after k steps of an epoch rebuilds that epoch's streams, skips their first k draws,
-and computes the losses an uninterrupted run would.
+Same seed, same run: example order and task sampler come from (seed, epoch), step s's dropout
+masks from (seed, s, rank), seeded afresh each step; a run resumed after k steps of an epoch
+rebuilds its streams, skips their first k draws, and computes an uninterrupted run's losses.
 """
 
 from __future__ import annotations
