@@ -100,7 +100,7 @@ class Trainer:
 
     def train(self, resume: bool = False) -> dict:
         """Train to the last epoch (resume: restore RUN/last first); the last evaluation."""
-        if resume and not self.resumed:  # (a Ctrl-C is caught, saved and raised again)
+        if resume and not self.resumed:
             self.restore()
         self.state.started = time.perf_counter()
         self.fire("on_start")
@@ -115,7 +115,7 @@ class Trainer:
                     self.state.epoch, self.state.step_in_epoch = self.state.epoch + 1, 0
                     self.fire("on_evaluation_due")
                     self.fire("on_epoch_end")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: RUN/last is saved, then it goes on up
             self.fire("on_end", True)
             raise
         self.fire("on_end", False)
