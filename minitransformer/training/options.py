@@ -82,6 +82,10 @@ class TrainingOptions:
                                metavar="MODEL")
     # per task, default distill_weight: the term's weight on that task's batches (0: none there)
     distill_task_weights: dict[str, float] = field(default_factory=dict)
+    ema_decay: float = option(0.0, "keep an exponential moving average of the weights with this "
+                                   "decay (0.999: about the last 1,000 steps); evaluations and "
+                                   "RUN/best use the average, training the live weights "
+                                   "(callbacks/weight_averaging.py; 0: off)")
     tasks_per_step: int = option(1, "tasks mixed in one step: a batch of each, their gradients "
                                     "summed (or combined by --gradient-surgery)")
     gradient_surgery: str = option("none", "none: a mixed step sums its tasks' gradients; "
@@ -130,7 +134,8 @@ OPTION_CHECKS = {
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
     "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
     "log_every": _number(1, integer=True),
-    "distill_weight": _number(0), "tasks_per_step": _number(1, integer=True),
+    "distill_weight": _number(0), "ema_decay": _number(0, 1, high_open=True),
+    "tasks_per_step": _number(1, integer=True),
     "seed": _number(0, 2**32 - 1, integer=True),  # torch's seeds; derived seeds stay in 64 bits
     "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
     "freeze": (lambda v: isinstance(v, str), "a string"),

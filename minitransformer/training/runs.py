@@ -28,7 +28,7 @@ from ..tasks.dev_split import PARTS, REPORT, SELECT, split_parts
 from ..tasks.heads import MaskedLanguageModelHead, MultiTaskModel
 from ..tasks.kinds import read_examples
 from ..tasks.scoring import dev_results, format_results, report_results, score_dataset
-from .callbacks import Callback
+from .callbacks import Callback, WeightAveraging
 from .distributed import DistributedContext
 from .freezing import count_parameters
 from .memory import heap_trimmer
@@ -126,6 +126,9 @@ def score_both_parts(run: Run) -> dict:
         {"best": {"step": s, "select": {task: {metric: value}}, "report": {...}},
          "final": {"step": s, "select": {...}, "report": {...}}}
 
+    With --ema-decay also "averaged": the final average of the weights (RUN/best is then an
+    average too, and "final" the live weights training left).
+
     The report numbers are the ones to publish: nothing read them while choosing."""
     scored = {}
     best_step = max((e for e in run.trainer.state.history if "score" in e),
@@ -135,6 +138,12 @@ def score_both_parts(run: Run) -> dict:
                               ("final", run.model, run.trainer.state.global_step)):
         scored[name] = {"step": step, SELECT: dev_results(model, run.tasks),
                         REPORT: report_results(model, run.tasks)}
+    averaging = run.trainer.find(WeightAveraging)
+    if averaging is not None:  # --ema-decay: the final average too, beside the live weights
+        with averaging.averaged_weights_in(run.trainer):
+            scored["averaged"] = {"step": run.trainer.state.global_step,
+                                  SELECT: dev_results(run.model, run.tasks),
+                                  REPORT: report_results(run.model, run.tasks)}
     return scored
 
 

@@ -4,7 +4,8 @@ optimizer.
 The loop moves the counters; the callbacks (callbacks/) read them and keep their own part here
 too (the metrics window, the evaluations, the best score), so that saving the state saves all
 of it and a callback holds nothing a resumed run would miss. RUN/last/config.json's "progress",
-"history" and "best_score", and training_state.pt's "losses", are this object written out.
+"history" and "best_score", and training_state.pt's "losses" (and "averaged_weights"), are this
+object written out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class TrainingState:
     train_seconds: float = 0.0  # time in training steps (not evaluation), all sessions
     elapsed_before: float = 0.0  # wall seconds of the earlier sessions of a resumed run
     started: float = field(default_factory=time.perf_counter)  # this session's clock
+    # --ema-decay's average of each parameter (callbacks/weight_averaging.py), else None
+    averaged_weights: dict | None = None
 
     def elapsed(self) -> float:
         """Wall seconds since the run began, earlier sessions of a resumed run included."""
@@ -51,7 +54,7 @@ class TrainingState:
 
     @classmethod
     def saved(cls, progress: dict, history: list[dict], best_score: float,
-              losses: list[float]) -> "TrainingState":
+              losses: list[float], averaged_weights: dict | None = None) -> "TrainingState":
         """The state a checkpoint wrote (the inverse of progress() with the rest)."""
         window = progress["window"]
         return cls(epoch=progress["epoch"], step_in_epoch=progress["step_in_epoch"],
@@ -60,4 +63,5 @@ class TrainingState:
                    window=MetricsWindow({task: list(total)
                                          for task, total in window["losses"].items()},
                                         window["examples"], window["seconds"]),
-                   train_seconds=progress["train_seconds"], elapsed_before=progress["elapsed_s"])
+                   train_seconds=progress["train_seconds"], elapsed_before=progress["elapsed_s"],
+                   averaged_weights=averaged_weights)

@@ -75,7 +75,7 @@ class Trainer:
         self.wrap_for_distributed()
         self.state, self.resumed, self.should_stop = TrainingState(), False, False
         self.checkpoints = RunCheckpoints(self.run_dir, model, tokenizer, tasks, options)
-        self.callbacks = default_callbacks(self.checkpoints, unfreezing) + list(callbacks)
+        self.callbacks = default_callbacks(self.checkpoints, unfreezing, options) + [*callbacks]
 
     def fire(self, event: str, *arguments) -> None:
         """Call `event` (a Callback method's name) on every callback, in order."""

@@ -50,6 +50,8 @@ class CheckpointSaving(Callback):
             training_state = {"optimizer": trainer.optimizer.state_dict(),
                               "weighting": trainer.weighting.state_dict(),
                               "losses": state.losses}
+            if state.averaged_weights is not None:  # --ema-decay's average goes on too
+                training_state["averaged_weights"] = state.averaged_weights
         self.checkpoints.save(directory, state.progress(), state.history, state.best_score,
                               training_state)
         self.saved_last |= directory == self.checkpoints.last
@@ -60,7 +62,8 @@ class CheckpointSaving(Callback):
         InputError before anything changes."""
         point = self.checkpoints.read_resume_point()
         trainer.state = TrainingState.saved(point.progress, point.history, point.best_score,
-                                            point.training_state["losses"])
+                                            point.training_state["losses"],
+                                            point.training_state.get("averaged_weights"))
         trainer.fire("on_restore")  # the optimizer gets the groups it had when it was saved
         self.checkpoints.load_into(point, trainer.optimizer, trainer.weighting)
         self.saved_last = True

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 47: one model for every task against one model per task, on the report part of every dev
+# set (minitransformer/tasks/dev_split.py). For the seed given:
+#   all        configs/all_tasks.json, every task at once
+#   single_T   the same config and recipe with --tasks T: the same training examples of T
+# Both choose RUN/best on the select part only; train.py prints and run.json stores the select
+# and report parts, best and final weights. Runs one after another (2 cores).
+# Usage: bash experiments/report_part.sh SEED [all|singles]    (default: both)
+# Table: python experiments/report_part_table.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seed=${1:?usage: bash experiments/report_part.sh SEED [all|singles]}
+which=${2:-both}
+out=runs/p47
+mkdir -p "$out"
+common=(--config configs/all_tasks.json --seed "$seed" --progress lines)
+source experiments/run_row.sh
+if [ "$which" != singles ]; then
+    run all
+fi
+if [ "$which" != all ]; then
+    for task in stsb sst2 sst3 agnews ner wnut domain sentiment; do
+        run "single_$task" --tasks "$task"
+    done
+fi
+echo "$(date +%T) done"
