@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from minitransformer.cli import CommandParser, add_device_flag, main_of, positive_int
 from minitransformer.devices import pick_device
 from minitransformer.loading import MINILM_INSTALL, load_model_with_heads
+from minitransformer.storage.formats import LAST
 from minitransformer.tasks.scoring import example_predictions, format_results
 from minitransformer.training.callbacks import NonFiniteLoss, PaddingCount
 from minitransformer.training.distributed import init_distributed, shutdown_distributed
@@ -38,6 +40,8 @@ from minitransformer.training.runs import (
     prepare_run,
     score_both_parts,
 )
+from minitransformer.training.saving import TRAINING_STATE
+from minitransformer.training.teacher_stage import pending_teachers, teacher_directory
 
 
 def training_parser() -> CommandParser:
@@ -65,6 +69,13 @@ def train(argv) -> int:
     distributed = init_distributed()  # rank 0 of 1 without torchrun
     say = print if distributed.is_main else (lambda *a, **k: None)  # only rank 0 prints
     try:
+        if config.teachers and not config.print_param_groups:
+            code = train_teachers(config, distributed, say, argv)
+            if code != 0:
+                return code
+            # --resume of a run that stopped in its teacher stage: the run itself starts now
+            config = dataclasses.replace(config, resume=config.resume and (
+                config.run_dir / LAST / TRAINING_STATE).is_file())
         run = prepare_run(config, distributed, log=say)
         if config.print_param_groups:
             say(format_groups(run.trainer.group_infos))
@@ -78,6 +89,29 @@ def train(argv) -> int:
         return train_and_report(run, record, say)
     finally:
         shutdown_distributed(distributed)
+
+
+def train_teachers(config: RunConfig, distributed, say, argv) -> int:
+    """The teacher stage (training/teacher_stage.py): each task that --distill-teacher names
+    trained alone first, unless RUN/teachers holds it finished; 0, or the failed one's code."""
+    reused, to_train = pending_teachers(config, distributed.world_size)
+    for name in reused:
+        say(f"teacher {name}: reusing the finished run in "
+            f"{teacher_directory(config.run_dir, name)}")
+    for number, teacher in enumerate(to_train, start=1):
+        say(f"\nteacher stage, {number} of {len(to_train)}: {teacher.tasks[0].name} alone, into "
+            f"{teacher.run_dir}{' (resumed)' if teacher.resume else ''}")
+        run = prepare_run(teacher, distributed, log=say)
+        say(run.summary())
+        record = (RunRecord(run, ["python", "train.py", *argv], time.perf_counter())
+                  if distributed.is_main else None)
+        code = train_and_report(run, record, say)
+        if code != 0:
+            return code
+    say("\nthe run itself, each task held near its teacher: "
+        + ", ".join(f"{task} <- {teacher}"
+                    for task, teacher in config.options.distill_teachers.items()))
+    return 0
 
 
 @contextlib.contextmanager

@@ -29,14 +29,15 @@ LAYERS = [
     {"training.saving", "loading"},  # loading: any model name -> a model, no training code
     {"training.best_and_last", "training.callbacks.heap_trim",
      "training.callbacks.padding_count", "training.callbacks.training_log",
-     "training.callbacks.dev_evaluation", "training.callbacks.unfreezing"},
+     "training.callbacks.dev_evaluation", "training.callbacks.unfreezing",
+     "training.callbacks.weight_averaging"},
     {"training.callbacks.checkpoint_saving"},
     {"training.callbacks.finite_loss"},
     {"training.callbacks.__init__"},  # the loop's collaborators, one event-driven file each
     {"training.trainer"},
     {"exercise_checks", "training.record"},  # checks: the learner's component checks, one layer
     {"training.run_config"},  # flags + config file -> RunConfig
-    {"training.start"},  # where the encoder starts
+    {"training.start", "training.teacher_stage"},  # where the encoder starts; its teachers
     {"training.runs", "evaluate", "plot", "inspect", "check", "export"},  # a run; the commands
     {"__init__"},  # the few names a user starts from, re-exported
 ]

@@ -38,6 +38,7 @@ SAVED_MODEL_VERSION = 1
 CHECKPOINT_VERSION = 2
 HEADS_VERSION = 2  # an export's heads/ (written with the checkpoint's version number)
 BEST, LAST = "best", "last"  # a run's best checkpoint, and its latest (resumable) one
+TEACHERS = "teachers"  # a run's teacher stage: RUN/teachers/NAME (training/teacher_stage.py)
 # The sizes a BERT config.json must give (the rest have BERT's defaults). An older or
 # hand-written one may carry only these, without "model_type".
 BERT_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers",

@@ -32,15 +32,16 @@ from .saving import load_training_state, save_checkpoint
 # dropout masks and losses depend on them): a run must go on with its own. A checkpoint saved
 # before an option existed ran with its default.
 SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
-                    "distill_from", "step_scales", "distill_task_weights")
+                    "distill_from", "step_scales", "distill_task_weights", "distill_teachers",
+                    "ema_decay")
 
 
 def as_flags(name: str, value) -> str:
     """An option's value as the flag(s) that give it: '--batching random'."""
     if name in PER_TASK_FLAGS:
         flag = PER_TASK_FLAGS[name]
-        return " ".join(f"{flag} {task}={number:g}" for task, number in value.items()) \
-            or f"no {flag}"
+        return " ".join(f"{flag} {task}={each:g}" if isinstance(each, float) else
+                        f"{flag} {task}={each}" for task, each in value.items()) or f"no {flag}"
     return f"--{name.replace('_', '-')} {value}"
 
 

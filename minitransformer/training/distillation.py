@@ -37,6 +37,11 @@ a module hook on the encoder would miss them. `--distill-task-weight TASK=W` set
 one task's batches instead (0: the term is left out there, and so is the teacher's pass): a
 tagger, say, whose steps should move the token states as freely as without the term.
 
+A teacher per task. `--distill-teacher TASK=TEACHER` holds TASK's batches near TEACHER's
+embeddings instead, so that each task can keep what its own single-task model knows (the
+born-again recipe proper): TEACHER is a model or run, or the name of a task of the config, which
+train.py then trains alone first, into RUN/teachers/TEACHER (training/teacher_stage.py).
+
 Cost: one more forward pass of the frozen copy per encoder call (no_grad: its activations are
 freed at once), and one more copy of the encoder's weights in memory (MiniLM: 22.7M parameters,
 91 MB in float32), without gradients or optimizer state.
@@ -61,15 +66,19 @@ Recorded = list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 class EmbeddingDistillation:
     def __init__(self, model: MultiTaskModel, weight: float, target: Encoder | None = None,
-                 task_weights: dict[str, float] | None = None):
+                 task_weights: dict[str, float] | None = None,
+                 task_targets: dict[str, Encoder] | None = None):
         """Hold the embeddings near `target`'s, a frozen encoder; None: a copy of the model's
         encoder as it is now, the start. (`start` names whichever it is.) task_weights: the
-        weight on some tasks' batches instead of `weight` (the names checked by
-        options.check_run_options)."""
+        weight on some tasks' batches instead of `weight`; task_targets: another encoder for
+        some tasks' batches (the names checked by options.check_run_options)."""
         self.model, self.weight = model, weight
         self.task_weights = dict(task_weights or {})
+        device = next(model.parameters()).device
         target = copy.deepcopy(model.encoder) if target is None else target
-        self.start = target.to(next(model.parameters()).device).eval().requires_grad_(False)
+        self.start = target.to(device).eval().requires_grad_(False)
+        self.task_targets = {task: encoder.to(device).eval().requires_grad_(False)
+                             for task, encoder in (task_targets or {}).items()}
 
     @contextmanager
     def recording(self) -> Iterator[Recorded]:
@@ -88,20 +97,22 @@ class EmbeddingDistillation:
         finally:
             self.model.state_listeners.remove(record)
 
-    def start_embeddings(self, input_ids: torch.Tensor,
-                         attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids and mask -> the starting encoder's pooled embeddings (B, d), no graph."""
+    def start_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                         task: str | None = None) -> torch.Tensor:
+        """(B, T) ids and mask -> the pooled embeddings (B, d) of the encoder that holds
+        `task`'s batches (its teacher, else the start), no graph."""
+        target = self.task_targets.get(task, self.start)
         with torch.no_grad():
             if self.model.packed:
-                states = packed_forward(self.start, input_ids, attention_mask)
+                states = packed_forward(target, input_ids, attention_mask)
             else:
-                states = self.start(input_ids, attention_mask)
+                states = target(input_ids, attention_mask)
             return self.model.pool(states, attention_mask)
 
-    def term(self, recorded: Recorded) -> torch.Tensor:
+    def term(self, recorded: Recorded, task: str | None = None) -> torch.Tensor:
         """The mean over every recorded sentence of 1 - cos(e_now, e_start); a scalar."""
         now = torch.cat([self.model.pool(states, mask) for _, mask, states in recorded])
-        start = torch.cat([self.start_embeddings(ids, mask) for ids, mask, _ in recorded])
+        start = torch.cat([self.start_embeddings(ids, mask, task) for ids, mask, _ in recorded])
         return (1.0 - F.cosine_similarity(now, start, dim=-1)).mean()
 
     def weight_for(self, task: str) -> float:
@@ -110,4 +121,4 @@ class EmbeddingDistillation:
 
     def loss(self, recorded: Recorded, task: str) -> torch.Tensor:
         """The task's weight x term: what the step adds to the task's weighted loss."""
-        return self.weight_for(task) * self.term(recorded)
+        return self.weight_for(task) * self.term(recorded, task)

@@ -82,6 +82,10 @@ class TrainingOptions:
                                metavar="MODEL")
     # per task, default distill_weight: the term's weight on that task's batches (0: none there)
     distill_task_weights: dict[str, float] = field(default_factory=dict)
+    # per task, default distill_from: whose embeddings that task's batches are held near, a model
+    # or run, or the name of a task of the config (its single-task run, which train.py trains
+    # first into RUN/teachers/NAME: teacher_stage.py)
+    distill_teachers: dict[str, str] = field(default_factory=dict)
     ema_decay: float = option(0.0, "keep an exponential moving average of the weights with this "
                                    "decay (0.999: about the last 1,000 steps); evaluations and "
                                    "RUN/best use the average, training the live weights "
@@ -118,9 +122,10 @@ class TrainingOptions:
         return self.head_lr if self.head_lr is not None else 10 * self.lr
 
 
-# The per-task options, {task name: a number >= 0}, and the flag that gives each.
+# The per-task options, {task name: a number >= 0, or a teacher}, and the flag that gives each.
 PER_TASK_FLAGS = {"loss_weights": "--loss-weight", "step_scales": "--step-scale",
-                  "distill_task_weights": "--distill-task-weight"}
+                  "distill_task_weights": "--distill-task-weight",
+                  "distill_teachers": "--distill-teacher"}
 _task_numbers = (lambda v: isinstance(v, dict) and all(
     isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
     "an object of task names to numbers >= 0")
@@ -144,6 +149,9 @@ OPTION_CHECKS = {
     "eval_start": (lambda v: isinstance(v, bool), "true or false"),
     "loss_weights": _task_numbers, "step_scales": _task_numbers,
     "distill_task_weights": _task_numbers,
+    "distill_teachers": (lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(w, str) and w.strip() for k, w in v.items()),
+        "an object of task names to teachers (a task name or a model)"),
 }
 
 
@@ -190,6 +198,9 @@ def check_run_options(options: TrainingOptions, task_names: list[str], processes
     if options.distill_task_weights and options.distill_weight == 0:
         raise InputError("--distill-task-weight sets the distillation term's weight on some "
                          "tasks; turn the term on too (--distill-weight X > 0)")
+    if options.distill_teachers and options.distill_weight == 0:
+        raise InputError("--distill-teacher names whose embeddings some tasks' batches are held "
+                         "near; turn the term on too (--distill-weight X > 0)")
     for name, flag in PER_TASK_FLAGS.items():
         unknown = set(getattr(options, name)) - set(task_names)
         if unknown:

@@ -20,12 +20,12 @@ from ..errors import InputError, about, shown
 from ..loading import is_minilm, minilm_directory
 from ..model.config import MAX_SIZES, PRESETS
 from ..model.pooling import POOLINGS
-from ..storage.formats import BEST, LAST
+from ..storage.formats import BEST, LAST, TEACHERS
 from ..storage.text import path_from_file, read_json
 from ..tasks.data import TaskSpec
 from ..tasks.kinds import SENTENCE_CLASSIFICATION
 from ..values import is_integer_at_least
-from .options import START, TrainingOptions, check_option
+from .options import PER_TASK_FLAGS, START, TrainingOptions, check_option
 from .progress import METRICS_FILE, PROGRESS_MODES
 from .record import RECORD_FILE
 from .saving import TRAINING_STATE
@@ -86,6 +86,9 @@ class RunConfig:
     progress: str = flag("auto", "how progress is shown: a bar on a terminal, else lines "
                                  "(auto), or always bar or lines, or off", choices=PROGRESS_MODES)
     config_file: Path | None = None
+    # The tasks of the config whose single-task runs teach (options.distill_teachers names them):
+    # trained first, into RUN/teachers/NAME (teacher_stage.py)
+    teachers: dict[str, TaskSpec] = field(default_factory=dict)
 
     @property
     def from_scratch(self) -> bool:
@@ -99,11 +102,11 @@ class RunConfig:
         file = read_config_file(path) if path is not None else {"tasks": DEFAULT_TASKS}
         with about(path):
             specs = [TaskSpec.from_dict(task) for task in file["tasks"]]
-        tasks = select_tasks(specs, flags.get("tasks"))
         hidden = flags.get("head_hidden")
         if hidden is not None:  # the flag sizes every head that can have the layer
-            tasks = [dataclasses.replace(spec, head_hidden=hidden)
-                     if spec.task_kind.head_can_have_hidden_layer else spec for spec in tasks]
+            specs = [dataclasses.replace(spec, head_hidden=hidden)
+                     if spec.task_kind.head_can_have_hidden_layer else spec for spec in specs]
+        tasks = select_tasks(specs, flags.get("tasks"))
         values = {}
         for item in dataclasses.fields(cls):  # flag > config file > the field's default
             if "help" not in item.metadata:
@@ -116,8 +119,11 @@ class RunConfig:
             values["init"] = "minilm" if minilm_directory() is not None else "scratch"
         if values["run_dir"] is None:
             values["run_dir"] = Path("runs") / (path.stem if path else "default")
-        config = cls(tasks=tasks, options=merged_options(file, flags, values["init"]),
-                     config_file=path, **values)
+        options = merged_options(file, flags, values["init"], [spec.name for spec in tasks])
+        teachers = {spec.name: spec for spec in specs
+                    if spec.name in options.distill_teachers.values()}
+        config = cls(tasks=tasks, options=options, config_file=path, teachers=teachers,
+                     **values)
         config.check()
         return config
 
@@ -136,14 +142,18 @@ class RunConfig:
             raise InputError("--resume continues the run in --run-dir and --overwrite replaces "
                              "it: give one of them")
         if not self.print_param_groups:  # which writes nothing
-            check_run_directory(self.run_dir, self.resume, self.overwrite)
+            check_run_directory(self.run_dir, self.resume, self.overwrite, bool(self.teachers))
 
 
-def check_run_directory(run_dir: Path, resume: bool, overwrite: bool) -> None:
+def check_run_directory(run_dir: Path, resume: bool, overwrite: bool,
+                        teacher_stage: bool = False) -> None:
     """A run directory is another run's until said otherwise: refuse to write into one that
-    holds a run unless --resume (go on with it) or --overwrite (replace it)."""
+    holds a run unless --resume (go on with it) or --overwrite (replace it). teacher_stage:
+    the run trains teachers first, so --resume may find it stopped among them (RUN/teachers)."""
     check_writable(run_dir, "--run-dir", directory=True)
     if resume:
+        if teacher_stage and (run_dir / TEACHERS).is_dir():
+            return
         if not (run_dir / LAST / TRAINING_STATE).is_file():
             raise InputError(f"--resume: nothing to resume in {run_dir} (no {LAST}/"
                              f"{TRAINING_STATE}); start without --resume")
@@ -165,15 +175,26 @@ def remove_earlier_run(run_dir: Path) -> None:
             path.unlink()
 
 
-def merged_options(file: dict, flags: dict, init: str) -> TrainingOptions:
+def merged_options(file: dict, flags: dict, init: str,
+                   task_names: list[str] | None = None) -> TrainingOptions:
     """The training options: a flag beats the config file's "options", which beat the defaults
-    (a scratch start's learning rate: SCRATCH_LR)."""
+    (a scratch start's learning rate: SCRATCH_LR). The file's per-task options apply to the
+    tasks of the run (task_names: those --tasks chose; None: all); --distill-weight 0 turns the
+    term off with the file's per-task settings of it (a plain single-task run, say)."""
     options = dict(file.get("options", {}))
+    if task_names is not None:
+        for name in PER_TASK_FLAGS:
+            if name in options:
+                options[name] = {task: value for task, value in options[name].items()
+                                 if task in task_names}
     if init == "scratch":
         options.setdefault("lr", SCRATCH_LR)
     given = flag_options(flags)
+    if given.get("distill_weight") == 0:
+        for name in ("distill_task_weights", "distill_teachers"):
+            options.pop(name, None)
     # per task: a flag replaces that task's value only
-    for name in ("loss_weights", "step_scales", "distill_task_weights"):
+    for name in PER_TASK_FLAGS:
         if name in given:
             given[name] = {**options.get(name, {}), **given[name]}
     options.update(given)
@@ -209,6 +230,11 @@ def read_config_file(path: Path) -> dict:
     if teacher != START and not is_minilm(teacher):  # a model, like init: relative to the file
         options["distill_from"] = str(path_from_file(path.parent, teacher,
                                                      f"{path}: options.distill_from"))
+    names = {task.get("name") for task in tasks}
+    for task, teacher in options.get("distill_teachers", {}).items():
+        if teacher not in names and not is_minilm(teacher):  # a model: relative to the file
+            options["distill_teachers"][task] = str(path_from_file(
+                path.parent, teacher, f"{path}: options.distill_teachers.{task}"))
     return config
 
 
@@ -279,6 +305,11 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--distill-task-weight", action="append", default=[], metavar="TASK=W",
                         help="the --distill-weight term's weight on TASK's batches instead "
                              "(0: not on them); repeatable")
+    parser.add_argument("--distill-teacher", action="append", default=[], metavar="TASK=TEACHER",
+                        help="hold TASK's batches near TEACHER's embeddings instead of "
+                             "--distill-from's: a model or run, or a task of the config, whose "
+                             "single-task run is then trained first, into RUN/teachers/TEACHER "
+                             "(a finished one is reused); repeatable")
     parser.add_argument("--unfreeze-every", metavar="N[epochs|steps]",
                         help="gradual unfreezing: heads only at first, then one more encoder "
                              "layer from the top every N epochs (e.g. 1) or steps (200steps)")
@@ -301,6 +332,8 @@ def flag_options(flags: dict) -> dict:
     if flags.get("distill_task_weight"):
         values["distill_task_weights"] = parse_task_numbers(
             flags["distill_task_weight"], "distill_task_weights", "--distill-task-weight")
+    if flags.get("distill_teacher"):
+        values["distill_teachers"] = parse_task_teachers(flags["distill_teacher"])
     if flags.get("unfreeze_every") is not None:
         values["unfreeze_every"], values["unfreeze_unit"] = parse_interval(flags["unfreeze_every"])
     return values
@@ -318,6 +351,17 @@ def parse_task_numbers(items: list[str], option: str, flag: str) -> dict[str, fl
             raise InputError(f"{flag} takes TASK=NUMBER, got {item!r}") from None
     check_option(option, numbers, label=flag)
     return numbers
+
+
+def parse_task_teachers(items: list[str]) -> dict[str, str]:
+    """['stsb=stsb', 'sst3=runs/x'] -> {'stsb': 'stsb', 'sst3': 'runs/x'}."""
+    teachers = {}
+    for item in items:
+        name, _, teacher = item.partition("=")
+        if not name or not teacher.strip():
+            raise InputError(f"--distill-teacher takes TASK=TEACHER, got {item!r}")
+        teachers[name] = teacher
+    return teachers
 
 
 def parse_interval(text: str) -> tuple[int, str]:

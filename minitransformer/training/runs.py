@@ -36,6 +36,7 @@ from .options import check_run_options
 from .run_config import RunConfig
 from .seeds import derive_seed
 from .start import Start, carried_head, distillation_target, new_head, start_encoder
+from .teacher_stage import teacher_path
 from .trainer import Trainer
 
 
@@ -102,9 +103,12 @@ def prepare_run(config: RunConfig, distributed: DistributedContext = Distributed
     model = MultiTaskModel(start.encoder, heads, pooling=config.pooling or start.pooling)
     target = (distillation_target(config.options.distill_from, start, model.pooling_name)
               if config.options.distill_weight > 0 else None)  # no weight: refused before
+    teachers = {task: distillation_target(teacher_path(config, teacher), start,
+                                          model.pooling_name, f"--distill-teacher {task}")
+                for task, teacher in config.options.distill_teachers.items()}
     trainer = Trainer(model.to(device), start.tokenizer, tasks, config.options, config.run_dir,
                       log=log, progress=config.progress, distributed=distributed,
-                      distill_target=target, callbacks=callbacks)
+                      distill_target=target, distill_teachers=teachers, callbacks=callbacks)
     if config.resume:  # before anything is written: a checkpoint that does not fit is refused
         trainer.restore()
     return Run(config, start, tasks, model, trainer)

@@ -121,14 +121,15 @@ def new_head(task: TaskData, encoder_config: EncoderConfig, tokenizer: Tokenizer
                       hidden=task.spec.head_hidden)
 
 
-def distillation_target(name: str, start: Start, pooling: str) -> Encoder | None:
+def distillation_target(name: str, start: Start, pooling: str,
+                        label: str = "--distill-from") -> Encoder | None:
     """--distill-from NAME (distillation.py): None for "start" (the trainer copies the start
     itself), else the encoder of the model or run NAME (any name --init takes), checked to read
     the same token ids (the same vocabulary) and to give embeddings that can be compared with
-    the run's (the same width and pooling)."""
+    the run's (the same width and pooling). label: the flag that named it, for errors."""
     if name == START:
         return None
-    with about("--distill-from"):
+    with about(label):
         target = load_model(name, "cpu")
         problems = []
         tokenizer = start.tokenizer

@@ -7,8 +7,7 @@ then linear decay. Three levers act inside the step, each off by default: a task
 the encoder s times as far (step_scaling.py); a term holds the embeddings near another
 encoder's (distillation.py); a step mixes k tasks' gradients (gradient_surgery.py).
 
-Everything else reacts to the loop's events in a callback of its own (callbacks/base.py lists
-them); options.check_run_options checks the options (prepare_run calls it first, too).
+The rest reacts to the loop's events, a callback each (callbacks/base.py lists them).
 
 Same seed, same run: example order and task sampler come from (seed, epoch), step s's dropout
 masks from (seed, s, rank), seeded afresh each step; a run resumed after k steps of an epoch
@@ -47,9 +46,10 @@ class Trainer:
     def __init__(self, model: MultiTaskModel, tokenizer: Tokenizer, tasks: list[TaskData],
                  options: TrainingOptions, run_dir: str | Path, log=print,
                  progress: str = "auto", distributed: DistributedContext = DistributedContext(),
-                 distill_target: Encoder | None = None, callbacks: list[Callback] = ()):
-        """progress: "auto", "bar", "lines" or "off"; distill_target: the encoder that
-        --distill-from names (None: the start); callbacks: yours, after the run's own."""
+                 distill_target: Encoder | None = None, callbacks: list[Callback] = (),
+                 distill_teachers: dict[str, Encoder] | None = None):
+        """progress: "auto", "bar", "lines" or "off"; distill_target: --distill-from's encoder
+        (None: the start); distill_teachers: {task: its --distill-teacher's}; callbacks: yours."""
         self.model, self.tokenizer, self.tasks, self.options = model, tokenizer, tasks, options
         self.run_dir, self.distributed = Path(run_dir), distributed
         self.log = log if distributed.is_main else (lambda *args: None)  # rank 0 speaks
@@ -65,7 +65,7 @@ class Trainer:
         model.packed = options.batching == "packed"  # the padding-free path, in training too
         self.step_scales = StepScales(list(self.task_by_name), options.step_scales)
         self.distillation = (EmbeddingDistillation(model, options.distill_weight, distill_target,
-                                                   options.distill_task_weights)
+                                                   options.distill_task_weights, distill_teachers)
                              if options.distill_weight > 0 else None)
         self.frozen, unfreezing = freeze_for_run(model, options.freeze, options.unfreeze_every * (
             self.steps_per_epoch if options.unfreeze_unit == "epochs" else 1))
