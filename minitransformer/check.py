@@ -4,10 +4,11 @@
     python -m minitransformer.check --list
 
 The checks compare your class or function with an independent reference (PyTorch's own
-attention and encoder layer, the paper's formula, hand-computed cases), then, where it makes
-sense, run all-MiniLM-L6-v2 with your component swapped in against the stored outputs of the
-original implementation. A failure is one sentence about the likely mistake, with the numbers,
-and the method, file and line to look at.
+attention and encoder layer, the paper's formula, hand-computed cases) at every setting your
+component reads (dropout rates of 0 and between 0 and 1, each activation, both norm placements,
+a mask and none), then, where it makes sense, run all-MiniLM-L6-v2 with your component swapped in
+against the stored outputs of the original implementation. A failure is one sentence about the
+likely mistake, with the numbers, and your line to look at.
 Exit status: 0 all checks pass, 1 a check fails, 2 nothing could be checked: no such file or
 name, a signature the checks cannot call, or a file that exits (sys.exit, exit() or quit()) while
 it is imported or checked; then one line `error: ...` says which, and never a pass.

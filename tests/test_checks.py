@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "exercises"
 
 
+def with_the_head_rule(groups_function):
+    """A parameter_groups of broken_components (heads at lr, one group per parameter) with the
+    exercise's rule for the heads: head_lr, else 10 x lr."""
+    def groups(model, lr, weight_decay=0.01, layer_decay=1.0, head_lr=None):
+        heads = {id(parameter) for parameter in model.heads.parameters()}
+        rate = head_lr if head_lr is not None else 10 * lr
+        return [group | {"lr": rate} if id(group["params"][0]) in heads else group
+                for group in groups_function(model, lr, weight_decay, layer_decay)]
+    return groups
+
+
 def first_failure(component: str, candidate) -> str:
     outcomes = run_component(get_component(component), candidate)
     failures = [outcome for outcome in outcomes if outcome.status == "FAIL"]
@@ -51,7 +62,7 @@ def test_an_unbroken_learner_version_passes_too():
                                  ("positional", broken.PositionalEncoding),
                                  ("pooling", broken.mean_pooling()),
                                  ("cosent", broken.cosent_loss()),
-                                 ("layer_rates", broken.parameter_groups())]:
+                                 ("layer_rates", with_the_head_rule(broken.parameter_groups()))]:
         outcomes = run_component(get_component(component), candidate)
         assert {o.status for o in outcomes} <= {"ok", "skip"}, (component, outcomes)
 
@@ -63,10 +74,10 @@ BROKEN = [
      "the mask is added after the softmax"),
     ("attention", broken.broken_attention("mask ignored"), "padded keys receive weight 0."),
     ("attention", broken.broken_attention("heads split by view"),
-     "heads are split or merged wrongly"),
+     "the heads are split wrongly"),
     ("attention", broken.broken_attention("keys attend to queries"), "the scores are K Q^T"),
     ("attention", broken.broken_attention("no dropout"),
-     "the output in train mode is the same twice: apply dropout to the attention weights"),
+     "in training the attention weights get no dropout"),
     ("attention", broken.broken_attention("mask on the query axis"),
      "the mask is added along the query axis: additive_mask (B, 1, 1, T) has one entry per key"),
     ("attention", broken.broken_attention("keys from the query layer"),
@@ -114,7 +125,7 @@ BROKEN = [
      "attention_norm has eps 1e-05, config.layer_norm_eps is 0.001: pass "
      "eps=config.layer_norm_eps"),
     ("encoder_layer", broken.LayerWithAttentionDropoutFromDropout,
-     "the attention gets no dropout; build it with config.attention_dropout"),
+     "the attention's dropout rate is config.dropout = 0.3, not config.attention_dropout"),
     ("encoder", broken.EncoderWithoutFinalNorm, "a pre-norm stack needs a final LayerNorm"),
     ("encoder", broken.EncoderWithListOfLayers, "layers is a plain Python list"),
     ("encoder", broken.EncoderIgnoringMask, "the encoder ignores the attention mask"),
@@ -124,13 +135,14 @@ BROKEN = [
     ("cosent", broken.cosent_loss("ties counted"), "tied pairs are counted"),
     ("cosent", broken.cosent_loss("detached"),
      "the loss does not depend on the cosines through autograd"),
-    ("layer_rates", broken.parameter_groups("reversed"),
+    ("layer_rates", with_the_head_rule(broken.parameter_groups("reversed")),
      "the exponent is the depth k where it should be N - k"),
-    ("layer_rates", broken.parameter_groups("decay everything"),
+    ("layer_rates", with_the_head_rule(broken.parameter_groups("decay everything")),
      "encoder.embeddings.norm.weight (a LayerNorm gain) is decayed"),
-    ("layer_rates", broken.parameter_groups("frozen included"),
+    ("layer_rates", with_the_head_rule(broken.parameter_groups("frozen included")),
      "frozen parameter encoder.embeddings"),
-    ("layer_rates", broken.parameter_groups("off by one"), "the exponent is off by one"),
+    ("layer_rates", with_the_head_rule(broken.parameter_groups("off by one")),
+     "the exponent is off by one"),
 ]
 
 

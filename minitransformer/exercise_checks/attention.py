@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..model.attention import additive_padding_mask
@@ -26,11 +27,15 @@ from .core import (
     CheckFailed,
     Component,
     Signature,
+    call_without_mask,
+    check_separate_modules,
     close,
     expect_shape,
     fit_factor,
     load_same_weights,
     max_difference,
+    seeded,
+    traced,
 )
 from .minilm import swapped_minilm_check
 
@@ -46,11 +51,12 @@ PROJECTIONS = {  # each linear layer: what it makes, and the line that uses it
 }
 
 
-def build(candidate, num_heads: int = HEADS, seed: int = 0):
+def build(candidate, num_heads: int = HEADS, seed: int = 0, dropout: float = 0.0):
     """The learner's attention and torch's, holding the same (seeded, large enough to give
     peaked attention) weights, both in eval mode."""
     torch.manual_seed(seed)
-    learner = candidate(WIDTH, num_heads).eval()
+    learner = candidate(WIDTH, num_heads, dropout).eval()
+    check_separate_modules(learner)
     linears = {}
     for name in PROJECTIONS:
         linear = getattr(learner, name, None)
@@ -60,7 +66,7 @@ def build(candidate, num_heads: int = HEADS, seed: int = 0):
                               f"nn.Linear({WIDTH}, {WIDTH}) with a bias named {name!r} (the "
                               "checks copy known weights into query, key, value and output); "
                               f"found {linear!r}",
-                              look_at="__init__")
+                              look_at="__init__", near=(f"self.{name}",))
         linears[name] = linear
     with torch.no_grad():
         for linear in linears.values():
@@ -116,7 +122,7 @@ def reference_call(reference, hidden, mask=None):
 def check_shapes(candidate) -> str:
     learner, _ = build(candidate)
     hidden, _ = inputs()
-    call(learner, hidden, None)
+    call_without_mask(lambda: call(learner, hidden, None), "additive_mask")
     with torch.no_grad():
         alone = learner(hidden, None)
     expect_shape(alone, hidden.shape, "forward(hidden, None) without return_weights")
@@ -130,16 +136,25 @@ def check_softmax_rows(candidate) -> str:
     if weights.min() < -1e-6:
         raise CheckFailed(f"attention weights go down to {weights.min():.3g}: weights come out "
                           "of a softmax and are never negative")
-    rows, columns = weights.sum(-1), weights.sum(-2)
-    ones = torch.ones_like(rows)
-    if not close(rows, ones, 1e-4):
-        if close(columns, ones, 1e-4):
-            raise CheckFailed("each column of the weights sums to 1, not each row: take the "
-                              "softmax over the keys, the last dimension (softmax(dim=-1))")
+    rows = weights.sum(-1)
+    if not close(rows, torch.ones_like(rows), 1e-4):
+        axes = {-2: "each column of the weights sums to 1, not each row",
+                1: "the softmax is over the heads (dim=1): the weights of one query and key "
+                   "sum to 1 across the heads",
+                0: "the softmax is over the batch (dim=0): the weights sum to 1 across the "
+                   "sentences"}
+        for axis, said in axes.items():
+            sums = weights.sum(axis)
+            if close(sums, torch.ones_like(sums), 1e-4):
+                raise CheckFailed(f"{said}; take the softmax over the keys, the last dimension "
+                                  "(softmax(dim=-1))", near=("softmax",))
         raise CheckFailed(f"rows of the weights sum to between {rows.min():.3f} and "
                           f"{rows.max():.3f}, not 1: each query's weights over the keys must be "
-                          "a softmax")
+                          "a softmax", near=("softmax",))
     return "every query's weights over the keys sum to 1"
+
+
+SCALE_LINE = ("sqrt", ("@", "transpose"), "@")  # where the scores are scaled, or computed
 
 
 def diagnose_scores(weights, expected_weights) -> str:
@@ -148,6 +163,9 @@ def diagnose_scores(weights, expected_weights) -> str:
     factor, misfit = fit_factor(centred(weights), centred(expected_weights))
     if misfit < 0.01:  # the learner's scores are a multiple of the right ones
         root = math.sqrt(HEAD_SIZE)
+        if abs(factor / HEAD_SIZE - 1) < 0.02:
+            return (f"scores are multiplied by sqrt(d_k) = {root:g} where they should be divided "
+                    f"by it: the attention is {factor:.0f}x too peaked")
         if abs(factor / root - 1) < 0.02:
             return (f"scores are not divided by sqrt(d_k) = {root:g}: the attention is "
                     f"{factor:.1f}x too peaked")
@@ -162,38 +180,56 @@ def diagnose_scores(weights, expected_weights) -> str:
     return ""
 
 
+def gentle_scores_mistake(candidate) -> str:
+    """diagnose_scores with queries 64x smaller: scores wrong by a large factor (multiplied by
+    sqrt(d_k) instead of divided, 64x) saturate the softmax at the usual size, where no factor can
+    be read from the weights."""
+    learner, _ = build(candidate)
+    with torch.no_grad():
+        learner.query.weight.div_(HEAD_SIZE)
+        learner.query.bias.div_(HEAD_SIZE)
+    reference = torch_attention({name: getattr(learner, name) for name in PROJECTIONS}, HEADS)
+    hidden, _ = inputs()
+    _, weights = call(learner, hidden, None)
+    return diagnose_scores(weights, reference_call(reference, hidden)[1])
+
+
 def check_against_torch(candidate) -> str:
     learner, reference = build(candidate)
     hidden, _ = inputs()
     output, weights = call(learner, hidden, None)
     expected, expected_weights = reference_call(reference, hidden)
     if not close(weights, expected_weights, TOLERANCE):
-        reason = diagnose_scores(weights, expected_weights)
+        reason = diagnose_scores(weights, expected_weights) or gentle_scores_mistake(candidate)
         if reason:
-            raise CheckFailed(reason)
+            raise CheckFailed(reason, near=SCALE_LINE)
         if heads_wrong(candidate):
-            raise CheckFailed(f"with one head the attention is right, with {HEADS} it is not: "
-                              "the heads are split or merged wrongly; view (B, T, d) as "
-                              "(B, T, h, d_k), transpose to (B, h, T, d_k), and undo exactly "
-                              "that before the output projection")
+            raise CheckFailed(f"with one head the attention is right, with {HEADS} it is not, and "
+                              "the weights already differ: the heads are split wrongly; view "
+                              "(B, T, d) as (B, T, h, d_k), then transpose to (B, h, T, d_k)",
+                              near=(("reshape", "head_size"), ("view", "head_size"), "view",
+                                    "reshape"))
         if keys_and_queries_swapped(learner, hidden, weights):
             raise CheckFailed("the scores are K Q^T: row i holds how key i matches every query; "
                               "compute Q K^T so that each query's row is softmaxed over the "
-                              "keys")
-        raise CheckFailed(projection_mistake(learner, hidden) or
-                          f"attention weights differ from torch.nn.MultiheadAttention's by up to "
-                          f"{max_difference(weights, expected_weights):.3g}")
+                              "keys", near=(("@", "transpose"), "@"))
+        mistake, near = projection_mistake(learner, hidden)
+        raise CheckFailed(mistake or f"attention weights differ from torch.nn.MultiheadAttention's "
+                          f"by up to {max_difference(weights, expected_weights):.3g}",
+                          near=near or SCALE_LINE)
     if not close(output, expected, TOLERANCE):
         if heads_wrong(candidate):
             raise CheckFailed(f"the weights are right but the output is not, and only with "
                               f"{HEADS} heads: the heads are merged back wrongly; transpose "
-                              "(B, h, T, d_k) to (B, T, h, d_k) before reshaping to (B, T, d)")
-        mistake = projection_mistake(learner, hidden)
+                              "(B, h, T, d_k) to (B, T, h, d_k) before reshaping to (B, T, d)",
+                              near=("reshape", "view"))
+        mistake, near = projection_mistake(learner, hidden)
         if mistake:
-            raise CheckFailed(f"the weights are right but the output is not: {mistake}")
+            raise CheckFailed(f"the weights are right but the output is not: {mistake}", near=near)
         raise CheckFailed(f"the weights are right but the output differs by up to "
                           f"{max_difference(output, expected):.3g}: the output is weights @ V "
-                          "per head, heads merged back to (B, T, d), then the output projection")
+                          "per head, heads merged back to (B, T, d), then the output projection",
+                          near=(("@", 2), "return"))
     return f"outputs and weights within {TOLERANCE:g}"
 
 
@@ -205,10 +241,11 @@ def heads_wrong(candidate) -> bool:
     return close(output, reference_call(reference, hidden)[0], TOLERANCE)
 
 
-def projection_mistake(learner, hidden) -> str:
-    """Which of query, key, value and output forward uses wrongly, or '': first a layer used in
-    another's place (torch's attention given the same mix-up gives the learner's output), then a
-    layer never used (changing its weights alone leaves the output as it was)."""
+def projection_mistake(learner, hidden) -> tuple[str, tuple]:
+    """Which of query, key, value and output forward uses wrongly, and where to look, or
+    ('', ()): first a layer used in another's place (torch's attention given the same mix-up
+    gives the learner's output), then a layer never used (changing its weights alone leaves the
+    output as it was)."""
     linears = {name: getattr(learner, name) for name in PROJECTIONS}
     with torch.no_grad():
         output = learner(hidden, None)
@@ -216,7 +253,9 @@ def projection_mistake(learner, hidden) -> str:
         for source in (name for name in PROJECTIONS if name != role):
             mixed_up = torch_attention(linears | {role: linears[source]}, HEADS)
             if close(output, reference_call(mixed_up, hidden)[0], 1e-4):
-                return f"{made} with self.{source}, where self.{role} belongs: {line}"
+                # the second use of self.source is the one in self.role's place
+                return (f"{made} with self.{source}, where self.{role} belongs: {line}",
+                        ((f"self.{source}", 2), f"self.{source}"))
     for role, (_, line) in PROJECTIONS.items():
         weight = linears[role].weight
         saved = weight.detach().clone()
@@ -225,9 +264,10 @@ def projection_mistake(learner, hidden) -> str:
             changed = learner(hidden, None)
             weight.copy_(saved)
         if close(changed, output, 1e-6):
+            near = ("reshape", "view") if role == "output" else ("@",)
             return (f"changing self.{role}'s weights does not change the output: forward never "
-                    f"uses it; {line}")
-    return ""
+                    f"uses it; {line}", near)
+    return "", ()
 
 
 def scores_of(learner, hidden) -> torch.Tensor:
@@ -248,45 +288,58 @@ def check_padding(candidate) -> str:
     output, weights = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
     expected, expected_weights = reference_call(reference, hidden, mask)
     if not close(weights, expected_weights, TOLERANCE):
-        raise CheckFailed(padding_mistake(learner, hidden, mask, weights))
+        message, near = padding_mistake(learner, hidden, mask, weights)
+        raise CheckFailed(message, near=near)
     if not close(output, expected, TOLERANCE):
         raise CheckFailed(f"with padding the output differs from torch.nn.MultiheadAttention with "
-                          f"key_padding_mask by up to {max_difference(output, expected):.3g}")
+                          f"key_padding_mask by up to {max_difference(output, expected):.3g}",
+                          near=("additive_mask",))
     return "padded keys get weight 0; outputs match torch with key_padding_mask"
 
 
-def padding_mistake(learner, hidden, mask, weights) -> str:
-    """What the learner's weights (B, h, T, T) with padding tell about how the mask is used."""
+def padding_mistake(learner, hidden, mask, weights) -> tuple[str, tuple]:
+    """What the learner's weights (B, h, T, T) with padding tell about how the mask is used, and
+    where to look."""
     additive = additive_padding_mask(mask, hidden.dtype)  # (B, 1, 1, T): one entry per key
     padded_keys = (mask == 0)[:, None, None, :].expand_as(weights)  # (B, h, T, T)
     share_on_padding = weights.nan_to_num(0.0).where(padded_keys, 0.0).sum(-1)  # (B, h, T)
     on_padding = weights[padded_keys]
     rows = weights.sum(-1)
-    if close(weights, (scores_of(learner, hidden) + additive.transpose(-2, -1)).softmax(-1),
-             1e-4):
+    scores = scores_of(learner, hidden)
+    at_the_mask = ("additive_mask",)
+    if close(weights, (scores + additive.transpose(-2, -1)).softmax(-1), 1e-4):
         return ("the mask is added along the query axis: additive_mask (B, 1, 1, T) has one entry "
                 "per key and broadcasts over the queries as it is; transposed to (B, 1, T, 1) it "
                 "blanks the rows of padded queries instead, and real queries still give padded "
                 f"keys weight {share_on_padding.max():.2f}; add it as it is: "
-                "scores + additive_mask")
+                "scores + additive_mask", at_the_mask)
+    multiplied = (scores * additive).softmax(-1)  # NaN where a huge score meets another
+    if torch.equal(weights.isnan(), multiplied.isnan()) and close(
+            weights.nan_to_num(0.0), multiplied.nan_to_num(0.0), 1e-4):
+        return ("the mask is multiplied with the scores: additive_mask is 0 for real tokens, so "
+                "their scores become 0 (and padded ones huge or NaN); it is added: "
+                "scores + additive_mask", at_the_mask)
     if (share_on_padding[mask.min(dim=1).values == 0] > 1 - 1e-4).all():
         return ("the mask is inverted: padded keys get all the weight and real tokens none; "
                 "additive_mask is already 0 for real tokens and very negative for padding, so add "
-                "it to the scores as it is (no == 0 test, no 1 - mask)")
+                "it to the scores as it is (no minus sign, no == 0 test, no 1 - mask)", at_the_mask)
     if (not torch.isfinite(weights).all() or on_padding.min() < -1e-6
             or not close(rows, torch.ones_like(rows), 1e-4)):
         if on_padding.abs().max() < 1e-6:
             return (f"padded keys are zeroed after the softmax, so rows sum to "
-                    f"{rows.min():.2f}, not 1: add the mask to the scores before the softmax")
+                    f"{rows.min():.2f}, not 1: add the mask to the scores before the softmax",
+                    at_the_mask)
         return (f"with padding the weights are no softmax (padded keys get "
                 f"{on_padding.min():.3g}): the mask is added after the softmax; add it to the "
-                "scores before")
-    if close(weights, scores_of(learner, hidden).softmax(-1), 1e-4):
+                "scores before", at_the_mask)
+    if close(weights, scores.softmax(-1), 1e-4):
         return (f"padded keys receive weight {on_padding.max():.2f}, as if there were no mask: "
-                "additive_mask is not used; add it to the scores before the softmax")
+                "additive_mask is not used; add it to the scores before the softmax",
+                (("additive_mask", "+"), "softmax"))
     return (f"with padding the weights differ from torch.nn.MultiheadAttention's with "
             f"key_padding_mask (padded keys receive weight {on_padding.max():.2f}); add "
-            "additive_mask (B, 1, 1, T) to the scores (B, h, T, T) before the softmax")
+            "additive_mask (B, 1, 1, T) to the scores (B, h, T, T) before the softmax",
+            at_the_mask)
 
 
 def check_padding_invariance(candidate) -> str:
@@ -299,7 +352,8 @@ def check_padding_invariance(candidate) -> str:
     worst = max_difference(padded[1, :length], alone[0])
     if worst > TOLERANCE:
         raise CheckFailed(f"a sequence's real tokens change by {worst:.3g} when it is padded: "
-                          "whatever is in the padding must not leak into them")
+                          "whatever is in the padding must not leak into them",
+                          near=("additive_mask",))
     return "a padded sequence's tokens equal the same sequence unpadded"
 
 
@@ -310,28 +364,138 @@ def check_all_padding(candidate) -> str:
     output, _ = call(learner, hidden, additive_padding_mask(mask, hidden.dtype))
     if not torch.isfinite(output).all():
         raise CheckFailed("a sequence that is all padding gives NaN or inf: keep the mask finite "
-                          "(the most negative float, as additive_padding_mask makes it, not -inf)")
+                          "(the most negative float, as additive_padding_mask makes it, not -inf)",
+                          near=("inf", "additive_mask"))
     return "a sequence with no real token stays finite"
 
 
+def by_hand(linears: dict[str, nn.Linear], hidden: torch.Tensor, drops: dict[str, list[float]]
+            ) -> torch.Tensor:
+    """The attention (no mask) written out with the learner's four layers, and F.dropout at
+    each place of `drops` ({"scores", "weights", "values", "context", "output"}: the rates
+    applied there, in order). {"weights": [p]} is the attention of the exercise in training."""
+    def drop(place, tensor):
+        for rate in drops.get(place, ()):
+            tensor = F.dropout(tensor, rate, training=True)
+        return tensor
+    batch, length, _ = hidden.shape
+    split = lambda x: x.view(batch, length, HEADS, HEAD_SIZE).transpose(1, 2)  # (B, h, T, d_k)
+    q, k = split(linears["query"](hidden)), split(linears["key"](hidden))
+    v = drop("values", split(linears["value"](hidden)))
+    scores = drop("scores", q @ k.transpose(-2, -1) / math.sqrt(HEAD_SIZE))  # (B, h, T, T)
+    context = drop("context", drop("weights", scores.softmax(-1)) @ v)  # (B, h, T, d_k)
+    merged = context.transpose(1, 2).reshape(batch, length, WIDTH)  # (B, T, d)
+    return drop("output", linears["output"](merged))
+
+
+def dropout_mistakes(rate: float) -> list[tuple[str, dict[str, list[float]]]]:
+    """Known ways to get attention dropout wrong at rate `rate`: (message, where F.dropout acts)."""
+    said = f"attention_dropout = {rate:g}"
+    mistakes = [
+        (f"with {said} in training the attention weights get no dropout: apply "
+         "F.dropout(weights, p, training=self.training) after the softmax", {}),
+        ("dropout is on the scores, before the softmax: the weights then no longer sum to 1 "
+         "(a dropped score becomes 0, not -inf); drop the weights after the softmax",
+         {"scores": [rate]}),
+        ("dropout is on the values V, not on the attention weights: drop the weights after the "
+         "softmax, so that each query loses whole keys", {"values": [rate]}),
+        ("dropout is on the output of weights @ V, not on the attention weights: drop the weights "
+         "after the softmax, before they multiply V", {"context": [rate]}),
+        ("dropout is on the output of the output projection, not on the attention weights: drop "
+         "the weights after the softmax (the encoder layer drops the attention's output itself)",
+         {"output": [rate]}),
+        (f"dropout is applied twice to the attention weights ({said} each time): once, "
+         "F.dropout(weights, p, training=self.training)", {"weights": [rate, rate]}),
+        (f"the dropout rate is 1 - attention_dropout = {1 - rate:g}: p is the probability to drop "
+         "a weight, not to keep it", {"weights": [1 - rate]}),
+    ]
+    for fixed in (0.1, 0.5):
+        if fixed != rate:
+            mistakes.append((f"the rate is {fixed:g}, not {said}: use the rate the module was "
+                             "built with, self.attention_dropout", {"weights": [fixed]}))
+    return mistakes
+
+
 def check_dropout(candidate) -> str:
-    torch.manual_seed(0)
-    learner = candidate(WIDTH, HEADS, 0.5)
     hidden, _ = inputs()
+    learner, _ = build(candidate, dropout=0.5)
     with torch.no_grad():
-        plain = learner.eval()(hidden, None)
-        learner.train()
-        first, second = learner(hidden, None), learner(hidden, None)
-        learner.eval()
-        again = learner(hidden, None)
+        plain, again = learner(hidden, None), learner(hidden, None)
     if not close(plain, again, 0.0):
         raise CheckFailed("with attention_dropout = 0.5 the output in eval mode changes between "
                           "calls: dropout must act only in training "
-                          "(F.dropout(..., training=self.training))")
-    if torch.equal(first, second):
-        raise CheckFailed("with attention_dropout = 0.5 the output in train mode is the same "
-                          "twice: apply dropout to the attention weights in training")
-    return "on the weights in training only"
+                          "(F.dropout(..., training=self.training))", near=("dropout",))
+    compared = "the same masks as F.dropout with the same seed"
+    for rate in (0.0, 0.3):
+        learner, _ = build(candidate, dropout=rate)
+        linears = {name: getattr(learner, name) for name in PROJECTIONS}
+        learner.train()
+        output, ran = traced(lambda: seeded(lambda: learner(hidden, None), seed=3))
+        right = seeded(lambda: by_hand(linears, hidden, {"weights": [rate]}), seed=3)
+        if close(output, right, TOLERANCE):
+            continue
+        near = ("dropout", "attention_dropout", "rand_like", "bernoulli", "softmax")
+        for message, drops in dropout_mistakes(rate):
+            if close(output, seeded(lambda: by_hand(linears, hidden, drops), seed=3), TOLERANCE):
+                raise CheckFailed(message, near=near, ran=ran)
+        if rate == 0.0:
+            raise CheckFailed("with attention_dropout = 0 the output in training differs from the "
+                              f"output without dropout by up to {max_difference(output, right):.3g}"
+                              ": a dropout rate is not taken from attention_dropout", near=near,
+                              ran=ran)
+        # dropout that draws its random numbers its own way: read the weights it used
+        mistake = dropped_weights_mistake(learner, hidden, output, rate)
+        if mistake:
+            raise CheckFailed(mistake, near=near, ran=ran)
+        compared = "your own masks, read back from the output: each weight 0 or weight / (1 - p)"
+    return f"in training only, at attention_dropout (0 and 0.3), on the weights ({compared})"
+
+
+def dropped_weights_mistake(learner, hidden: torch.Tensor, output: torch.Tensor,
+                            rate: float) -> str:
+    """What is wrong with a training output whose dropout drew its random numbers otherwise
+    than F.dropout, or '' if nothing is. The output layer is invertible and each head's T
+    values are independent (T <= d_k), so the weights (B, h, T, T) the output was made with
+    can be solved for: dropout on the weights leaves each one 0 or weight / (1 - p)."""
+    batch, length, _ = hidden.shape
+    split = lambda x: x.view(batch, length, HEADS, HEAD_SIZE).transpose(1, 2)  # (B, h, T, d_k)
+    with torch.no_grad():
+        layer = learner.output
+        merged = torch.linalg.solve(layer.weight.double(),
+                                    (output.double() - layer.bias.double()).mT).mT  # (B, T, d)
+        context = split(merged)  # (B, h, T, d_k)
+        values = split(learner.value(hidden)).double()  # (B, h, T, d_k)
+        used = context @ torch.linalg.pinv(values)  # (B, h, T, T): used @ values = context
+        unexplained = ((context - used @ values).norm() / context.norm()).item()
+        weights = scores_of(learner, hidden).softmax(-1).double()  # (B, h, T, T), all > 0
+    if unexplained > 1e-3:
+        return (f"with attention_dropout = {rate:g} in training the output is no weighting of the "
+                f"values V ({unexplained:.0%} of it is not): dropout acts on the values, on "
+                "weights @ V or on the output; it belongs on the weights after the softmax")
+    ratio = used / weights  # 0 where dropped, 1 / (1 - p) where kept
+    dropped = ratio.abs() < 1e-3
+    kept = ratio[~dropped]
+    scale = kept.mean().item() if kept.numel() else 0.0
+    if kept.numel() and (kept - scale).abs().max() > 1e-3 * scale:
+        if torch.allclose(used.sum(-1), torch.ones_like(used.sum(-1)), atol=1e-4):
+            return ("in training the weights are still a softmax but not the dropped ones: "
+                    "dropout acts on the scores, before the softmax; it belongs on the weights "
+                    "after it")
+        return ("in training the weights are not the attention weights with some dropped (0) "
+                "and the rest scaled by 1 / (1 - p): apply dropout once, to the weights after "
+                "the softmax")
+    share = dropped.double().mean().item()
+    if abs(scale - 1) < 1e-3 and share > 0:
+        return (f"the kept weights are not scaled by 1 / (1 - p) = {1 / (1 - rate):.3g}: dropout "
+                "divides what it keeps by 1 - p, so that each weight keeps its expected value")
+    if abs(scale * (1 - rate) ** 2 - 1) < 1e-3:
+        return (f"dropout is applied twice to the attention weights (attention_dropout = {rate:g} "
+                "each time): once, F.dropout(weights, p, training=self.training)")
+    if abs(scale * (1 - rate) - 1) > 1e-3 or abs(share - rate) > 0.1:
+        return (f"in training {share:.0%} of the weights are dropped and the rest scaled by "
+                f"{scale:.3g}: dropout at attention_dropout = {rate:g} drops about {rate:.0%} "
+                f"and scales by 1 / (1 - p) = {1 / (1 - rate):.3g}")
+    return ""
 
 
 def swap_attention(model, candidate) -> None:
@@ -361,7 +525,8 @@ COMPONENT = Component(
               look_at="forward"),
         Check("padding invariance", check_padding_invariance, look_at="forward"),
         Check("a sequence that is all padding", check_all_padding, look_at="forward"),
-        Check("attention dropout", check_dropout, look_at="forward"),
+        Check("attention dropout: where, how much, only in training", check_dropout,
+              look_at="forward"),
         swapped_minilm_check(swap_attention, "this attention in every layer"),
     ],
 )

@@ -4,7 +4,9 @@ called so that its mistakes come back as that sentence, never as a traceback.
 A component (exercise_checks/attention.py, ...) is a list of `Check`s run in order. The first
 failure stops the run: later checks assume what earlier ones proved (shapes before values, values
 before padding), and one clear message is worth more than five that follow from it. A failure
-names the mistake and where to look: the learner's method, file and line.
+names the mistake and where to look: the learner's own line, found without a traceback by
+searching the source of their method (then their class, then their file) for the construct the
+mistake is about (`CheckFailed(near=...)`, `learner_line`), else the method's first line.
 
 Two things end a run before any verdict, as bad input (an `InputError`, exit status 2): an
 object that cannot be called the way the checks call it (`signature_problem`, asked before the
@@ -13,12 +15,14 @@ first check), and learner code that exits (`SystemExit`): an exit must never rea
 
 from __future__ import annotations
 
+import ast
 import inspect
+import sys
 import sysconfig
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -26,19 +30,37 @@ from torch import nn
 from ..errors import InputError
 
 CHECKS_DIRECTORY = Path(__file__).resolve().parent
+PACKAGE_DIRECTORY = CHECKS_DIRECTORY.parent  # our own code, which a learner's may call
 TORCH_DIRECTORY = Path(torch.__file__).resolve().parent
 STDLIB_DIRECTORY = Path(sysconfig.get_paths()["stdlib"]).resolve()
-CHECK_COMMAND = CHECKS_DIRECTORY.parent / "check.py"  # imports the learner's file
+
+
+# What `near` may name: identifiers (softmax, dropout, self.key: a name, an attribute, a keyword
+# argument), "return", "'text" (a string constant holding text), these operators and
+# comparisons; "@" also matches matmul, bmm and einsum.
+OPERATORS = {"@": ast.MatMult, "**": ast.Pow, "+": ast.Add, "-": ast.Sub, "*": ast.Mult,
+             "/": ast.Div}
+COMPARISONS = {">": ast.Gt, ">=": ast.GtE, "<": ast.Lt, "<=": ast.LtE, "==": ast.Eq}
+COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+# Alternatives, tried in order; a tuple: a statement holding all of its words, the n-th such
+# statement where it holds a number n (("self.key", 2): the second statement using self.key).
+Near = tuple[str | tuple[str | int, ...], ...]
+Ran = dict[str, set[int]]  # file name -> the numbers of the lines that ran there (`traced`)
 
 
 class CheckFailed(Exception):
     """A check found a mistake; the message says what is likely wrong, with the numbers.
     `look_at` names the learner's method where the mistake is ("__init__", "forward"), when the
-    check knows better than its `Check.look_at`; "" when the message names the line itself."""
+    check knows better than its `Check.look_at`; "" when the message names the line itself.
+    `near` says what the learner's line of the mistake holds, e.g. ("softmax",) or
+    (("additive_mask", "+"), "softmax"): the first statement holding it is pointed at."""
 
-    def __init__(self, message: str, look_at: str | None = None):
+    def __init__(self, message: str, look_at: str | None = None, near: Near = (),
+                 ran: Ran | None = None):
         super().__init__(message)
         self.look_at = look_at
+        self.near = (near,) if isinstance(near, str) else tuple(near)
+        self.ran = ran  # the lines the learner's code ran (traced): those are searched first
 
 
 class CheckSkipped(Exception):
@@ -99,7 +121,8 @@ def run_component(component: Component, candidate: Any,
             continue
         except CheckFailed as failed:
             look_at = check.look_at if failed.look_at is None else failed.look_at
-            place = source_place(candidate, look_at) if look_at != "" else ""
+            place = (source_place(candidate, look_at, failed.near, failed.ran)
+                     if look_at != "" else "")
             outcomes.append(Outcome(check.title, "FAIL",
                                     f"{failed} (look at {place})" if place else str(failed)))
             report(outcomes[-1])
@@ -121,12 +144,13 @@ def run_component(component: Component, candidate: Any,
 
 def learner_frame(error: BaseException) -> traceback.FrameSummary | None:
     """The deepest frame of the traceback in the learner's code: outside torch, the standard
-    library and these checks (exit() is a function of the standard library, say)."""
+    library and this package (exit() is a function of the standard library, say; a learner's
+    line that hands our additive_padding_mask a None is theirs, not ours)."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
               if not frame.filename.startswith("<frozen")
               and not any(is_within(frame.filename, directory)
-                          for directory in (TORCH_DIRECTORY, CHECKS_DIRECTORY, STDLIB_DIRECTORY))
-              and not is_within(frame.filename, CHECK_COMMAND)]
+                          for directory in (TORCH_DIRECTORY, PACKAGE_DIRECTORY,
+                                            STDLIB_DIRECTORY))]
     return frames[-1] if frames else None
 
 
@@ -168,9 +192,12 @@ def is_within(filename: str, directory: Path) -> bool:
         return False
 
 
-def source_place(candidate: Any, method: str | None = None) -> str:
-    """'MultiHeadAttention.forward in attention.py, line 27': the learner's function, or the
-    class's `method` (the class itself without one); '' where the source cannot be found."""
+def source_place(candidate: Any, method: str | None = None, near: Near = (),
+                 ran: Ran | None = None) -> str:
+    """'MultiHeadAttention.forward in attention.py, line 31: weights = scores.softmax(dim=1)':
+    the learner's line that holds what `near` names (see learner_line), else the first line of
+    their function, or of the class's `method` (the class itself without one); '' where the
+    source cannot be found."""
     target = candidate
     if inspect.isclass(candidate) and method is not None:
         target = getattr(candidate, method, candidate)
@@ -180,7 +207,143 @@ def source_place(candidate: Any, method: str | None = None) -> str:
         return ""
     if filename is None:
         return ""
-    return f"{target.__qualname__} in {Path(filename).name}, line {line}"
+    found = learner_line(target, near, ran) if near else None
+    if found is None:
+        return f"{target.__qualname__} in {Path(filename).name}, line {line}"
+    line, text, within = found
+    return f"{within + ' in ' if within else ''}{Path(filename).name}, line {line}: {text}"
+
+
+def learner_line(function: Any, near: Near, ran: Ran | None = None
+                 ) -> tuple[int, str, str] | None:
+    """(line number, its code, the function or class it is in, '' at the top of the file) of the
+    first statement holding what `near` names, searched in `function`, then in the rest of its
+    class, then in the rest of its file (a helper function, a table of activations, another
+    class); first among the statements that ran (`ran`, when the check traced the learner's
+    code: the branch of an `if` that was taken), then among all. None if none holds it or the
+    source cannot be read."""
+    code = getattr(function, "__code__", None)
+    try:
+        filename = inspect.getsourcefile(function)
+        source = Path(filename).read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, UnicodeDecodeError):
+        return None
+    if code is not None:  # a function or method: its definition, by its first line
+        first = code.co_firstlineno
+        is_def = lambda node: isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    else:  # a class
+        first = inspect.getsourcelines(function)[1]
+        is_def = lambda node: isinstance(node, ast.ClassDef)
+    definition = next((node for node in ast.walk(tree) if is_def(node) and first in (
+        node.lineno, *(d.lineno for d in node.decorator_list))), None)
+    if definition is None:
+        return None
+    owner = next((node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                  and definition in node.body), None)
+    scopes = [[definition]]
+    if owner is not None:
+        scopes.append([node for node in owner.body if node is not definition])
+    rest = [node for node in tree.body if node is not (owner or definition)
+            and not isinstance(node, (ast.Import, ast.ImportFrom))]
+    scopes += [[node for node in rest if not isinstance(node, ast.ClassDef)],
+               [node for node in rest if isinstance(node, ast.ClassDef)]]
+    run_here = (ran or {}).get(filename)
+    was_run = lambda node: any(line in run_here for line in range(
+        node.lineno, (node.lineno if isinstance(node, COMPOUND) else node.end_lineno) + 1))
+    lines = source.splitlines()
+    for only_run in ([True, False] if run_here else [False]):
+        for wanted in near:
+            keys = (wanted,) if isinstance(wanted, str) else wanted
+            words = [key for key in keys if isinstance(key, str)]
+            nth = next((key for key in keys if isinstance(key, int)), 1)  # the n-th match
+            for scope in scopes:
+                matches = [statement for statement in statements(scope)
+                           if all(holds(statement, word) for word in words)
+                           and (not only_run or was_run(statement))]
+                if len(matches) >= nth:
+                    line = matches[nth - 1].lineno
+                    return line, shown_line(lines[line - 1]), enclosing(tree, line)
+    return None
+
+
+def enclosing(tree: ast.AST, line: int, prefix: str = "") -> str:
+    """'FeedForward.forward': the innermost function or class around a line of the file."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
+                node.lineno <= line <= node.end_lineno):
+            return enclosing(node, line, f"{prefix}{node.name}.")
+    return prefix[:-1]
+
+
+def statements(nodes: list[ast.AST]) -> Iterator[ast.AST]:
+    """Every statement under `nodes`: the simple ones in source order, then the headers of the
+    compound ones (an `if` line names a construct less exactly than the line inside it)."""
+    found = []
+    for node in nodes:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.stmt) and not isinstance(
+                    inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.append(inner)
+    return iter(sorted(found, key=lambda node: (isinstance(node, COMPOUND), node.lineno,
+                                                node.col_offset)))
+
+
+def header(statement: ast.AST) -> list[ast.AST]:
+    """The expressions of a statement itself, without the statements nested in it."""
+    if isinstance(statement, (ast.If, ast.While)):
+        return [statement.test]
+    if isinstance(statement, (ast.For, ast.AsyncFor)):
+        return [statement.target, statement.iter]
+    if isinstance(statement, (ast.With, ast.AsyncWith)):
+        return list(statement.items)
+    if isinstance(statement, ast.Try):
+        return []
+    return [statement]
+
+
+def holds(statement: ast.AST, key: str) -> bool:
+    """Whether the statement's own code holds `key`: an operator of OPERATORS or COMPARISONS,
+    'self.NAME', 'return' (a return statement), "'text" (a string holding text), or a name,
+    attribute or keyword argument."""
+    if key == "return":
+        return isinstance(statement, ast.Return)
+    for part in header(statement):
+        for node in ast.walk(part):
+            if key.startswith("'"):  # 'text: a string that holds text
+                if isinstance(node, ast.Constant) and key[1:] in str(node.value):
+                    return True
+            elif key in COMPARISONS:
+                if isinstance(node, ast.Compare) and any(isinstance(op, COMPARISONS[key])
+                                                         for op in node.ops):
+                    return True
+            elif key in OPERATORS:
+                if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op,
+                                                                               OPERATORS[key]):
+                    return True
+                if key == "@" and isinstance(node, ast.Call) and called_name(node) in (
+                        "matmul", "bmm", "einsum"):
+                    return True
+            elif key.startswith("self."):
+                if (isinstance(node, ast.Attribute) and node.attr == key[5:]
+                        and isinstance(node.value, ast.Name) and node.value.id == "self"):
+                    return True
+            elif (isinstance(node, ast.Name) and node.id == key
+                  or isinstance(node, ast.Attribute) and node.attr == key
+                  or isinstance(node, ast.keyword) and node.arg == key):
+                return True
+    return False
+
+
+def called_name(call: ast.Call) -> str:
+    function = call.func
+    return function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+
+
+def shown_line(line: str, width: int = 72) -> str:
+    """A line of code as a message quotes it: stripped, its comment dropped, at most `width`."""
+    code = line.split("  #")[0].strip()
+    return code if len(code) <= width else code[:width - 3] + "..."
 
 
 def signature_problem(candidate: Any, signature: Signature) -> str | None:
@@ -288,9 +451,40 @@ def parameter_names(learner: nn.Module, ours: nn.Module) -> tuple[list[str], lis
     return sorted(mine - theirs), sorted(theirs - mine)
 
 
+def shared_modules(module: nn.Module) -> list[list[str]]:
+    """The sub-modules with parameters that are one object under several names, outermost
+    first: [["layers.0", "layers.1"]] for nn.ModuleList([layer] * 2)."""
+    names: dict[int, list[str]] = {}
+    for name, sub in module.named_modules(remove_duplicate=False):
+        if name and next(sub.parameters(), None) is not None:
+            names.setdefault(id(sub), []).append(name)
+    shared = [group for group in names.values() if len(group) > 1]
+    inner = lambda name, other: name.startswith(other + ".")
+    return [group for group in shared  # not the parts of a module already named as shared
+            if not any(inner(group[0], other) for others in shared for other in others)]
+
+
+def check_separate_modules(learner: nn.Module) -> None:
+    """CheckFailed when one module object stands under several names: its parameters are then
+    shared, and what should be two layers trains as one."""
+    shared = shared_modules(learner)
+    if not shared:
+        return
+    first, *others = shared[0]
+    kind = type(dict(learner.named_modules(remove_duplicate=False))[first]).__name__
+    kind = f"nn.{kind}" if hasattr(nn, kind) else kind
+    named = " and ".join([", ".join(shared[0][:-1]), shared[0][-1]]) if others else first
+    attribute = others[0].split(".")[0]
+    raise CheckFailed(f"{named} are one {kind} object (the same parameters under {len(shared[0])} "
+                      f"names): assigning one module to several names, or repeating it in a list "
+                      f"([module] * n), shares it, so they would train as one; create a new {kind} "
+                      "for each", look_at="__init__", near=(f"self.{attribute}",))
+
+
 def load_same_weights(learner: nn.Module, ours: nn.Module) -> None:
     """Copy our module's weights into the learner's, which must name its parameters as ours do
-    (so that known and pretrained weights can be copied in)."""
+    (so that known and pretrained weights can be copied in), each part a module of its own."""
+    check_separate_modules(learner)
     lacks, extra = parameter_names(learner, ours)
     if lacks or extra:
         raise CheckFailed(f"{type(learner).__name__}'s parameters are not named like ours "
@@ -303,3 +497,92 @@ def load_same_weights(learner: nn.Module, ours: nn.Module) -> None:
             raise CheckFailed(f"{name} has shape {shape} in {type(learner).__name__}, ours "
                               f"{tuple(tensor.shape)}")
     learner.load_state_dict(ours.state_dict())
+
+
+def call_without_mask(function: Callable[[], Any], what: str) -> Any:
+    """function(), which calls the learner's code with its optional mask left None: an exception
+    raised in their code becomes CheckFailed saying that `what` may be None (the message names
+    their line, from the traceback)."""
+    try:
+        return function()
+    except (TypeError, AttributeError, RuntimeError) as error:
+        message = learner_error(error)
+        if message is None:
+            raise
+        raise CheckFailed(f"called with {what} = None (no padding), {message}: {what} may be None, "
+                          f"and then no token is padding; test `if {what} is not None` before "
+                          "using it", look_at="") from None
+
+
+# ---- randomness: dropout compared with the same seed, or in distribution -----------------------
+
+def seeded(run: Callable[[], torch.Tensor], seed: int) -> torch.Tensor:
+    """run() after torch.manual_seed(seed), without autograd: two functions that draw the same
+    random numbers in the same order (F.dropout and nn.Dropout do) give the same output."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return run()
+
+
+def distribution_gap(learner_run: Callable[[], torch.Tensor],
+                     reference_run: Callable[[], torch.Tensor], draws: int = 100,
+                     seed: int = 100) -> tuple[float, float, float]:
+    """How far apart two random functions' outputs (..., d) are over `draws` calls each: the
+    squared difference of their means over its expected size were they one distribution (about
+    1 when they agree), and the smallest and largest ratio of their spreads (the variance summed
+    over d) among the rows, e.g. the tokens (about 1 when they agree)."""
+    learner = torch.stack([seeded(learner_run, seed + i).double() for i in range(draws)])
+    reference = torch.stack([seeded(reference_run, seed + i).double() for i in range(draws)])
+    spread_learner, spread_reference = learner.var(0), reference.var(0)
+    gap = ((learner.mean(0) - reference.mean(0)) ** 2).sum() / (
+        (spread_learner + spread_reference) / draws).sum().clamp(min=1e-30)
+    ratios = spread_learner.sum(-1) / spread_reference.sum(-1).clamp(min=1e-30)
+    return gap.item(), ratios.min().item(), ratios.max().item()
+
+
+def same_in_distribution(gap: float, low: float, high: float) -> bool:
+    """The verdict on distribution_gap's numbers: the means within ~2 standard errors, every
+    row's spread within ~20% (over 100 draws two samples of one distribution differ by ~5% per
+    token; dropout at another place or rate differs by 25% or more somewhere)."""
+    return gap < 3.0 and 0.82 < low and high < 1.22
+
+
+def traced(run: Callable[[], Any]) -> tuple[Any, Ran]:
+    """run(), and the lines it ran in each file outside torch, the standard library and this
+    package: which branch of the learner's code was taken, for `CheckFailed(ran=...)`."""
+    lines: Ran = {}
+    outside: set[str] = set()
+
+    def in_frame(frame, event, arg):
+        if event == "line":
+            lines[frame.f_code.co_filename].add(frame.f_lineno)
+        return in_frame
+
+    def on_call(frame, event, arg):
+        filename = frame.f_code.co_filename
+        if filename in lines:
+            return in_frame
+        if filename in outside or filename.startswith("<") or any(
+                is_within(filename, directory)
+                for directory in (TORCH_DIRECTORY, PACKAGE_DIRECTORY, STDLIB_DIRECTORY)):
+            outside.add(filename)
+            return None
+        lines[filename] = set()
+        return in_frame
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        result = run()
+    finally:
+        sys.settrace(previous)
+    return result, lines
+
+
+def merged(*rans: Ran) -> Ran:
+    """The lines of several traced runs together."""
+    lines: Ran = {}
+    for ran in rans:
+        for filename, numbers in ran.items():
+            lines.setdefault(filename, set()).update(numbers)
+    return lines

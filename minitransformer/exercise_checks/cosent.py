@@ -76,25 +76,36 @@ def check_by_hand(candidate) -> str:
     if math.isclose(loss, expected, rel_tol=1e-5):
         return f"{loss:.6f}, by hand {expected:.6f}"
     flipped = reference_loss([-c for c in COSINES], SCORES, SCALE)
-    mistakes = {
-        "the sign is flipped: the loss grows when pairs are ranked the right way; for gold_i > "
-        "gold_j the term is exp(scale * (cos_j - cos_i))": flipped,
-        "the scale is not applied: the terms are exp(scale * (cos_j - cos_i))":
-            reference_loss(COSINES, SCORES, 1.0),
-        "the '1 +' inside the log is missing (it keeps the loss at 0 when no pair is out of order)":
-            math.log(math.exp(expected) - 1),
-        "tied pairs are counted: two pairs with the same gold score impose no order; use gold_i > "
-        "gold_j, strictly": tied_loss(),
-        "tied pairs are counted, and each pair with itself (i, i): gold_i >= gold_j holds there; "
-        "use gold_i > gold_j, strictly": tied_loss(with_itself=True),
-    }
-    for message, wrong in mistakes.items():
+    terms = [SCALE * (COSINES[j] - COSINES[i]) for i in range(4) for j in range(4)
+             if SCORES[i] > SCORES[j]]
+    at_differences = ("scale", ("cosines", "-"))
+    mistakes = [
+        ("the sign is flipped: the loss grows when pairs are ranked the right way; for gold_i > "
+         "gold_j the term is exp(scale * (cos_j - cos_i))", flipped, (("cosines", "-"),)),
+        ("the scale is not applied: the terms are exp(scale * (cos_j - cos_i))",
+         reference_loss(COSINES, SCORES, 1.0), at_differences),
+        (f"the terms are divided by scale where they are multiplied: exp(scale * (cos_j - cos_i)), "
+         f"scale = {SCALE:g}", reference_loss(COSINES, SCORES, 1 / SCALE), at_differences),
+        ("the '1 +' inside the log is missing (it keeps the loss at 0 when no pair is out of "
+         "order)", math.log(math.exp(expected) - 1), ("logsumexp", "log", "return")),
+        ("tied pairs are counted: two pairs with the same gold score impose no order; use gold_i > "
+         "gold_j, strictly", tied_loss(), (">=", "<=", "scores")),
+        ("tied pairs are counted, and each pair with itself (i, i): gold_i >= gold_j holds there; "
+         "use gold_i > gold_j, strictly", tied_loss(with_itself=True), (">=", "<=", "scores")),
+        ("the terms are averaged (log(1 + mean exp)) where the formula sums them: "
+         "log(1 + sum exp)", math.log(1 + math.fsum(map(math.exp, terms)) / len(terms)),
+         ("mean", "return")),
+        ("each pair gets its own log(1 + exp), summed: the formula has one log over the sum, "
+         "log(1 + sum exp), which logsumexp computes",
+         math.fsum(math.log1p(math.exp(term)) for term in terms), ("softplus", "log", "return")),
+    ]
+    for message, wrong, near in mistakes:
         if math.isclose(loss, wrong, rel_tol=1e-5):
-            raise CheckFailed(message)
+            raise CheckFailed(message, near=near)
     raise CheckFailed(f"for cosines {COSINES}, gold scores {SCORES} and scale {SCALE} the loss is "
                       f"{loss:.6f}; by hand it is {expected:.6f} (only ordered pairs count: i "
                       "above j when gold_i > gold_j, strictly; ties and the pair (i, i) add "
-                      "nothing)")
+                      "nothing)", near=("return",))
 
 
 def tied_loss(with_itself: bool = False) -> float:
@@ -114,7 +125,7 @@ def check_random_batches(candidate) -> str:
         expected = reference_loss(cosines, scores, 20.0)
         if not math.isclose(loss, expected, rel_tol=1e-4, abs_tol=1e-5):
             raise CheckFailed(f"on a random batch of 16 pairs at scale 20 the loss is {loss:.5f}, "
-                              f"the formula gives {expected:.5f}")
+                              f"the formula gives {expected:.5f}", near=("return",))
     return "5 batches of 16 pairs at scale 20 match the formula"
 
 
@@ -122,14 +133,16 @@ def check_gradient(candidate) -> str:
     loss, cosines = loss_of(candidate, COSINES, SCORES, SCALE, grad=True)
     if not loss.requires_grad:
         raise CheckFailed("the loss does not depend on the cosines through autograd (.item(), "
-                          "numpy or a detach inside?): no gradient would reach the encoder")
+                          "numpy or a detach inside?): no gradient would reach the encoder",
+                          near=("detach", "item", "numpy", "tensor"))
     loss.backward()
     expected = torch.tensor(reference_gradient(COSINES, SCORES, SCALE))
     if cosines.grad is None or not torch.allclose(cosines.grad.double(), expected.double(),
                                                   atol=1e-5):
         raise CheckFailed(f"d loss / d cosines is "
                           f"{cosines.grad.tolist() if cosines.grad is not None else None}, "
-                          f"by hand {[round(g, 6) for g in expected.tolist()]}")
+                          f"by hand {[round(g, 6) for g in expected.tolist()]}",
+                          near=("detach", "return"))
     return "d loss / d cosines equals the hand-derived gradient"
 
 
@@ -141,10 +154,10 @@ def check_large_scale(candidate) -> str:
     if not math.isfinite(loss):
         raise CheckFailed(f"at scale 50 a badly ordered batch gives loss {loss}: exp overflows "
                           "float32; compute log(1 + sum exp(x)) as torch.logsumexp over the terms "
-                          "with a 0 prepended for the 1")
+                          "with a 0 prepended for the 1", near=("exp", "log", "return"))
     if not math.isclose(loss, expected, rel_tol=1e-4):
         raise CheckFailed(f"at scale 50 a badly ordered batch gives {loss:.3f}, the formula "
-                          f"{expected:.3f}")
+                          f"{expected:.3f}", near=("return",))
     return f"finite and right at scale 50 ({loss:.1f})"
 
 
@@ -152,7 +165,7 @@ def check_no_order(candidate) -> str:
     loss = loss_of(candidate, COSINES, [2.0] * len(COSINES), SCALE)[0].item()
     if loss != 0.0 and not math.isclose(loss, 0.0, abs_tol=1e-7):
         raise CheckFailed(f"with all gold scores equal there is no order to learn and the loss "
-                          f"must be log(1) = 0, got {loss:.6f}")
+                          f"must be log(1) = 0, got {loss:.6f}", near=("return",))
     return "all gold scores equal: loss 0"
 
 

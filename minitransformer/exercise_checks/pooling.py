@@ -52,17 +52,31 @@ def pool(candidate, states, mask):
     batch, _, width = states.shape
     if isinstance(pooled, torch.Tensor) and tuple(pooled.shape) == (batch, states.shape[1]):
         raise CheckFailed(f"the pooled vectors have shape {tuple(pooled.shape)} = (B, T): that is "
-                          "the mean over the features; average over the tokens, dimension 1")
+                          "the mean over the features; average over the tokens, dimension 1",
+                          near=("mean", "return"))
     return expect_shape(pooled, (batch, width), "the pooled vectors (B, d)")
 
 
 def check_no_padding(candidate) -> str:
     full = torch.ones_like(MASK)
     pooled = pool(candidate, STATES, full)
-    if not close(pooled, STATES.mean(dim=1), 1e-6):
-        raise CheckFailed(f"with no padding the result should be the plain mean of the tokens, "
-                          f"{listed(STATES.mean(dim=1))}; got {listed(pooled)}")
-    return "the plain mean of the tokens"
+    if close(pooled, STATES.mean(dim=1), 1e-6):
+        return "the plain mean of the tokens"
+    tokens = STATES.shape[1]
+    mistakes = [
+        (torch.zeros_like(pooled), "with every token real the result is 0: the mask is inverted; "
+         "attention_mask is 1 for a real token and 0 for padding", ("attention_mask",)),
+        (STATES.sum(dim=1), "the vectors are sums, not means: divide by the number of real "
+                            "tokens", ("return",)),
+        (STATES.sum(dim=1) / full.sum(), f"the sums are divided by the number of real tokens in "
+         f"the whole batch ({full.sum()}), not in each sentence ({tokens}): sum the mask over "
+         "the tokens only, dim=1", (("sum", 2), "/")),
+    ]
+    for wrong, message, near in mistakes:
+        if close(pooled, wrong, 1e-6):
+            raise CheckFailed(message, near=near)
+    raise CheckFailed(f"with no padding the result should be the plain mean of the tokens, "
+                      f"{listed(STATES.mean(dim=1))}; got {listed(pooled)}", near=("return",))
 
 
 def check_padding(candidate) -> str:
@@ -72,13 +86,14 @@ def check_padding(candidate) -> str:
     if close(pooled, STATES.mean(dim=1), 1e-5):
         raise CheckFailed("the mean includes padding: sentence 0 has 2 real tokens of 3, and its "
                           f"vector is the mean of all 3 ({listed(pooled[0])} instead of "
-                          f"{listed(BY_HAND[0])})")
+                          f"{listed(BY_HAND[0])})", near=("mean", "return"))
     zeroed_over_all = (STATES * MASK[..., None]).sum(dim=1) / STATES.shape[1]
     if close(pooled, zeroed_over_all, 1e-5):
         raise CheckFailed("padded tokens are zeroed but the sum is divided by all T = 3 positions: "
-                          "divide by each sentence's number of real tokens (2 for sentence 0)")
+                          "divide by each sentence's number of real tokens (2 for sentence 0)",
+                          near=(("/", "shape"), "/"))
     raise CheckFailed(f"expected {listed(BY_HAND)} (mean of each sentence's real tokens), "
-                      f"got {listed(pooled)}")
+                      f"got {listed(pooled)}", near=("return",))
 
 
 def check_mask_types(candidate) -> str:
@@ -86,7 +101,8 @@ def check_mask_types(candidate) -> str:
         pooled = pool(candidate, STATES, mask)
         if pooled.dtype != STATES.dtype or not close(pooled, BY_HAND, 1e-5):
             raise CheckFailed(f"with a {mask.dtype} mask the result is {listed(pooled)} "
-                              f"({pooled.dtype}): convert the mask to the states' dtype first")
+                              f"({pooled.dtype}): convert the mask to the states' dtype first",
+                              near=("attention_mask",))
     return "long, int, bool and float masks give the same float vectors"
 
 
@@ -96,7 +112,8 @@ def check_inputs_unchanged(candidate) -> str:
         candidate(states, mask)
     if not (torch.equal(states, STATES) and torch.equal(mask, MASK)):
         raise CheckFailed("the pooling changed its inputs in place (e.g. states *= mask): the "
-                          "encoder's states are used again elsewhere; compute into new tensors")
+                          "encoder's states are used again elsewhere; compute into new tensors",
+                          near=("mul_", "masked_fill_", "mul", "masked_fill"))
     return "states and mask untouched"
 
 
@@ -105,10 +122,11 @@ def check_empty_sentence(candidate) -> str:
     pooled = pool(candidate, STATES, mask)
     if not torch.isfinite(pooled).all():
         raise CheckFailed("a sentence with no real token gives NaN (0 / 0): clamp the token count "
-                          "to a small positive number, so its vector is 0")
+                          "to a small positive number, so its vector is 0",
+                          near=("clamp", ("sum", 2), "/"))
     if not close(pooled[1], STATES[1, 0], 1e-6):
         raise CheckFailed(f"a sentence with one real token must get that token's state "
-                          f"{listed(STATES[1, 0])}, got {listed(pooled[1])}")
+                          f"{listed(STATES[1, 0])}, got {listed(pooled[1])}", near=("/", "return"))
     return "no NaN when a row has no real token"
 
 

@@ -31,48 +31,81 @@ TOLERANCE_LARGE = 1e-6
 
 
 def formula(max_length: int, d: int, *, exponent=lambda dim: 2 * (dim // 2), sin_at_even=True,
-            halves=False) -> torch.Tensor:
+            halves=False, start: int = 0, base: float = 10000.0,
+            multiplied: bool = False) -> torch.Tensor:
     """The (max_length, d) table of the paper, written entry by entry; the keywords build the
     tables of typical mistakes (the default arguments give the right one)."""
     table = torch.empty(max_length, d, dtype=torch.float64)
     for dim in range(d):
         if halves:  # sin for the first d/2 dimensions, cos for the rest, frequency by dim % (d/2)
             pair, use_sin = dim % (d // 2), dim < d // 2
-            frequency = 1 / 10000 ** (2 * pair / d)
+            frequency = 1 / base ** (2 * pair / d)
         else:
-            frequency = 1 / 10000 ** (exponent(dim) / d)
+            frequency = 1 / base ** (exponent(dim) / d)
             use_sin = (dim % 2 == 0) == sin_at_even
-        for pos in range(max_length):
-            table[pos, dim] = math.sin(pos * frequency) if use_sin else math.cos(pos * frequency)
+        if multiplied:  # pos * 10000^(2i/d) where the formula divides
+            frequency = 1 / frequency
+        for pos in range(start, start + max_length):
+            angle = pos * frequency
+            table[pos - start, dim] = math.sin(angle) if use_sin else math.cos(angle)
     return table
 
 
-MISTAKES = {  # the message for each mistake, and the keywords that build its table
-    "positions use cos where the formula has sin at even dimensions (PE[pos, 2i] = sin, "
-    "PE[pos, 2i+1] = cos)": dict(sin_at_even=False),
-    "the sines fill the first half of the dimensions and the cosines the second; the paper "
-    "interleaves them: sin at each even dimension 2i, cos at the odd 2i+1 next to it":
-        dict(halves=True),
-    "each dimension has its own frequency, 1 / 10000^(dim / d); the two dimensions of a pair, 2i "
-    "and 2i+1, share one frequency, 1 / 10000^(2i / d)": dict(exponent=lambda dim: dim),
-    "the exponent is i / d where the formula has 2i / d: the frequencies fall too slowly across "
-    "the dimensions": dict(exponent=lambda dim: dim // 2),
-}
+MISTAKES = [  # the message for each mistake, the keywords that build its table, where to look
+    ("positions use cos where the formula has sin at even dimensions (PE[pos, 2i] = sin, "
+     "PE[pos, 2i+1] = cos)", dict(sin_at_even=False), ("cos", "sin")),
+    ("the sines fill the first half of the dimensions and the cosines the second; the paper "
+     "interleaves them: sin at each even dimension 2i, cos at the odd 2i+1 next to it",
+     dict(halves=True), ("sin", "cos")),
+    ("each dimension has its own frequency, 1 / 10000^(dim / d); the two dimensions of a pair, 2i "
+     "and 2i+1, share one frequency, 1 / 10000^(2i / d)", dict(exponent=lambda dim: dim),
+     ("**", "arange")),
+    ("the exponent is i / d where the formula has 2i / d: the frequencies fall too slowly across "
+     "the dimensions", dict(exponent=lambda dim: dim // 2), (("arange", 2), "**")),
+    ("positions start at 1: the first token's position is 0, so the table's first row is "
+     "sin(0), cos(0), ... = 0, 1, 0, 1, ...", dict(start=1), ("arange",)),
+    ("the positions are multiplied by 10000^(2i/d) where the formula divides: the angle is "
+     "pos / 10000^(2i/d)", dict(multiplied=True), ("**",)),
+    ("the base is 1000 where the formula has 10000: the angle is pos / 10000^(2i/d)",
+     dict(base=1000.0), ("**",)),
+]
 
 
 def table_of(candidate, max_length: int, d: int) -> torch.Tensor:
-    """The learner's (max_length, d) table, from a function or a module."""
+    """The learner's (max_length, d) table, from a function or a module (whose forward is
+    asked for the positions of a (2, max_length) batch)."""
     if inspect.isclass(candidate):
         module = candidate(max_length, d)
+        length = max_length
         with torch.no_grad():
-            positions = module(torch.Size([2, max_length]))
-        return expect_shape(positions, (1, max_length, d),
+            positions = module(torch.Size([2, length]))
+        shape = tuple(positions.shape) if isinstance(positions, torch.Tensor) else None
+        problem, near = forward_shape_problem(shape, length, d)
+        if problem:
+            raise CheckFailed(f"for a (2, {length}) batch forward returns {shape}: {problem}",
+                              look_at="forward", near=near)
+        return expect_shape(positions, (1, length, d),
                             f"{candidate.__name__}({max_length}, {d})"
-                            f"(input_shape=(2, {max_length}))"
+                            f"(input_shape=(2, {length}))"
                             " (the (1, T, d) positions of a (B, T) batch)")[0]
     with torch.no_grad():
         table = candidate(max_length, d)
     return expect_shape(table, (max_length, d), f"{candidate.__name__}({max_length}, {d})")
+
+
+def forward_shape_problem(shape: tuple | None, length: int, d: int) -> tuple[str, tuple]:
+    """What a wrong shape of forward's positions for a (2, length) batch tells, and where to
+    look; ('', ()) for a shape it tells nothing about."""
+    if shape == (length, d):
+        return ("add the leading 1 that broadcasts over the batch, .unsqueeze(0): (1, T, d)",
+                ("return",))
+    if shape == (1, 2, d):
+        return ("2 rows is input_shape[0], the batch size B; the number of tokens T is "
+                "input_shape[1]", ("input_shape", "return"))
+    if shape == (1, length - 1, d):
+        return (f"{length - 1} rows for {length} tokens: rows 1 to T (table[1:T + 1]) run past "
+                "the table's end; the T positions are rows 0 to T - 1, table[:T]", ("return",))
+    return "", ()
 
 
 def check_dtype(table: torch.Tensor) -> None:
@@ -92,16 +125,16 @@ def check_formula(candidate) -> str:
     expected = formula(*SMALL)
     if close(table, expected, TOLERANCE_SMALL):
         return f"every entry within {TOLERANCE_SMALL:g} (d = {SMALL[1]})"
-    for message, keywords in MISTAKES.items():
+    for message, keywords, near in MISTAKES:
         if close(table, formula(*SMALL, **keywords), 1e-4):
-            raise CheckFailed(message)
+            raise CheckFailed(message, near=near)
     wrong = ((table.double() - expected).abs() > TOLERANCE_SMALL).nonzero()
     pos, dim = wrong[0].tolist()
     function = "sin" if dim % 2 == 0 else "cos"
     raise CheckFailed(f"{len(wrong)} of {table.numel()} entries differ from the formula; the "
                       f"first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the formula gives "
                       f"{function}({pos} / 10000^({2 * (dim // 2)}/{SMALL[1]})) = "
-                      f"{expected[pos, dim]:.6f}")
+                      f"{expected[pos, dim]:.6f}", near=("**", "sin"))
 
 
 def check_large(candidate) -> str:
@@ -117,11 +150,13 @@ def check_large(candidate) -> str:
             "in float32, whose 24-bit mantissa holds an angle near 511 rad only to ~3e-5 rad, and "
             "sin passes that error on; build positions and angles in float64 (torch.arange(..., "
             "dtype=torch.float64)) and convert the finished table with .float(), which rounds each "
-            "entry once, to within 6e-8", look_at="__init__")
+            "entry once, to within 6e-8", look_at="__init__",
+            near=("float32", ("arange", "dtype"), "arange"))
     pos, dim = ((table.double() - expected).abs() > TOLERANCE_LARGE).nonzero()[0].tolist()
     raise CheckFailed(f"at 512 positions and d = 384 entries differ from the formula by up to "
                       f"{worst:.3g}; the first: PE[{pos}, {dim}] = {table[pos, dim]:.6f}, the "
-                      f"formula gives {expected[pos, dim]:.6f}", look_at="__init__")
+                      f"formula gives {expected[pos, dim]:.6f}", look_at="__init__",
+                      near=("**", "sin"))
 
 
 def formula_fast(max_length: int, d: int) -> torch.Tensor:
@@ -141,19 +176,21 @@ def check_module(candidate) -> str:
     if learned:
         raise CheckFailed(f"the table is an nn.Parameter ({', '.join(learned)}): it is fixed by "
                           "the formula; register it as a buffer, or the optimizer will change it",
-                          look_at="__init__")
+                          look_at="__init__", near=("Parameter",))
     name = table_buffer(module)
     with torch.no_grad():
         short = expect_shape(module(torch.Size([3, 7])), (1, 7, SMALL[1]),
                              "the positions of a (3, 7) batch")
     if not close(short[0], formula(7, SMALL[1]), TOLERANCE_SMALL):
-        raise CheckFailed("for a batch of 7 tokens the positions are not the table's first 7 rows")
+        raise CheckFailed("for a batch of 7 tokens the positions are not the table's first 7 rows",
+                          near=("return",))
     with torch.no_grad():
         moved = module.to(torch.float64)(torch.Size([3, 7]))
     if moved.dtype != torch.float64:
         raise CheckFailed(f"after module.to(torch.float64) the positions are {moved.dtype}: the "
                           f"table must move with the module, as buffer {name!r} does, and forward "
-                          "return it as it is stored (no .float() or new tensor there)")
+                          "return it as it is stored (no .float() or new tensor there)",
+                          near=("float", "tensor", "return"))
     kept = "in state_dict()" if name in module.state_dict() else "not persistent, like ours: " \
         "derived from the config, it stays out of saved weights"
     return f"a buffer {name!r} ({kept}), moves with .to(); a (B, T) batch gets the first T rows"
@@ -172,7 +209,7 @@ def table_buffer(module) -> str:
                           "state_dict(), and .to(torch.float64) or .to('cuda') moves the model but "
                           "leaves it behind; register it: "
                           f"self.register_buffer({plain[0]!r}, table)",
-                          look_at="__init__")
+                          look_at="__init__", near=(f"self.{plain[0]}",))
     raise CheckFailed(f"no buffer holds the {SMALL} table: compute it once in __init__ and keep it "
                       "with self.register_buffer('table', table), so that forward only slices it "
                       "and .to() moves it with the module", look_at="__init__")
