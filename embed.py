@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from minitransformer.cli import (
+    STANDARD_INPUT,
     CommandParser,
     add_device_flag,
     check_writable,
@@ -22,11 +23,12 @@ from minitransformer.cli import (
     positive_int,
 )
 from minitransformer.devices import pick_device
-from minitransformer.errors import InputError
+from minitransformer.errors import InputError, shown
 from minitransformer.loading import load_model
 from minitransformer.sentence import PRECISIONS
 from minitransformer.similarity import semantic_search
-from minitransformer.storage.atomic import atomic_file
+from minitransformer.storage.atomic import write_npy
+from minitransformer.storage.lines import split_lines
 from minitransformer.storage.text import decode_utf8, read_text
 
 SIMILARITY_TABLE_MAX = 20  # the cosine matrix is shown for at most this many sentences
@@ -105,51 +107,60 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.precision == "int8" and args.device is not None and args.device.split(":")[0] != "cpu":
         parser.error(f"argument --precision: int8 runs on the CPU only, not --device {args.device}")
     if args.out is not None and args.out.suffix != ".npy":
-        parser.error(f"argument --out: must end in .npy, got {args.out}")
-    if args.out is not None:
-        check_writable(args.out, "--out")
+        parser.error(f"argument --out: must end in .npy, got {shown(str(args.out))}")
+    if args.out is not None:  # refused before anything is read, so before anything is written
+        reads_stdin = not args.sentences and args.file is None and args.query is None
+        check_writable(args.out, "--out", reads=[
+            ("--file", args.file), ("--corpus", args.corpus),
+            ("--corpus-embeddings", args.corpus_embeddings),
+            ("standard input", STANDARD_INPUT if reads_stdin else None)])
     return args
 
 
 def read_sentences(args: argparse.Namespace) -> list[str]:
-    """The sentences to embed: the arguments, --file (or --corpus), or standard input."""
+    """The sentences to embed: the arguments, --file (or --corpus), or standard input, one a
+    line (storage/lines.py: a line ends at a newline only)."""
     path = args.corpus if args.query is not None else args.file
     if args.sentences:
         lines = args.sentences
     elif path is not None:
-        lines = read_text(path).splitlines()
+        lines = split_lines(read_text(path))
     else:
         if sys.stdin.isatty():
             print("Reading sentences from standard input, one per line; end with Ctrl-D.",
                   file=sys.stderr)
         # Bytes, decoded here: a byte that is not UTF-8 is refused with its line, whatever
         # the locale makes of sys.stdin.
-        lines = decode_utf8(sys.stdin.buffer.read(), "standard input").splitlines()
+        lines = split_lines(decode_utf8(sys.stdin.buffer.read(), "standard input"))
     sentences = [line.strip() for line in lines if line.strip()]
     if not sentences:
-        raise InputError(f"{path or 'input'}: no sentences to embed (all input was empty)")
+        raise InputError(f"{shown(str(path or 'input'))}: no sentences to embed (all input was "
+                         f"empty)")
     return sentences
 
 
 def read_corpus_embeddings(path: Path, rows: int, width: int) -> np.ndarray:
     """Saved corpus embeddings, checked to fit the corpus file and the model. The file is
     mapped, not read, until its header has been checked: a header may claim any shape."""
+    name = shown(str(path))
     try:
         embeddings = np.load(path, mmap_mode="r", allow_pickle=False)  # never unpickle a file
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{name}: no such file") from None
+    except EOFError:  # np.load's word for a file too short to hold even the format's mark
+        raise InputError(f"{name}: empty or cut short, not a .npy array") from None
     except (ValueError, OSError) as error:
-        raise InputError(f"{path}: not a .npy array ({error})") from None
+        raise InputError(f"{name}: not a .npy array ({error})") from None
     if not isinstance(embeddings, np.ndarray):  # np.load opens a .npz archive too
-        raise InputError(f"{path}: a .npz archive, not a .npy array")
+        raise InputError(f"{name}: a .npz archive, not a .npy array")
     real = np.issubdtype(embeddings.dtype, np.floating) or np.issubdtype(embeddings.dtype,
                                                                           np.integer)
     if embeddings.shape != (rows, width):
-        raise InputError(f"{path}: holds an array of shape {embeddings.shape}, but the corpus has "
+        raise InputError(f"{name}: holds an array of shape {embeddings.shape}, but the corpus has "
                          f"{rows} sentences and the model {width} dimensions; embed the corpus "
-                         f"again with this model (embed.py --file CORPUS --out {path})")
+                         f"again with this model (embed.py --file CORPUS --out {name})")
     if not real or not np.isfinite(embeddings).all():
-        raise InputError(f"{path}: holds {embeddings.dtype} values, not all finite real numbers; "
+        raise InputError(f"{name}: holds {embeddings.dtype} values, not all finite real numbers; "
                          "embed the corpus again (embed.py --file CORPUS --out PATH.npy)")
     return np.array(embeddings)  # read into memory; the file may change once we are done
 
@@ -176,9 +187,8 @@ def print_report(sentences: list[str], embeddings: np.ndarray) -> None:
 
 
 def save_embeddings(path: Path, embeddings: np.ndarray) -> None:
-    """np.save, atomically: an interrupted write never leaves half an array."""
-    with atomic_file(path) as temporary:
-        np.save(temporary, embeddings.astype(np.float32))
+    """np.save, atomically: an interrupted or failed write never leaves half an array."""
+    write_npy(path, embeddings.astype(np.float32))
 
 
 def print_hits(queries: list[str], corpus: list[str], hits: list[list[tuple[int, float]]]) -> None:

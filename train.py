@@ -198,6 +198,10 @@ def evaluate(argv) -> int:
     for item, (name, path) in zip(args.task, files):
         if not name or not path:
             parser.error(f"argument --task: takes NAME=FILE, got {item!r}")
+    names = [name for name, _ in files]
+    repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if repeated is not None:  # its results would be printed under one name: one of them lost
+        parser.error(f"argument --task: task {repeated!r} given twice; give each task once")
     if args.json:
         results = evaluate_saved_run(args.run, files, args.batch_size, args.progress, device,
                                      args.part or "all")

@@ -20,13 +20,21 @@ from typing import Sequence
 
 import torch
 
-from .errors import InputError, about
+from .errors import InputError, about, shown
 from .model.config import EncoderConfig
 from .model.encoder import Encoder
 from .model.tokenizer import Tokenizer
 from .sentence import SentenceEncoder
 from .storage.atomic import write_json
-from .storage.formats import BERT_CONFIG_KEYS
+from .storage.formats import (
+    BERT_CONFIG_KEYS,
+    BOOLEAN,
+    NUMBER,
+    TEXT,
+    Schema,
+    check_schema,
+    whole_number,
+)
 from .storage.pickles import load_plain_pickle
 from .storage.safetensors_io import check_finite, read_safetensors, write_safetensors
 from .storage.skeleton import build_for_loading, build_skeleton
@@ -71,6 +79,26 @@ IGNORED_PATTERNS = (
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
                   "relu": "relu"}
 OUR_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh", "relu": "relu"}
+
+# The fields we read from each file of a BERT or sentence-transformers directory, checked where
+# the file is read, so that a wrong type is refused naming the file and the field (not one of
+# our names for it, nor a traceback from int()). Sizes and ranges: EncoderConfig's own checks.
+BERT_CONFIG_SCHEMA: Schema = {
+    **{key: whole_number(1) for key in BERT_CONFIG_KEYS},
+    "type_vocab_size": whole_number(0), "pad_token_id": whole_number(0),
+    "hidden_dropout_prob": NUMBER, "attention_probs_dropout_prob": NUMBER,
+    "layer_norm_eps": NUMBER, "hidden_act": TEXT, "position_embedding_type": TEXT,
+}
+SENTENCE_BERT_SCHEMA: Schema = {"max_seq_length": whole_number(2), "do_lower_case": BOOLEAN}
+TOKENIZER_CONFIG_SCHEMA: Schema = {"do_lower_case": BOOLEAN}
+POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
+                 "pooling_mode_max_tokens": "max"}
+# sentence-transformers' other modes, which we do not implement: refused when switched on.
+OTHER_POOLING_MODES = ("pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                       "pooling_mode_lasttoken")
+POOLING_SCHEMA: Schema = {"word_embedding_dimension": whole_number(1),
+                          **{key: BOOLEAN for key in (*POOLING_MODES, *OTHER_POOLING_MODES)}}
+MODULE_SCHEMA: Schema = {"type": TEXT, "path": TEXT, "name": TEXT}
 
 
 def bert_name_for(our_name: str, source_layers: Sequence[int]) -> str:
@@ -124,7 +152,8 @@ def config_from_bert(bert: dict, num_layers: int | None = None) -> EncoderConfig
         attention_dropout=bert.get("attention_probs_dropout_prob", 0.1),
         positional="learned", norm_placement="post", activation=HF_ACTIVATIONS[activation],
         layer_norm_eps=bert.get("layer_norm_eps", 1e-12),
-        segment_vocab_size=bert.get("type_vocab_size", 2), pad_id=bert.get("pad_token_id", 0),
+        segment_vocab_size=bert.get("type_vocab_size", 2),
+        pad_id=bert.get("pad_token_id") if bert.get("pad_token_id") is not None else 0,
     )
 
 
@@ -159,6 +188,9 @@ def read_bert_encoder(directory: str | Path, layers: Sequence[int] | None = None
     """
     directory = Path(directory)
     bert_config = read_json(directory / "config.json")
+    # pad_token_id may be null in HF configs (no padding token): ours then pads with id 0.
+    check_schema(directory / "config.json", bert_config, BERT_CONFIG_SCHEMA,
+                 nullable=("pad_token_id",))
     with about(directory / "config.json"):
         config = config_from_bert(bert_config)
     depth = config.num_layers
@@ -234,20 +266,29 @@ def read_bert_model(directory: str | Path, layers: Sequence[int] | None = None,
     directory = Path(directory)
     encoder, _ = read_bert_encoder(directory, layers)
     settings = read_sentence_settings(directory)
-    max_length = settings.get("max_length", encoder.config.max_length)
+    # Never more tokens than the encoder has positions (SentenceEncoder would cut it there too,
+    # but the tokenizer is built first, and its backend takes no number above 2**64).
+    max_length = min(settings.get("max_length", encoder.config.max_length),
+                     encoder.config.max_length)
     if (directory / "tokenizer.json").is_file():
         tokenizer = Tokenizer.from_file(directory / "tokenizer.json", max_length)
     else:
-        lowercase = read_optional_json(directory / "tokenizer_config.json").get("do_lower_case",
-                                                                                 True)
-        tokenizer = Tokenizer.from_vocab(directory / "vocab.txt", lowercase, max_length)
+        settings_path = directory / "tokenizer_config.json"
+        tokenizer_settings = read_optional_json(settings_path, TOKENIZER_CONFIG_SCHEMA)
+        tokenizer = Tokenizer.from_vocab(directory / "vocab.txt",
+                                         tokenizer_settings.get("do_lower_case", True), max_length)
     return SentenceEncoder(tokenizer, encoder, pooling=pooling or settings.get("pooling", "mean"),
                            normalize=settings["normalize"])
 
 
-def read_optional_json(path: Path) -> dict:
-    """A JSON file that may be absent ({} then), such as sentence-transformers' settings."""
-    return read_json(path) if path.exists() else {}
+def read_optional_json(path: Path, schema: Schema, nullable: tuple[str, ...] = ()) -> dict:
+    """A JSON object that may be absent ({} then), such as sentence-transformers' settings,
+    its fields checked against `schema` (storage/formats.check_schema)."""
+    if not path.exists():
+        return {}
+    values = read_json(path)
+    check_schema(path, values, schema, nullable)
+    return values
 
 
 def read_sentence_settings(directory: Path) -> dict:
@@ -256,20 +297,30 @@ def read_sentence_settings(directory: Path) -> dict:
     sentence-transformers itself builds plain pooling, unnormalised, and so do we)."""
     path = directory / "modules.json"
     modules = read_json(path, kind=list) if path.exists() else []
-    settings = {"normalize": any(isinstance(module, dict) and
-                                 str(module.get("type", "")).endswith("Normalize")
+    for number, module in enumerate(modules, start=1):
+        if not isinstance(module, dict):
+            raise InputError(f"{shown(str(path))}: module {number} must be a JSON object, got "
+                             f"{module!r:.60}")
+        check_schema(path, module, MODULE_SCHEMA)
+    settings = {"normalize": any(module.get("type", "").endswith("Normalize")
                                  for module in modules)}
-    pooling = read_optional_json(directory / "1_Pooling" / "config.json")
-    modes = [name for name, key in (("mean", "pooling_mode_mean_tokens"),
-                                    ("cls", "pooling_mode_cls_token"),
-                                    ("max", "pooling_mode_max_tokens")) if pooling.get(key)]
+    pooling_path = directory / "1_Pooling" / "config.json"
+    pooling = read_optional_json(pooling_path, POOLING_SCHEMA)
+    unsupported = [key for key in OTHER_POOLING_MODES if pooling.get(key)]
+    if unsupported:
+        raise InputError(f"{shown(str(pooling_path))}: {', '.join(unsupported)} is not a pooling "
+                         f"this project implements ({', '.join(POOLING_MODES.values())} are)")
+    modes = [name for key, name in POOLING_MODES.items() if pooling.get(key)]
     if len(modes) > 1:
-        raise InputError(f"{directory}: combined pooling modes {modes} are not supported")
+        raise InputError(f"{shown(str(pooling_path))}: combined pooling modes {modes} are not "
+                         f"supported")
     if modes:
         settings["pooling"] = modes[0]
-    max_length = read_optional_json(directory / "sentence_bert_config.json").get("max_seq_length")
-    if max_length:
-        settings["max_length"] = int(max_length)
+    # null: sentence-transformers' word for no limit of its own (the encoder's positions then).
+    sentence_bert = read_optional_json(directory / "sentence_bert_config.json",
+                                       SENTENCE_BERT_SCHEMA, nullable=("max_seq_length",))
+    if sentence_bert.get("max_seq_length") is not None:
+        settings["max_length"] = sentence_bert["max_seq_length"]
     return settings
 
 

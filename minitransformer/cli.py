@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import stat
 import sys
 import textwrap
 from pathlib import Path
+from typing import Sequence
 
-from .errors import InputError
+from .errors import InputError, one_line, shown
 from .storage.atomic import atomic_file
 from .storage.text import utf8_problem
 
@@ -29,7 +31,7 @@ class CommandParser(argparse.ArgumentParser):
     """argparse, with its errors as one line `error: ...` instead of the usage block."""
 
     def error(self, message: str):
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(one_line(f"error: {message} (see {self.prog} --help)"), file=sys.stderr)
         sys.exit(BAD_INPUT)
 
 
@@ -60,7 +62,7 @@ def main_of(command):
             check_arguments(sys.argv[1:] if argv is None else argv)
             return command(argv)
         except InputError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(one_line(f"error: {error}"), file=sys.stderr)
             return BAD_INPUT
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -104,21 +106,54 @@ def save_figure(figure, out: Path) -> None:
     pyplot("saving").close(figure)
 
 
-def check_writable(path: Path, flag: str, directory: bool = False) -> None:
+STANDARD_INPUT = 0  # in check_writable's `reads`: the file standard input comes from, if any
+
+
+def check_writable(path: Path, flag: str, directory: bool = False,
+                   reads: Sequence[tuple[str, Path | int | None]] = ()) -> None:
     """Refuse, before any work, an output path (a file, or a directory if `directory`) that
     cannot be written: the other kind of thing is there, or its nearest existing ancestor is a
-    file or read-only."""
+    file or read-only. `reads`: (flag, path) of each input of the command (None: not given;
+    STANDARD_INPUT: what standard input reads); an output that is one of them, under any name
+    or link, or (a directory) lies inside one, is refused: an output never replaces its input."""
+    shown_path = shown(str(path))
+    if "\x00" in str(path):
+        raise InputError(f"{flag} {shown_path}: cannot be a file name (it holds a NUL character)")
     if path.exists() and path.is_dir() != directory:
-        raise InputError(f"{flag} {path}: is {'a directory' if path.is_dir() else 'a file'}")
+        raise InputError(f"{flag} {shown_path}: is {'a directory' if path.is_dir() else 'a file'}")
+    for read_flag, source in reads:
+        if source is None:
+            continue
+        if not isinstance(source, int) and directory and Path(source).is_dir() and \
+                path.resolve().is_relative_to(Path(source).resolve()):
+            raise InputError(f"{flag} {shown_path}: lies inside {shown(str(source))}, which "
+                             f"{read_flag} reads; write it somewhere else")
+        if same_file(path, source):
+            what = ("the file that standard input reads" if source == STANDARD_INPUT
+                    else f"{shown(str(source))}, which {read_flag} reads")
+            raise InputError(f"{flag} {shown_path}: is {what}; the output would replace its "
+                             f"own input, so write it to another file")
     if path.exists() and not os.access(path, os.W_OK):  # an existing one is replaced
-        raise InputError(f"{flag} {path}: is not writable")
+        raise InputError(f"{flag} {shown_path}: is not writable")
     ancestor = path.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise InputError(f"{flag} {path}: {ancestor} is a file, not a directory")
+        raise InputError(f"{flag} {shown_path}: {shown(str(ancestor))} is a file, not a directory")
     if not os.access(ancestor, os.W_OK):
-        raise InputError(f"{flag} {path}: {ancestor} is not writable")
+        raise InputError(f"{flag} {shown_path}: {shown(str(ancestor))} is not writable")
+
+
+def same_file(path: Path, source: Path | int) -> bool:
+    """Whether the regular file at `path` is `source` (a path, or a file descriptor's file):
+    the same device and inode, so a link or another spelling of the name counts too."""
+    try:
+        ours = os.stat(path)
+        theirs = os.fstat(source) if isinstance(source, int) else os.stat(source)
+    except (OSError, ValueError):  # either is missing, or cannot be a file's name
+        return False
+    return (stat.S_ISREG(ours.st_mode) and stat.S_ISREG(theirs.st_mode)
+            and (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino))
 
 
 def check_arguments(arguments: list[str]) -> None:

@@ -26,8 +26,19 @@ class FileError(InputError):
 
     def __init__(self, path: str | Path, line: int | None, message: str):
         self.path, self.line = str(path), line
-        where = f"{path}, line {line}" if line is not None else str(path)
+        where = shown(str(path)) + (f", line {line}" if line is not None else "")
         super().__init__(f"{where}: {message}")
+
+
+class OutputError(InputError):
+    """A file or directory we were asked to write could not be written: a full disk, a file-size
+    limit, no right to write there. `reason` says which; what stood there before is unchanged
+    (storage/atomic.py writes everything beside it first)."""
+
+    def __init__(self, path: str | Path, reason: str, existed: bool):
+        self.path, self.reason = str(path), reason
+        kept = "the earlier one is left as it was" if existed else "nothing was left there"
+        super().__init__(f"{shown(str(path))}: cannot be written ({reason}); {kept}")
 
 
 @contextmanager
@@ -42,12 +53,23 @@ def about(path: str | Path | None):
     try:
         yield
     except InputError as error:
-        if path is None or str(path) in str(error):
+        if path is None or str(path) in str(error) or shown(str(path)) in str(error):
             raise
-        raise InputError(f"{path}: {error}") from None
+        raise InputError(f"{shown(str(path))}: {error}") from None
 
 
 def shown(name: str) -> str:
-    """A name read from a file, for a message: as it is, or quoted with escapes if it holds a
-    character that would break the one-line message or the terminal (a newline, a surrogate)."""
+    """A name (a file, a task, a value read from a file or typed), for a message: as it is, or
+    quoted with escapes if it holds a character that would break the one-line message or the
+    terminal (a newline, a surrogate)."""
     return name if name.isprintable() else repr(name)
+
+
+def one_line(message: str) -> str:
+    """`message` with every character that would break it across lines or upset the terminal
+    (a newline, a tab, U+2028, a control character, a surrogate) written as its escape, as
+    repr writes it. Names should already be `shown`; this is the net under every message a
+    command prints, for the names that reach one some other way (an argparse value, say)."""
+    if message.isprintable():
+        return message
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)

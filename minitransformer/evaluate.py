@@ -44,6 +44,17 @@ def evaluate_similarity(model: SentenceEncoder, pairs: list[PairExample], batch_
             "pairs": len(pairs)}
 
 
+class GivenOnce(argparse.Action):
+    """A flag that takes one value: given twice, it is refused (argparse would keep the second
+    and score one file without a word about the other)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"argument {option_string}: given twice ({getattr(namespace, self.dest)!r}"
+                         f" and {value!r}); one run scores one file")
+        setattr(namespace, self.dest, value)
+
+
 @main_of
 def main(argv=None) -> int:
     parser = CommandParser(
@@ -53,7 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="minilm",
                         help="'minilm', a saved model or run directory, or a BERT-format "
                              "directory (default: %(default)s)")
-    parser.add_argument("--sts", required=True, metavar="FILE", help="the pairs to score")
+    parser.add_argument("--sts", required=True, metavar="FILE", action=GivenOnce,
+                        help="the pairs to score")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     parser.add_argument("--part", choices=("all", "select", "report"), default="all",
                         help="score the whole file, or only its select or report part: the "

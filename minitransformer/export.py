@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .bert_format import export_bert
 from .cli import CommandParser, check_writable, main_of
-from .errors import InputError
+from .errors import InputError, shown
 from .loading import find_model, load_model, load_model_with_heads
 from .sentence import SentenceEncoder
 from .storage.atomic import atomic_directory
@@ -33,9 +33,12 @@ def export(name: str, out: Path) -> list[str]:
     """Write the model `name` to `out` (which must not hold anything yet), atomically: an error
     leaves nothing behind. Returns the task names of the heads written beside the encoder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out}: already exists and is not an empty directory; choose a new one")
-    check_writable(out, "OUT_DIR")
+        raise InputError(f"{shown(str(out))}: already exists and is not an empty directory; "
+                         f"choose a new one")
     found = find_model(name)
+    # Not inside the model it reads: the next save of that run or model would delete it.
+    check_writable(out, "OUT_DIR", directory=True,
+                   reads=[("MODEL_OR_RUN", found.run or found.path)])
     if found.has_heads:  # a run, one of its checkpoints, or an exported run
         model, tokenizer, description = load_model_with_heads(found.path)
         encoder = SentenceEncoder(tokenizer, model.encoder, pooling=model.pooling_name)

@@ -5,6 +5,8 @@
         --attention-png attention.png --layers 1,6 --heads all --sentence 2
     python -m minitransformer.inspect --model minilm "The cat sat on the mat." \
         --attention-png cat.png --word cat
+    python -m minitransformer.inspect --model minilm "A cat sleeps." "A kitten naps." \
+        --html page.html  # the attention explorer: one page that opens from disk (explorer/)
 
 The stages are those of Encoder.trace (the hand-written attention, the path that returns its
 weights): word pieces and ids, token + position (+ segment) embeddings, each layer's attention
@@ -12,13 +14,14 @@ weights (B, h, T, T) and output (B, T, d), the pooled sentence vector and its no
 with two sentences, their cosine. Sentences, layers and heads are counted from 1, as in
 `--freeze layers:K`. Any model that embed.py loads works, a train.py run too.
 
-The pictures: a heatmap per (layer, head), at most HEADS_PER_ROW heads a row, one colour bar,
-and each head captioned with the pattern measured on its weights (`attention_pattern`): the
-share of the attention on [CLS]/[SEP], on the piece itself, on the previous or the next piece,
-named when one holds more than half. These are the patterns Clark et al. (2019, "What Does
-BERT Look At?") found in BERT's heads; many heads park most of their weight on [CLS] or [SEP],
-which they read as a head's way of doing nothing. With --word, one piece's attention row in
-every layer instead.
+The pictures: a heatmap per (layer, head), at most HEADS_PER_ROW heads a row, one colour bar
+on a square-root scale (small weights told apart), a repeated piece labelled with its position
+('the(1)', 'the(5)'), and each head captioned with the pattern measured on its weights
+(`attention_pattern`): the share of the attention on [CLS]/[SEP], on the piece itself, on the
+previous or the next piece, named when one holds more than half. These are the patterns Clark
+et al. (2019, "What Does BERT Look At?") found in BERT's heads; many heads park most of their
+weight on [CLS] or [SEP], which they read as a head's way of doing nothing. With --word, one
+piece's attention row in every layer instead.
 """
 
 from __future__ import annotations
@@ -35,16 +38,17 @@ from .cli import (
     add_device_flag,
     check_writable,
     main_of,
-    positive_int,
     pyplot,
     save_figure,
     wrapped,
 )
 from .devices import pick_device
 from .errors import InputError
+from .explorer.page import write_page
 from .loading import load_model
 from .model.encoder import EncoderTrace
 from .sentence import SentenceEncoder
+from .values import flag_type, parse_int
 
 PICTURE_FORMATS = (".png", ".svg", ".pdf")
 HEADS_PER_ROW = 4  # a grid of more heads wraps onto further rows
@@ -226,19 +230,37 @@ def describe(model: SentenceEncoder, trace: SentenceTrace) -> list[str]:
     return lines
 
 
-def parse_numbers(text: str, highest: int, what: str) -> list[int]:
-    """'1,3' or '2-4' or 'all' -> 0-based indices; counted from 1 on the command line."""
+def number_ranges(text: str, what: str) -> list[tuple[int, int]]:
+    """'1,3' -> [(1, 1), (3, 3)]; '2-4' -> [(2, 4)]; 'all' -> []: the numbers of --layers or
+    --heads, counted from 1, read (values.parse_int) and checked before the model is loaded; a
+    range must run upwards."""
     if text == "all":
-        return list(range(highest))
-    numbers = []
+        return []
+    ranges = []
     for part in text.split(","):
-        low, _, high = part.partition("-")
-        if not low.strip().isdigit() or (high and not high.strip().isdigit()):
-            raise InputError(f"--{what}: takes numbers like 1,3 or 2-4 or all, got {text!r}")
-        numbers += range(int(low), int(high or low) + 1)
-    if any(not 1 <= n <= highest for n in numbers):
+        low, dash, high = part.partition("-")
+        try:
+            first = parse_int(low, f"--{what}", 1)
+            last = parse_int(high, f"--{what}", 1) if dash else first
+        except InputError:
+            raise InputError(f"--{what}: takes numbers from 1 like 1,3 or 2-4 or all, got "
+                             f"{text!r}") from None
+        if last < first:
+            raise InputError(f"--{what}: the range {part.strip()!r} runs downwards; write "
+                             f"{last}-{first}")
+        ranges.append((first, last))
+    return ranges
+
+
+def parse_numbers(text: str, highest: int, what: str) -> list[int]:
+    """'1,3' or '2-4' or 'all' -> the sorted 0-based indices, each number checked against the
+    model's `highest` before any range is expanded (so '1-30000000' builds nothing large)."""
+    ranges = number_ranges(text, what)
+    if any(last > highest for _, last in ranges):
         raise InputError(f"--{what}: the model has {what} 1 to {highest}, got {text!r}")
-    return [n - 1 for n in numbers]
+    if not ranges:  # all
+        return list(range(highest))
+    return sorted({n - 1 for first, last in ranges for n in range(first, last + 1)})
 
 
 def find_piece(pieces: list[str], word: str) -> int:
@@ -253,53 +275,95 @@ def find_piece(pieces: list[str], word: str) -> int:
                      f"{' '.join(names)} (a word split into pieces is followed by one of them)")
 
 
-def grid_of_panels(plt, panels: int, width: float, height: float, title: str):
-    """A figure of `panels` axes, at most HEADS_PER_ROW a row, each width x height inches; the
-    axes past `panels` are hidden. Returns (figure, list of the axes in use)."""
-    columns = min(HEADS_PER_ROW, panels)
+# The pictures are drawn for a column of about 900 px: WIDTH inches at save_figure's 110 dpi,
+# with no text under SMALL points (11 px there). Colour follows the square root of the weight
+# (a power norm of exponent ATTENTION_GAMMA): most weights lie between 0 and 0.3, which a
+# linear scale draws in one dark colour; the square root gives them half the colour range.
+WIDTH = 8.2
+SMALL = 7.5
+ATTENTION_GAMMA = 0.5
+COLOUR_BAR_TICKS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+PIECE_INCHES = 0.15  # a piece's row or column of a heatmap, room for its label
+MARGIN = 1.0  # inches of WIDTH that the colour bar and the outer labels take
+
+
+def columns_that_fit(panels: int, inches: float) -> int:
+    """Panels a row: at most HEADS_PER_ROW, and no more than fit in WIDTH at `inches` each."""
+    return max(1, min(HEADS_PER_ROW, panels, int((WIDTH - MARGIN) // inches)))
+
+
+def grid_of_panels(plt, panels: int, columns: int, height: float, title: str):
+    """A figure WIDTH inches wide of `panels` axes, `columns` a row, each row `height` inches;
+    the axes past `panels` are hidden. Returns (figure, list of the axes in use)."""
     rows = -(-panels // columns)  # ceiling division
     figure, grid = plt.subplots(rows, columns, squeeze=False, layout="constrained",
-                                figsize=(width * columns + 1.2, height * rows + 0.8))
+                                figsize=(WIDTH, height * rows + 0.9))
     axes = [a for row in grid for a in row]
     for unused in axes[panels:]:
         unused.set_axis_off()
-    figure.suptitle(wrapped(title, width * columns + 1.0, 10), fontsize=10)
+    figure.suptitle(wrapped(title, WIDTH - 0.4, SMALL + 0.5), fontsize=SMALL + 0.5)
     return figure, axes[:panels]
 
 
+def fitted_caption(caption: str, inches: float) -> str:
+    """A head's caption on one line, or, wider than `inches` at SMALL points (a character taken
+    as 0.55 of the size wide, as cli.wrapped takes it), broken after its first comma:
+    'mixed: other 0.46,\n[CLS]/[SEP] sink 0.25'."""
+    if len(caption) * 0.55 * SMALL / 72 <= inches:
+        return caption
+    return caption.replace(", ", ",\n", 1)
+
+
+def weight_colours():
+    """The colour scale of every heatmap: 0 to 1, square root (see ATTENTION_GAMMA)."""
+    from matplotlib.colors import PowerNorm
+
+    return PowerNorm(ATTENTION_GAMMA, vmin=0.0, vmax=1.0)
+
+
 def add_colour_bar(figure, image, axes: list) -> None:
-    figure.colorbar(image, ax=axes, shrink=0.6, pad=0.02,
-                    label="attention weight (each query row sums to 1)")
+    bar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.02,
+                          label=f"attention weight (each query row sums to 1);\ncolour: square "
+                                f"root (power norm, gamma {ATTENTION_GAMMA:g})")
+    bar.set_ticks(COLOUR_BAR_TICKS)
+    bar.ax.tick_params(labelsize=SMALL)
+    bar.ax.yaxis.label.set_fontsize(SMALL + 0.5)
 
 
 def draw_attention(trace: SentenceTrace, layers: list[int], heads: list[int], out: Path,
                    sentence: int = 0) -> None:
     """Heatmaps of one sentence's attention weights, one per (layer, head): each layer's heads
-    fill rows of at most HEADS_PER_ROW. Every panel is captioned with the pattern measured on
-    its weights (`pattern_caption`); one colour bar, as every panel shares the scale 0 to 1."""
+    fill rows of at most HEADS_PER_ROW (fewer where a long sentence needs the room). Every
+    panel is captioned with the pattern measured on its weights (`pattern_caption`), wrapped to
+    the panel's width; one colour bar, as every panel shares the scale (`weight_colours`);
+    a repeated piece is labelled with its position (`piece_names`)."""
     plt = pyplot("--attention-png")
     pieces = trace.pieces[sentence]
+    names = piece_names(pieces)
     length = len(pieces)
-    per_layer = -(-len(heads) // HEADS_PER_ROW) * min(HEADS_PER_ROW, len(heads))  # panels a layer
-    size = min(6.0, max(2.6, 0.24 * length))
+    side = max(1.55, PIECE_INCHES * length)
+    columns = columns_that_fit(len(heads), side)
+    per_layer = -(-len(heads) // columns) * columns  # panels a layer, its last row padded
     figure, axes = grid_of_panels(
-        plt, per_layer * len(layers), size, size + 0.5,
+        plt, per_layer * len(layers), columns, side + 0.9,
         f"sentence {sentence + 1}: each query row's attention over the key columns; caption: "
         f"the pattern holding > {DOMINANT_SHARE:.0%} of the word pieces' attention, else 'mixed' "
         f"('other': not [CLS]/[SEP], itself or a neighbour)")
+    norm = weight_colours()
     for row, layer in enumerate(layers):
         for column, head in enumerate(heads):
             panel = axes[row * per_layer + column]
             weights = trace.encoder.attention[layer][sentence, head, :length, :length]  # (T, T)
-            image = panel.imshow(weights.numpy(), cmap="viridis", vmin=0.0, vmax=1.0)
-            panel.set_title(f"layer {layer + 1}, head {head + 1}\n"
-                            f"{pattern_caption(attention_pattern(weights))}", fontsize=8)
-            panel.set_xticks(range(length), pieces, rotation=90, fontsize=7)
-            panel.set_yticks(range(length), pieces, fontsize=7)
+            image = panel.imshow(weights.numpy(), cmap="viridis", norm=norm)
+            caption = fitted_caption(pattern_caption(attention_pattern(weights)),
+                                     (WIDTH - MARGIN) / columns)
+            panel.set_title(f"layer {layer + 1}, head {head + 1}\n{caption}", fontsize=SMALL)
+            panel.set_xticks(range(length), names, rotation=90, fontsize=SMALL)
+            panel.set_yticks(range(length), names, fontsize=SMALL)
         for column in range(len(heads), per_layer):  # a layer's unused places in its last row
             axes[row * per_layer + column].set_axis_off()
-    figure.supxlabel("key (attended to)", fontsize=9)
-    figure.supylabel("query (attending)", fontsize=9)
+    figure.supxlabel("key (attended to)", fontsize=SMALL + 0.5)
+    figure.supylabel("query (attending)", fontsize=SMALL + 0.5)
     add_colour_bar(figure, image, axes)
     save_figure(figure, out)
 
@@ -311,26 +375,28 @@ def draw_word(trace: SentenceTrace, position: int, layers: list[int], heads: lis
     alone (`attention_pattern` with the one query)."""
     plt = pyplot("--attention-png")
     pieces = trace.pieces[sentence]
+    names = piece_names(pieces)
     length = len(pieces)
-    width = min(6.0, max(2.8, 0.24 * length))
+    columns = columns_that_fit(len(heads), 1.4 + PIECE_INCHES * length)  # + the row labels
     figure, axes = grid_of_panels(
-        plt, len(heads), width, 0.9 + 0.32 * len(layers),
-        f"sentence {sentence + 1}: where {piece_names(pieces)[position]!r} (position {position}) "
+        plt, len(heads), columns, 1.2 + 0.2 * len(layers),
+        f"sentence {sentence + 1}: where {names[position]!r} (position {position}) "
         f"attends, layer by layer; row label: the pattern holding > {DOMINANT_SHARE:.0%} of "
         f"its attention, else 'mixed'")
+    norm = weight_colours()
     for panel, head in zip(axes, heads):
         rows = torch.stack([trace.encoder.attention[layer][sentence, head, position, :length]
                             for layer in layers])  # (layers, T)
-        image = panel.imshow(rows.numpy(), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        image = panel.imshow(rows.numpy(), cmap="viridis", norm=norm, aspect="auto")
         labels = []
         for layer in layers:
             weights = trace.encoder.attention[layer][sentence, head, :length, :length]  # (T, T)
             name = dominant_pattern(attention_pattern(weights, [position]))
             labels.append(f"layer {layer + 1}: {name or 'mixed'}")
-        panel.set_title(f"head {head + 1}", fontsize=8)
-        panel.set_xticks(range(length), pieces, rotation=90, fontsize=7)
-        panel.set_yticks(range(len(layers)), labels, fontsize=7)
-    figure.supxlabel("key (attended to)", fontsize=9)
+        panel.set_title(f"head {head + 1}", fontsize=SMALL)
+        panel.set_xticks(range(length), names, rotation=90, fontsize=SMALL)
+        panel.set_yticks(range(len(layers)), labels, fontsize=SMALL)
+    figure.supxlabel("key (attended to)", fontsize=SMALL + 0.5)
     add_colour_bar(figure, image, axes)
     save_figure(figure, out)
 
@@ -348,7 +414,7 @@ def main(argv=None) -> int:
     parser.add_argument("--attention-png", type=Path, metavar="OUT.png",
                         help="draw a sentence's attention weights: a heatmap per layer and "
                              "head, captioned with the pattern measured on it")
-    parser.add_argument("--sentence", type=positive_int, default=1, metavar="N",
+    parser.add_argument("--sentence", type=flag_type(parse_int, low=1), default=1, metavar="N",
                         help="which sentence to draw, counted from 1 (default: %(default)s)")
     parser.add_argument("--word", metavar="PIECE",
                         help="draw instead one piece's attention row in every layer (all layers "
@@ -357,8 +423,16 @@ def main(argv=None) -> int:
                         help="layers to draw (default: the first and the last)")
     parser.add_argument("--heads", default="1-4", metavar="1-4",
                         help="heads to draw, or 'all' (default: %(default)s)")
+    parser.add_argument("--html", type=Path, metavar="PAGE.html",
+                        help="write the attention explorer: one page (no server, no network) "
+                             "with every layer and head, to point at a piece and see where it "
+                             "looks")
     add_device_flag(parser)
     args = parser.parse_args(argv)
+    if args.html is not None:
+        check_writable(args.html, "--html")
+        if args.html.suffix.lower() not in (".html", ".htm"):
+            parser.error("argument --html: must end in .html or .htm")
     if args.attention_png is not None:
         check_writable(args.attention_png, "--attention-png")
     if len(args.sentences) > 2:
@@ -372,11 +446,14 @@ def main(argv=None) -> int:
                      f"sentence(s) were given")
     if args.word is not None and args.attention_png is None:
         parser.error("argument --word: draws a picture; give --attention-png too")
+    for text, what in ((args.layers, "layers"), (args.heads, "heads")):
+        if text is not None:
+            number_ranges(text, what)  # their form, before the model loads; their bounds after
     model = load_model(args.model, pick_device(args.device, "--device"))
     config = model.encoder.config
     default_layers = "all" if args.word is not None else f"1,{config.num_layers}"
-    layers = sorted(set(parse_numbers(args.layers or default_layers, config.num_layers, "layers")))
-    heads = sorted(set(parse_numbers(args.heads, config.num_heads, "heads")))
+    layers = parse_numbers(args.layers or default_layers, config.num_layers, "layers")
+    heads = parse_numbers(args.heads, config.num_heads, "heads")
     for number, ids in enumerate(model.tokenizer.tokenize(args.sentences), start=1):
         if len(ids) == 2:  # [CLS] [SEP]: normalisation removed every character
             raise InputError(f"sentence {number}: no word pieces in "
@@ -394,6 +471,12 @@ def main(argv=None) -> int:
         drawn = "" if position is None else f"{args.word!r} in "
         print(f"\nwrote {args.attention_png}: {drawn}layers {', '.join(str(i + 1) for i in layers)}"
               f" x heads {', '.join(str(i + 1) for i in heads)} of sentence {args.sentence}")
+    if args.html is not None:
+        size = write_page(args.html, trace,
+                          lambda weights: pattern_caption(attention_pattern(weights)),
+                          f"{args.model} -- {describe(model, trace)[0]}")
+        print(f"\nwrote {args.html} ({size / 1000:.0f} kB): the attention explorer of every "
+              f"layer and head; open it in a browser")
     return 0
 
 

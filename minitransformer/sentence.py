@@ -29,14 +29,20 @@ from .model.pooling import get_pooling
 from .model.tokenizer import Tokenizer, check_texts
 from .storage.atomic import atomic_directory, write_json
 from .storage.formats import (
+    BOOLEAN,
     CONFIG_FILE,
     SAVED_MODEL_VERSION,
     SENTENCE_ENCODER_FORMAT,
+    TEXT,
     WEIGHTS_FILE,
     Format,
+    Schema,
+    check_schema,
     holds_only,
     read_description,
+    whole_number,
 )
+from .storage.lines import split_lines
 from .storage.safetensors_io import build_to_fit, write_safetensors
 
 # Below this many batches a progress bar is more noise than help.
@@ -44,6 +50,8 @@ PROGRESS_MIN_BATCHES = 8
 PRECISIONS = ("float32", "int8")
 # int8 copies measure their activations' ranges on these (self-written) sentences.
 CALIBRATION_TEXT = Path(__file__).resolve().parent / "default_data" / "train.jsonl"
+# The fields of a saved model's config.json besides the encoder's (EncoderConfig checks those).
+SAVED_MODEL_SCHEMA: Schema = {"pooling": TEXT, "normalize": BOOLEAN, "max_length": whole_number(2)}
 
 
 class SentenceEncoder(nn.Module):
@@ -171,7 +179,7 @@ class SentenceEncoder(nn.Module):
 
     def calibration_batches(self, batch_size: int = 32):
         """(input_ids, attention_mask) batches of the default dataset's training sentences."""
-        lines = CALIBRATION_TEXT.read_text(encoding="utf-8").splitlines()
+        lines = split_lines(CALIBRATION_TEXT.read_text(encoding="utf-8"))
         texts = [json.loads(line)["text"] for line in lines if line.strip()]
         for start in range(0, len(texts), batch_size):
             batch = self.tokenizer.pad(self.tokenizer.tokenize(texts[start : start + batch_size]))
@@ -208,11 +216,14 @@ def read_saved_model(directory: Path) -> SentenceEncoder:
     description = read_description(directory / CONFIG_FILE, SENTENCE_ENCODER_FORMAT,
                                    SAVED_MODEL_VERSION, ("encoder", "pooling", "max_length"),
                                    "SentenceEncoder")
+    check_schema(directory / CONFIG_FILE, description, SAVED_MODEL_SCHEMA)
     with about(directory / CONFIG_FILE):
         config = EncoderConfig.from_dict(description["encoder"])
     # The config's sizes are checked against the weight file before anything is built.
     encoder = build_to_fit(lambda: Encoder(config), directory / WEIGHTS_FILE)
-    tokenizer = Tokenizer.load(directory, max_length=description["max_length"])
+    # Never more than the encoder's positions (the backend takes no number above 2**64).
+    tokenizer = Tokenizer.load(directory,
+                               max_length=min(description["max_length"], config.max_length))
     with about(directory):
         # Models saved before "normalize" was recorded were always used normalised.
         return SentenceEncoder(tokenizer, encoder, pooling=description["pooling"],

@@ -10,12 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "minitransformer"
 
 # Bottom to top. The folders are what a reader sees; the layers are what the imports obey.
 LAYERS = [
-    {"errors", "training.distributed", "training.callbacks.base", "training.state",
+    {"errors", "training.callbacks.base", "training.state",
      "tasks.__init__", "training.__init__", "storage.__init__",
-     "model.__init__", "fast.__init__"},  # subpackage markers: empty
+     "model.__init__", "fast.__init__", "explorer.__init__",  # subpackage markers: empty
+     "storage.lines"},
     {"storage.text", "values"},  # reading files people hand us; checked values
     {"storage.atomic", "storage.formats", "storage.pickles", "storage.skeleton", "training.seeds",
-     "training.memory", "fast.dropout"},  # one home for each mechanism
+     "training.memory", "fast.dropout", "environment"},  # one home for each mechanism
+    {"training.distributed"},  # torchrun's processes, from the environment
     {"model.config", "tasks.metrics", "storage.safetensors_io", "model.tokenizer",
      "tasks.readers", "model.pooling", "model.positional", "model.attention", "tasks.samplers",
      "training.weighting", "training.optimizer", "cli", "training.progress", "devices",
@@ -38,6 +40,7 @@ LAYERS = [
     {"exercise_checks", "training.record"},  # checks: the learner's component checks, one layer
     {"training.run_config"},  # flags + config file -> RunConfig
     {"training.start", "training.teacher_stage"},  # where the encoder starts; its teachers
+    {"explorer.page"},  # the attention explorer page, which inspect writes
     {"training.runs", "evaluate", "plot", "inspect", "check", "export"},  # a run; the commands
     {"__init__"},  # the few names a user starts from, re-exported
 ]
@@ -102,5 +105,6 @@ def test_the_transformer_is_one_folder_and_the_listing_shows_it():
     top = sorted(path.name for path in PACKAGE.glob("*.py"))
     commands = ["check.py", "evaluate.py", "export.py", "inspect.py", "plot.py"]  # python -m
     using = ["__init__.py", "loading.py", "sentence.py", "similarity.py"]
-    support = ["bert_format.py", "cli.py", "devices.py", "errors.py", "values.py"]
+    support = ["bert_format.py", "cli.py", "devices.py", "environment.py", "errors.py",
+               "values.py"]
     assert top == sorted(commands + using + support)

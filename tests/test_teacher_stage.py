@@ -37,7 +37,7 @@ def base(tmp_path_factory) -> Path:
 
 def command(base: Path, run: Path, *more: str) -> list[str]:
     return ["--init", str(base), "--epochs", "1", "--max-train", "48", "--progress", "off",
-            "--distill-weight", "1", "--distill-teacher", "topic=topic",
+            "--ema-decay", "0.5", "--distill-weight", "1", "--distill-teacher", "topic=topic",
             "--distill-teacher", "sentiment=topic", "--run-dir", str(run), *more]
 
 
@@ -73,7 +73,8 @@ def test_one_command_trains_the_teacher_first_and_it_is_that_task_alone(base, tm
     record = json.loads((teacher / "run.json").read_text())
     assert record["status"] == "finished" and [t["name"] for t in record["tasks"]] == ["topic"]
     assert record["options"]["distill_weight"] == 0 and record["options"]["distill_teachers"] == {}
-    # The same as training topic alone by hand, without the term: same seed, same run.
+    assert record["options"]["ema_decay"] == 0
+    # The same as training topic alone by hand, without the levers: same seed, same run.
     alone = tmp_path / "alone"
     assert train.main(["--init", str(base), "--epochs", "1", "--max-train", "48", "--progress",
                        "off", "--tasks", "topic", "--run-dir", str(alone)]) == 0

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import make_encoder
 
-from minitransformer.errors import InputError
+from minitransformer.errors import InputError, OutputError
 from minitransformer.loading import load_model_with_heads
 from minitransformer.model.tokenizer import Tokenizer
 from minitransformer.tasks.data import TaskSpec, load_task
@@ -226,7 +226,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tokenizer, task_files, tmp_p
         raise OSError("No space left on device")
 
     monkeypatch.setattr(checkpoint_module, "write_safetensors", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match="cannot be written \\(No space left on device\\)"):
         save_checkpoint(tmp_path / "run" / "last", trainer.model, tokenizer, [], {})
     assert (tmp_path / "run" / "last" / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [

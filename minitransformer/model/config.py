@@ -2,6 +2,9 @@
 
 Every size of the model lives here, so that a saved model is fully described by
 `config.to_dict()` and can be rebuilt without the arguments of the script that trained it.
+
+Read the fields and the presets first. The checks every config goes through (a config usually
+comes from a file) are at the bottom of the file.
 """
 
 from __future__ import annotations
@@ -13,35 +16,11 @@ from dataclasses import dataclass
 from ..errors import InputError, shown
 
 
-def check_fields(cls, values: dict) -> None:
-    """Refuse keys that are not fields of the dataclass `cls`, naming them (typos fail loudly)."""
-    if not isinstance(values, dict):
-        raise InputError(f"{cls.__name__}: expected an object of fields, got a "
-                         f"{type(values).__name__}")
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown {cls.__name__} field(s): {', '.join(map(shown, unknown))}")
-
-
-# Sizes past which a config is refused before anything is built: far above any encoder this
-# project trains or loads (BERT-large is 1,024 wide, 24 layers, 30,522 pieces, 512 positions),
-# and low enough that a typo or a hostile config.json fails at once instead of filling memory.
-MAX_SIZES = {"vocab_size": 1_000_000, "hidden_size": 8192, "num_heads": 256, "num_layers": 128,
-             "ff_size": 65_536, "max_length": 65_536, "segment_vocab_size": 1024}
-MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights
-
-
-POSITIONAL_KINDS = ("sinusoidal", "learned")
-NORM_PLACEMENTS = ("post", "pre")
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
-
-
 @dataclass
 class EncoderConfig:
     """Shape and behaviour of a transformer encoder (defaults: the `base` preset, from scratch).
 
-    Invalid values raise InputError (a ValueError): a config usually comes from a file.
+    Invalid values raise InputError (a ValueError): see `check_config` below.
     """
 
     vocab_size: int = 30522  # number of token ids the embedding table knows
@@ -60,53 +39,11 @@ class EncoderConfig:
     pad_id: int = 0  # token id used for padding (its embedding row is not special otherwise)
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):  # the type of each default: a config is often JSON
-            value, wanted = getattr(self, field.name), type(field.default)
-            allowed = (int, float) if wanted is float else (wanted,)
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                raise InputError(f"EncoderConfig.{field.name} must be {wanted.__name__}, got "
-                                 f"{value!r}")
-        positive = ("vocab_size", "hidden_size", "num_heads", "num_layers", "ff_size", "max_length")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise InputError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
-        for name, largest in MAX_SIZES.items():
-            if getattr(self, name) > largest:
-                raise InputError(f"EncoderConfig.{name} is {getattr(self, name):,}, above the "
-                                 f"{largest:,} this project builds")
-        if self.parameter_count() > MAX_PARAMETERS:
-            raise InputError(f"EncoderConfig describes {self.parameter_count():,} parameters "
-                             f"({4 * self.parameter_count() / 1e9:.0f} GB in float32), above the "
-                             f"{MAX_PARAMETERS:,} this project builds")
-        if self.hidden_size % self.num_heads != 0:
-            raise InputError(
-                f"EncoderConfig.hidden_size ({self.hidden_size}) must be divisible by "
-                f"num_heads ({self.num_heads})"
-            )
-        for name in ("dropout", "attention_dropout"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise InputError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
-        if not 0 < self.layer_norm_eps < math.inf:
-            raise InputError(f"EncoderConfig.layer_norm_eps must be finite and > 0, got "
-                             f"{self.layer_norm_eps!r}")
-        if not isinstance(self.segment_vocab_size, int) or self.segment_vocab_size < 0:
-            raise InputError(
-                f"EncoderConfig.segment_vocab_size must be >= 0, got {self.segment_vocab_size!r}"
-            )
-        if not 0 <= self.pad_id < self.vocab_size:
-            raise InputError(f"EncoderConfig.pad_id must be in [0, vocab_size), "
-                             f"got {self.pad_id!r}")
-        for name, allowed in (
-            ("positional", POSITIONAL_KINDS),
-            ("norm_placement", NORM_PLACEMENTS),
-            ("activation", ACTIVATIONS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise InputError(
-                    f"EncoderConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
-                )
+        check_config(self)
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_heads
 
     def parameter_count(self) -> int:
         """About how many numbers the encoder's weights hold (within 1 % for the presets; the
@@ -115,10 +52,6 @@ class EncoderConfig:
         embeddings = (self.vocab_size + self.max_length + self.segment_vocab_size + 2) * d
         layer = 4 * (d * d + d) + (d * ff + ff) + (ff * d + d) + 4 * d  # attention, FF, 2 norms
         return embeddings + self.num_layers * layer
-
-    @property
-    def head_size(self) -> int:
-        return self.hidden_size // self.num_heads
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -137,6 +70,7 @@ class EncoderConfig:
         return cls.from_dict({**PRESETS[name], **overrides})
 
 
+# Each preset lists only the fields it changes; the rest keep the defaults above.
 PRESETS: dict[str, dict] = {
     # Small enough that a forward and backward pass takes milliseconds: for tests.
     "tiny": dict(
@@ -154,3 +88,79 @@ PRESETS: dict[str, dict] = {
         max_length=512, positional="learned", segment_vocab_size=2,
     ),
 }
+
+
+# ---- the checks every config goes through (__post_init__ calls check_config) ----------------
+
+POSITIONAL_KINDS = ("sinusoidal", "learned")
+NORM_PLACEMENTS = ("post", "pre")
+ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
+
+# Sizes past which a config is refused before anything is built: far above any encoder this
+# project trains or loads (BERT-large is 1,024 wide, 24 layers, 30,522 pieces, 512 positions),
+# and low enough that a typo or a hostile config.json fails at once instead of filling memory.
+MAX_SIZES = {"vocab_size": 1_000_000, "hidden_size": 8192, "num_heads": 256, "num_layers": 128,
+             "ff_size": 65_536, "max_length": 65_536, "segment_vocab_size": 1024}
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights
+
+
+def check_config(config: EncoderConfig) -> None:
+    """Raise InputError, naming the field, for the first value the encoder cannot be built with."""
+    for field in dataclasses.fields(config):  # the type of each default: a config is often JSON
+        value, wanted = getattr(config, field.name), type(field.default)
+        allowed = (int, float) if wanted is float else (wanted,)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise InputError(f"EncoderConfig.{field.name} must be {wanted.__name__}, got "
+                             f"{value!r}")
+    positive = ("vocab_size", "hidden_size", "num_heads", "num_layers", "ff_size", "max_length")
+    for name in positive:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InputError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
+    for name, largest in MAX_SIZES.items():
+        if getattr(config, name) > largest:
+            raise InputError(f"EncoderConfig.{name} is {getattr(config, name):,}, above the "
+                             f"{largest:,} this project builds")
+    if config.parameter_count() > MAX_PARAMETERS:
+        raise InputError(f"EncoderConfig describes {config.parameter_count():,} parameters "
+                         f"({4 * config.parameter_count() / 1e9:.0f} GB in float32), above the "
+                         f"{MAX_PARAMETERS:,} this project builds")
+    if config.hidden_size % config.num_heads != 0:
+        raise InputError(
+            f"EncoderConfig.hidden_size ({config.hidden_size}) must be divisible by "
+            f"num_heads ({config.num_heads})"
+        )
+    for name in ("dropout", "attention_dropout"):
+        value = getattr(config, name)
+        if not 0.0 <= value < 1.0:
+            raise InputError(f"EncoderConfig.{name} must be in [0, 1), got {value!r}")
+    if not 0 < config.layer_norm_eps < math.inf:
+        raise InputError(f"EncoderConfig.layer_norm_eps must be finite and > 0, got "
+                         f"{config.layer_norm_eps!r}")
+    if not isinstance(config.segment_vocab_size, int) or config.segment_vocab_size < 0:
+        raise InputError(
+            f"EncoderConfig.segment_vocab_size must be >= 0, got {config.segment_vocab_size!r}"
+        )
+    if not 0 <= config.pad_id < config.vocab_size:
+        raise InputError(f"EncoderConfig.pad_id must be in [0, vocab_size), "
+                         f"got {config.pad_id!r}")
+    for name, allowed in (
+        ("positional", POSITIONAL_KINDS),
+        ("norm_placement", NORM_PLACEMENTS),
+        ("activation", ACTIVATIONS),
+    ):
+        if getattr(config, name) not in allowed:
+            raise InputError(
+                f"EncoderConfig.{name} must be one of {allowed}, got {getattr(config, name)!r}"
+            )
+
+
+def check_fields(cls, values: dict) -> None:
+    """Refuse keys that are not fields of the dataclass `cls`, naming them (typos fail loudly)."""
+    if not isinstance(values, dict):
+        raise InputError(f"{cls.__name__}: expected an object of fields, got a "
+                         f"{type(values).__name__}")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown {cls.__name__} field(s): {', '.join(map(shown, unknown))}")

@@ -4,6 +4,14 @@
 
 With `norm_placement="post"`, learned positions, two segments, erf GELU and eps 1e-12 this is
 exactly BERT's encoder (Devlin et al. 2019), so BERT checkpoints load into it (bert_format.py).
+
+In each layer, attention lets the tokens exchange information and the feed-forward block then
+works on each token alone; each of the two is wrapped in a residual connection and a LayerNorm.
+FeedForward and EncoderLayer say why each part is there, and what changed in a toy experiment
+(described above FeedForward) when it was taken out.
+
+Read Embeddings, FeedForward, EncoderLayer and Encoder.forward; below `forward` is bookkeeping
+that the rest of the package needs (depth, the fused-attention switch, `trace`).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# nn.Dropout with a random mask that is cheaper to draw on a CPU (fast/dropout.py says why)
 from ..fast.dropout import Dropout
 from .attention import MultiHeadAttention, additive_padding_mask
 from .config import EncoderConfig
@@ -63,8 +72,29 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(x))
 
 
+# The toy experiment behind the numbers in the next two docstrings. Task: 8 random digits
+# (token id = digit + 1); at each position, predict (its digit + the first digit) mod 10, which
+# needs attention (to fetch the first digit) and a nonlinear function of two digits. Chance is
+# 10 %. Model: Encoder(EncoderConfig.preset("tiny", num_layers=L)) (d 32, 4 heads, ff 64,
+# post-norm, no dropout, no mask) and nn.Linear(32, 10) on every token state, both built after
+# torch.manual_seed(0). Training: cross-entropy at all 8 positions, Adam with lr 1e-3, 300 steps
+# of 64 sequences drawn with torch.Generator().manual_seed(1). Scored on 1,024 sequences drawn
+# with manual_seed(2): the loss, and the accuracy at positions 1-7. A part was taken out by
+# swapping EncoderLayer.forward for the same post-norm lines without `x +`, without the two
+# LayerNorms, or without the feed-forward line. One CPU thread, torch 2.13.
 class FeedForward(nn.Module):
-    """Position-wise feed-forward: the same two-layer MLP applied to every token, d -> ff -> d."""
+    """Position-wise feed-forward: the same two-layer MLP applied to every token, d -> ff -> d.
+
+    Why it is there. Attention moves information between tokens, but what it delivers is a
+    weighted average of value vectors: for given weights, a linear function of the tokens'
+    states. The feed-forward block is the layer's computation on each token: it widens the
+    vector to ff numbers (4d in the paper), applies a nonlinearity and narrows it back. So it
+    can compute functions of what attention gathered (here, a sum mod 10) that no average can.
+    It also holds two thirds of a layer's weights (2 d ff, against 4 d^2 for attention, at ff = 4d).
+    In the toy experiment above (L = 2) the loss after 300 steps was 0.090 with the block
+    (99.8 % right) and 0.415 without it (91.7 %). Without it the model still learns some of
+    the task: the softmax and the LayerNorms are not linear either.
+    """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
@@ -78,11 +108,31 @@ class FeedForward(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """One layer: self-attention and feed-forward, each wrapped in a residual connection.
+    """One layer: self-attention, then feed-forward, each with a residual connection and a
+    LayerNorm.
 
     post-norm (the original transformer and BERT):  x = LN(x + sublayer(x))
     pre-norm  (Xiong et al. 2020, more stable when training from scratch):
                                                    x = x + sublayer(LN(x))
+
+    Why the residual connection, the `x +` (He et al. 2016). The sublayer computes a change to
+    x, and x itself goes through untouched. Without it, attention would *replace* each token's
+    vector by a weighted average over the sentence. At the start of training the scores are
+    all near 0, so the weights are near uniform, and that average is the same for every token.
+    In the toy experiment above (L = 6, before training, on the 1,024 scoring sequences) no
+    attention weight was above 0.131 (uniform is 1/8 = 0.125). Without `x +`, the 8 vectors of
+    a sentence pointed the same way after layer 1 (mean cosine 1.000 between positions, against
+    0.23 with it): the model had lost which digit was where. After 300 steps it was right 9.8 %
+    of the time (chance), against 100 % with the residual.
+
+    Why LayerNorm (Ba et al. 2016). It moves each token's d numbers to mean 0 and variance 1,
+    then applies a learned scale and shift. Every residual connection adds to x, so without a
+    norm the vectors can grow from layer to layer and from step to step, and each layer sees
+    inputs of a size its weights were not set for. In the toy experiment above (L = 6) the
+    model without the two norms still learned the task (99.9 % right after 300 steps), but the
+    mean length (L2 norm) of a token's vector on the scoring sequences, after layers 1 to 6, had
+    become 6.6, 8.3, 11.9, 15.6, 24.4 and 52.2; with LayerNorm it was 5.7 or 5.8 after layers 1
+    to 5, and 6.9 after layer 6.
     """
 
     def __init__(self, config: EncoderConfig, fused_attention: bool = False):
@@ -112,7 +162,11 @@ class EncoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Embeddings and a stack of `config.num_layers` encoder layers."""
+    """Embeddings and a stack of `config.num_layers` encoder layers, each with its own weights.
+
+    fused_attention: every layer takes attention's fast path, the same function computed
+    faster (attention.py); `set_fused_attention`, below, switches it later.
+    """
 
     def __init__(self, config: EncoderConfig, fused_attention: bool = False):
         super().__init__()
@@ -129,6 +183,25 @@ class Encoder(nn.Module):
                     nn.init.normal_(module.weight, std=0.02)  # BERT's initializer
                     nn.init.zeros_(module.bias)
 
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                segment_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """
+        input_ids: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = padding (None: no
+        padding); segment_ids: (B, T) or None. Returns the token states (B, T, d).
+        """
+        x = self.embeddings(input_ids, segment_ids)  # (B, T, d)
+        # Built once here, shared by every layer.
+        additive_mask = (None if attention_mask is None
+                         else additive_padding_mask(attention_mask, x.dtype))  # (B, 1, 1, T)
+        for layer in self.layers:
+            x = layer(x, additive_mask)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return x
+
+    # ---- bookkeeping for the rest of the package (not needed to follow the model) ----
+    # Depth, for layer-wise learning rates and freezing; the fused-attention switch; and
+    # `trace`, the forward pass that keeps every layer's output for inspect.py.
     def blocks_by_depth(self) -> list[list[nn.Module]]:
         """The encoder's modules by depth, the one definition of depth in the project:
         [[embeddings], [layer 1], ..., [layer N]], a pre-norm model's final LayerNorm at depth N
@@ -151,22 +224,6 @@ class Encoder(nn.Module):
         """Switch every layer between the hand-written and the fused attention path."""
         for layer in self.layers:
             layer.attention.fused = fused
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                segment_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """
-        input_ids: (B, T) token ids; attention_mask: (B, T), 1 = token, 0 = padding (None: no
-        padding); segment_ids: (B, T) or None. Returns the token states (B, T, d).
-        """
-        x = self.embeddings(input_ids, segment_ids)  # (B, T, d)
-        # Built once here, shared by every layer.
-        additive_mask = (None if attention_mask is None
-                         else additive_padding_mask(attention_mask, x.dtype))  # (B, 1, 1, T)
-        for layer in self.layers:
-            x = layer(x, additive_mask)
-        if self.final_norm is not None:
-            x = self.final_norm(x)
-        return x
 
     def trace(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> "EncoderTrace":
         """`forward`, keeping what happens on the way (for inspect.py): the embeddings, every

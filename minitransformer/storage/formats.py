@@ -21,8 +21,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from .text import read_json
 
 CONFIG_FILE = "config.json"
@@ -77,11 +78,12 @@ def identify(path: str | Path) -> ModelDirectory:
     if is_run_directory(path):
         run, path = path, path / BEST
     if not path.is_dir():
-        raise InputError(f"{path}: " + ("no such directory" if not path.exists() else "is a file")
+        raise InputError(f"{shown(str(path))}: "
+                         + ("no such directory" if not path.exists() else "is a file")
                          + ", so neither a training run nor a model directory")
     if not (path / CONFIG_FILE).is_file():
-        raise InputError(f"{path}: holds no {CONFIG_FILE} (nor {BEST}/{CONFIG_FILE}), so it is "
-                         f"neither a model directory nor a training run")
+        raise InputError(f"{shown(str(path))}: holds no {CONFIG_FILE} (nor {BEST}/{CONFIG_FILE}), "
+                         f"so it is neither a model directory nor a training run")
     config = read_json(path / CONFIG_FILE)
     declared = config.get("format")
     if declared == SENTENCE_ENCODER_FORMAT:
@@ -92,8 +94,9 @@ def identify(path: str | Path) -> ModelDirectory:
                              or all(key in config for key in BERT_CONFIG_KEYS)):
         exported = (path / HEADS_DIRECTORY / CONFIG_FILE).is_file()
         return ModelDirectory(path, Format.EXPORTED_RUN if exported else Format.BERT, run)
-    raise InputError(f"{path / CONFIG_FILE}: neither a minitransformer model nor a BERT "
-                     f"checkpoint (format {declared!r}, model_type {config.get('model_type')!r})")
+    raise InputError(f"{shown(str(path / CONFIG_FILE))}: neither a minitransformer model nor a "
+                     f"BERT checkpoint (format {declared!r}, model_type "
+                     f"{config.get('model_type')!r})")
 
 
 def read_description(path: Path, format_name: str, max_version: int, keys: tuple[str, ...],
@@ -102,16 +105,44 @@ def read_description(path: Path, format_name: str, max_version: int, keys: tuple
     v <= max_version, and every key in `keys`}; `what` names the format for people."""
     description = read_json(path)
     if description.get("format") != format_name:
-        raise InputError(f"{path}: not a minitransformer {what} "
+        raise InputError(f"{shown(str(path))}: not a minitransformer {what} "
                          f"(format {description.get('format')!r})")
     version = description.get("format_version")
     if not isinstance(version, int) or version > max_version:
-        raise InputError(f"{path}: format_version {version!r}; this minitransformer reads "
-                         f"versions up to {max_version}")
+        raise InputError(f"{shown(str(path))}: format_version {version!r}; this minitransformer "
+                         f"reads versions up to {max_version}")
     missing = [key for key in keys if key not in description]
     if missing:
-        raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
+        raise InputError(f"{shown(str(path))}: missing key(s) {', '.join(missing)}")
     return description
+
+
+# A schema: {field: (what its value must be, for the message; the test of a value)}.
+Schema = dict[str, tuple[str, Callable[[object], bool]]]
+
+
+def whole_number(low: int) -> tuple[str, Callable[[object], bool]]:
+    """A schema entry: an integer >= low (JSON's true and 512.0 are not integers)."""
+    return (f"an integer >= {low}",
+            lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= low)
+
+
+BOOLEAN = ("true or false", lambda value: isinstance(value, bool))
+NUMBER = ("a number", lambda value: isinstance(value, (int, float)) and not isinstance(value, bool))
+TEXT = ("a string", lambda value: isinstance(value, str))
+
+
+def check_schema(path: Path, values: dict, schema: Schema, nullable: tuple[str, ...] = ()) -> None:
+    """Refuse the first field of `values` (a JSON object read from `path`) whose value the test
+    of `schema` refuses: '<path>: <field> must be <what>, got <value>'. A field the schema does
+    not name is left alone (another program's files carry many we do not read), and so is an
+    absent one, or a null one if it is in `nullable` (the reader then takes its default)."""
+    for name, (what, test) in schema.items():
+        if name not in values or (values[name] is None and name in nullable):
+            continue
+        if not test(values[name]):
+            raise InputError(f"{shown(str(path))}: {name} must be {what}, got "
+                             f"{values[name]!r:.60}")
 
 
 def holds_only(directory: Path, format: Format) -> bool:

@@ -98,12 +98,30 @@ def lone_surrogate(text: str) -> tuple[int, str] | None:
     return (high.start(), high[0]) if high is not None else None
 
 
+def object_without_repeats(pairs: list[tuple[str, object]]) -> dict:
+    """json.loads' object_pairs_hook: the object as a dict, or a JSONProblem naming a key that
+    occurs twice in it (json.loads would keep the last value and silently drop the first)."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise JSONProblem(f"the key {repeated!r} occurs twice in one object (json would keep "
+                          f"the second value and drop the first without a word)", None)
+    return value
+
+
+DECODER = json.JSONDecoder(object_pairs_hook=object_without_repeats)  # made once: it is reused
+
+
 def parse_json(text: str):
     """json.loads, with every way it refuses a text raised as a JSONProblem: malformed JSON
     (with line and column), an integer of more digits than Python converts (4300), nesting
-    deeper than Python's recursion limit; and a lone surrogate escape, which json.loads takes."""
+    deeper than Python's recursion limit, a key twice in one object; and a lone surrogate
+    escape, which json.loads takes."""
     try:
-        value = json.loads(text)
+        value = DECODER.decode(text)
+    except JSONProblem:  # a repeated key
+        raise
     except json.JSONDecodeError as error:
         raise JSONProblem(f"not valid JSON ({error.msg} at column {error.colno})",
                           error.lineno) from None

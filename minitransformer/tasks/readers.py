@@ -25,13 +25,13 @@ json.loads refuses in any way or that holds half a surrogate pair
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
 from ..errors import FileError
+from ..storage.lines import split_lines
 from ..storage.text import JSONProblem, parse_json, read_text
 
 DataError = FileError  # a problem at a place in a data file: the file and, when known, the line
@@ -72,13 +72,9 @@ Example = Union[SentenceExample, TokenExample, PairExample, TextExample]
 
 # ---- raw text -----------------------------------------------------------------------------------
 def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number from 1, line) pairs, split on '\\n' only.
-
-    Not `str.splitlines()`: that also splits on characters such as U+2028 and U+0085, which may
-    legally sit unescaped inside a JSON string or a token, and it would then shift line numbers.
-    """
-    for number, line in enumerate(text.split("\n"), start=1):
-        yield number, line.removesuffix("\r")  # files written on Windows end lines with \r\n
+    """(line number from 1, line) pairs: storage/lines.py says where a line ends (at '\\n'
+    only; U+2028 or U+0085 may legally sit unescaped inside a JSON string or a token)."""
+    return enumerate(split_lines(text), start=1)
 
 
 def read_text_lines(path: str | Path) -> list[TextExample]:
@@ -110,9 +106,10 @@ def read_delimited(path: str | Path, delimiter: str = ",") -> Iterator[tuple[int
     just a character, as in the GLUE files, where sentences contain unbalanced quotes.
     """
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    # newline="" leaves line endings to the csv module, so quoted fields may span lines.
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter,
-                        quoting=quoting, strict=True)
+    # The csv module is handed our lines (each with its "\n", so that a quoted field may span
+    # lines): left to itself, it would also end a row at a lone "\r" inside a sentence.
+    lines = (line + "\n" for line in split_lines(read_text(path)))
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting, strict=True)
     header = None
     first_line = 1  # reader.line_num is where a row *ends*; we report where it starts
     try:
@@ -132,6 +129,9 @@ def read_delimited(path: str | Path, delimiter: str = ",") -> Iterator[tuple[int
                                               f"header), got {len(row)}")
             yield number, dict(zip(header, row))
     except csv.Error as error:
+        if "new-line character" in str(error):  # the module's words for a "\r" in a field
+            raise DataError(path, first_line, "a carriage return (\\r) inside a field that is "
+                                              "not quoted; lines end at \\n only") from None
         raise DataError(path, first_line, f"malformed row ({error})") from None
 
 

@@ -33,7 +33,7 @@ from .saving import load_training_state, save_checkpoint
 # before an option existed ran with its default.
 SAME_RUN_OPTIONS = ("batching", "tasks_per_step", "gradient_surgery", "distill_weight",
                     "distill_from", "step_scales", "distill_task_weights", "distill_teachers",
-                    "ema_decay")
+                    "ema_decay", "seed")
 
 
 def as_flags(name: str, value) -> str:

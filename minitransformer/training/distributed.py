@@ -18,12 +18,14 @@ Only rank 0 prints, evaluates and writes checkpoints; the others wait for it at 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+
+from ..environment import torchrun
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,20 @@ class DistributedContext:
 
 
 def init_distributed() -> DistributedContext:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1), else run alone."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1), else run alone. The
+    environment torchrun sets is read and checked by environment.torchrun."""
+    place = torchrun()
+    if place is None:
         return DistributedContext()
+    if not dist.is_available():
+        raise InputError(f"environment variable WORLD_SIZE is {place.world_size}, but this "
+                         f"PyTorch is built without torch.distributed")
     if not dist.is_initialized():
         if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            if place.local_rank >= torch.cuda.device_count():
+                raise InputError(f"environment variable LOCAL_RANK is {place.local_rank}, but "
+                                 f"this machine has {torch.cuda.device_count()} GPU(s)")
+            torch.cuda.set_device(place.local_rank)
             # NCCL for the CUDA gradients, gloo for the few CPU tensors (the logged loss).
             dist.init_process_group("cpu:gloo,cuda:nccl")
         else:

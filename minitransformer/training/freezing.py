@@ -36,6 +36,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import InputError
+from ..values import parse_int
 
 STRATEGY_HELP = "none | all[:HEAD,...] | backbone | embeddings | layers:K | head:HEAD[,...]"
 
@@ -75,10 +76,12 @@ def apply_freezing(model, strategy: str) -> list[str]:
     elif kind == "embeddings" and not argument:
         frozen_depths, frozen_heads = [0], []
     elif kind == "layers":
-        if not argument.isdigit() or int(argument) > num_layers:
-            raise InputError(f"freeze (--freeze) layers:K needs 0 <= K <= {num_layers}, "
-                             f"got {strategy!r}")
-        frozen_depths, frozen_heads = list(range(int(argument) + 1)), []
+        try:
+            depth = parse_int(argument, "K", 0, num_layers)
+        except InputError:
+            raise InputError(f"freeze (--freeze) layers:K needs 0 <= K <= {num_layers} in ASCII "
+                             f"digits, got {strategy!r}") from None
+        frozen_depths, frozen_heads = list(range(depth + 1)), []
     elif kind == "head" and argument:
         frozen_depths, frozen_heads = [], named_heads(argument)
     else:

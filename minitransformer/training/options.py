@@ -122,27 +122,37 @@ class TrainingOptions:
         return self.head_lr if self.head_lr is not None else 10 * self.lr
 
 
+# Upper bounds, so that nothing computed from an option overflows: a count of steps or epochs
+# (total steps, warm-up steps as floats); a rate (the layer rates lr * d**(N-k) for up to
+# MAX_SIZES' 128 layers stay below 10 * 10**128, far inside a float); a weight on a loss.
+MAX_COUNT = 10**9
+MAX_RATE = 10.0  # lr and head_lr: no Adam rate is larger; and the layer decay d
+MAX_WEIGHT = 1e6  # loss and distillation weights, step scales, weight decay, the MLP factor
+
 # The per-task options, {task name: a number >= 0, or a teacher}, and the flag that gives each.
 PER_TASK_FLAGS = {"loss_weights": "--loss-weight", "step_scales": "--step-scale",
                   "distill_task_weights": "--distill-task-weight",
                   "distill_teachers": "--distill-teacher"}
 _task_numbers = (lambda v: isinstance(v, dict) and all(
-    isinstance(k, str) and _number(0)[0](w) for k, w in v.items()),
-    "an object of task names to numbers >= 0")
+    isinstance(k, str) and _number(0, MAX_WEIGHT)[0](w) for k, w in v.items()),
+    f"an object of task names to numbers >= 0 and <= {MAX_WEIGHT:g}")
 
 # What each option must be: (test, description). Choices are checked from the fields' metadata.
 OPTION_CHECKS = {
-    "epochs": _number(1, integer=True), "batch_size": _number(1, integer=True),
-    "lr": _number(0, low_open=True), "layer_decay": _number(0, low_open=True),
-    "head_hidden_lr_factor": _number(0, low_open=True),
-    "weight_decay": _number(0), "warmup": _number(0, 1, high_open=True),
+    "epochs": _number(1, MAX_COUNT, integer=True),
+    "batch_size": _number(1, MAX_COUNT, integer=True),
+    "lr": _number(0, MAX_RATE, low_open=True), "layer_decay": _number(0, MAX_RATE, low_open=True),
+    "head_hidden_lr_factor": _number(0, MAX_WEIGHT, low_open=True),
+    "weight_decay": _number(0, MAX_WEIGHT), "warmup": _number(0, 1, high_open=True),
     "max_grad_norm": _number(0, low_open=True), "temperature": _number(0, low_open=True),
-    "unfreeze_every": _number(0, integer=True), "eval_every": _number(0, integer=True),
-    "log_every": _number(1, integer=True),
-    "distill_weight": _number(0), "ema_decay": _number(0, 1, high_open=True),
-    "tasks_per_step": _number(1, integer=True),
+    "unfreeze_every": _number(0, MAX_COUNT, integer=True),
+    "eval_every": _number(0, MAX_COUNT, integer=True),
+    "log_every": _number(1, MAX_COUNT, integer=True),
+    "distill_weight": _number(0, MAX_WEIGHT), "ema_decay": _number(0, 1, high_open=True),
+    "tasks_per_step": _number(1, MAX_COUNT, integer=True),
     "seed": _number(0, 2**32 - 1, integer=True),  # torch's seeds; derived seeds stay in 64 bits
-    "head_lr": (lambda v: v is None or _number(0, low_open=True)[0](v), "a number > 0"),
+    "head_lr": (lambda v: v is None or _number(0, MAX_RATE, low_open=True)[0](v),
+                _number(0, MAX_RATE, low_open=True)[1]),
     "freeze": (lambda v: isinstance(v, str), "a string"),
     "distill_from": (lambda v: isinstance(v, str) and v.strip() != "", "start or a model name"),
     "unfreeze_unit": (lambda v: v in ("epochs", "steps"), "epochs or steps"),

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import check_writable, positive_int
+from ..cli import check_writable
 from ..errors import InputError, about, shown
 from ..loading import is_minilm, minilm_directory
 from ..model.config import MAX_SIZES, PRESETS
@@ -24,8 +24,8 @@ from ..storage.formats import BEST, LAST, TEACHERS
 from ..storage.text import path_from_file, read_json
 from ..tasks.data import TaskSpec
 from ..tasks.kinds import SENTENCE_CLASSIFICATION
-from ..values import is_integer_at_least
-from .options import PER_TASK_FLAGS, START, TrainingOptions, check_option
+from ..values import flag_type, is_integer_at_least, parse_float, parse_int
+from .options import MAX_COUNT, PER_TASK_FLAGS, START, TrainingOptions, check_option
 from .progress import METRICS_FILE, PROGRESS_MODES
 from .record import RECORD_FILE
 from .saving import TRAINING_STATE
@@ -68,11 +68,11 @@ class RunConfig:
         "(BERT's, so python -m minitransformer.export can write it as a BERT)",
         choices=("pre", "post"))
     max_length: int = flag(128, "truncate inputs to N tokens, [CLS] and [SEP] included",
-                           in_config_file=True, type=int, metavar="N")
+                           in_config_file=True, type=flag_type(parse_int), metavar="N")
     max_train: int | None = flag(
         None, "use a random subsample of at most N training examples per task (a task's own "
-        "max_train in the config: the smaller wins)", in_config_file=True, type=positive_int,
-        metavar="N")
+        "max_train in the config: the smaller wins)", in_config_file=True,
+        type=flag_type(parse_int, low=1), metavar="N")
     pooling: str | None = flag(None, "sentence pooling (default: the starting model's own)",
                                choices=tuple(POOLINGS))
     device: str | None = flag(None, "cpu, cuda, cuda:N or mps (default: the best here: cuda, "
@@ -128,9 +128,10 @@ class RunConfig:
         return config
 
     def check(self) -> None:
-        if not isinstance(self.init, str) or not self.init.strip():
-            raise InputError(f"init in the config must be minilm, scratch or a directory, got "
-                             f"{self.init!r}")
+        if not isinstance(self.init, str) or not self.init.strip() or \
+                self.init != self.init.strip():  # 'scratch ' would be read as a directory
+            raise InputError(f"init (--init, or init in the config) must be minilm, scratch or "
+                             f"a directory, without spaces at its ends, got {self.init!r}")
         largest = MAX_SIZES["max_length"]
         if not is_integer_at_least(self.max_length, 4) or self.max_length > largest:
             raise InputError(f"max length (--max-length, or max_length in the config) must be "
@@ -263,7 +264,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
                              "relative to the file. Flags given here override its options.")
     parser.add_argument("--tasks", metavar="NAME[,NAME]",
                         help="train only these tasks of the config")
-    parser.add_argument("--head-hidden", type=positive_int, metavar="N",
+    parser.add_argument("--head-hidden", type=flag_type(parse_int, low=1), metavar="N",
                         help="give every classification head a hidden layer of N units (d -> N "
                              "-> ReLU -> classes) instead of one linear layer; per task: "
                              "head_hidden in the config")
@@ -292,8 +293,10 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             continue
         kind = float if default is None else type(default)  # head_lr: None means "10 x lr"
         metavar = item.metadata.get("metavar", {int: "N", float: "X"}.get(kind))
+        # numbers through values.py (ASCII digits, finite); their ranges: check_option
+        convert = {int: flag_type(parse_int), float: flag_type(parse_float)}.get(kind, kind)
         parser.add_argument(
-            "--" + item.name.replace("_", "-"), type=kind, default=None,
+            "--" + item.name.replace("_", "-"), type=convert, default=None,
             choices=item.metadata.get("choices"), metavar=None if "choices" in item.metadata
             else metavar,
             help=item.metadata["help"] + ("" if default is None else f" (default {default})"))
@@ -341,15 +344,18 @@ def flag_options(flags: dict) -> dict:
 
 def parse_task_numbers(items: list[str], option: str, flag: str) -> dict[str, float]:
     """['topic=2', 'sentiment=0.5'] -> {'topic': 2.0, 'sentiment': 0.5}, checked as the
-    per-task TrainingOptions field `option`; errors name `flag`."""
+    per-task TrainingOptions field `option`; errors name `flag`. A task given twice is refused
+    (the later value would silently replace the earlier)."""
     numbers = {}
     for item in items:
-        name, _, number = item.partition("=")
-        try:
-            numbers[name] = float(number)
-        except ValueError:
-            raise InputError(f"{flag} takes TASK=NUMBER, got {item!r}") from None
-    check_option(option, numbers, label=flag)
+        name, equals, number = item.partition("=")
+        if not equals:
+            raise InputError(f"{flag} takes TASK=NUMBER, got {item!r}")
+        if name in numbers:
+            raise InputError(f"{flag} gives task {name!r} twice ({numbers[name]:g} and "
+                             f"{number!r}): give each task once")
+        numbers[name] = parse_float(number, f"{flag} {name!r}=NUMBER")
+    check_option(option, numbers, label=flag)  # the range: the option's own check
     return numbers
 
 
@@ -371,6 +377,5 @@ def parse_interval(text: str) -> tuple[int, str]:
         if text.endswith(suffix):
             number, unit = text[: -len(suffix)], suffix.rstrip("s") + "s"
             break
-    if not number.strip().isdigit() or int(number) < 1:
-        raise InputError(f"--unfreeze-every takes N, Nepochs or Nsteps with N >= 1, got {text!r}")
-    return int(number), unit
+    return parse_int(number, f"--unfreeze-every {text!r}: N (of N, Nepochs or Nsteps)", 1,
+                     MAX_COUNT), unit

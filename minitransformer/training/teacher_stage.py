@@ -6,8 +6,11 @@ multi-task model, each task's batches held near what its own teacher does (disti
 holds the sentence embeddings). One command does both: train.py trains every teacher that the
 options name by a task of the config, then the run, which reads them from RUN/teachers/.
 
-A teacher is that task's run alone: the same config, seed and options, without the
-distillation term (a teacher has no teacher). A finished one is reused, since training it
+A teacher is that task's plain run alone: the same config, seed and options, without the
+distillation term (a teacher has no teacher) and without the average of the weights (its
+embeddings are what it learned, not an average of its path; and so a teacher is exactly the
+single-task run `train.py --config C --tasks NAME` of a config without these two levers, the
+baseline the multi-task model is compared with). A finished one is reused, since training it
 again would give the same weights bit for bit (same seed, same run); one that was interrupted
 goes on with --resume, as the run itself does; one trained with other options is refused, so
 that no run distils from a teacher it did not ask for.
@@ -33,12 +36,13 @@ def teacher_directory(run_dir: Path, name: str) -> Path:
 
 
 def teacher_config(config: RunConfig, name: str) -> RunConfig:
-    """The RunConfig of task `name`'s teacher: `config` for that task alone, no distillation."""
+    """The RunConfig of task `name`'s teacher: `config` for that task alone, no distillation,
+    no weight averaging."""
     directory = teacher_directory(config.run_dir, name)
     options = config.options
     options = dataclasses.replace(
         options, distill_weight=0.0, distill_from=START, distill_task_weights={},
-        distill_teachers={},
+        distill_teachers={}, ema_decay=0.0,
         loss_weights={t: w for t, w in options.loss_weights.items() if t == name},
         step_scales={t: s for t, s in options.step_scales.items() if t == name})
     return dataclasses.replace(

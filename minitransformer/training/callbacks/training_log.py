@@ -2,7 +2,8 @@
 
 Every step's loss goes into a window (trainer.state.window, so that a resumed run goes on with
 it); every `log_every` steps, and before each evaluation, the window becomes one "train" record
-per task that trained in it. Each evaluation adds an "eval" record. progress.py has the format.
+per task that trained in it; during the warm-up also at steps 1, 2, 4, 8, ... below `log_every`,
+so that the curves show it. Each evaluation adds an "eval" record. progress.py has the format.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class TrainingLog(Callback):
                  if t.spec.name in self.running}
         self.progress.update(state.global_step, state.epoch + 1, trainer.options.epochs, shown,
                              window.examples / max(window.seconds, 1e-9), state.elapsed())
-        if state.global_step % trainer.options.log_every == 0:
+        step, every = state.global_step, trainer.options.log_every
+        early = step < every and step <= trainer.warmup_steps and step & (step - 1) == 0
+        if step % every == 0 or early:  # early: steps 1, 2, 4, 8, ... of the warm-up, to show it
             self.write_training_records(trainer)
 
     def on_evaluation_due(self, trainer) -> None:
