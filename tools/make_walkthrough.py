@@ -225,6 +225,11 @@ def render(model) -> str:
         f"and again adds and normalises. Layer 1's output for `{pieces[WORD]}`: "
         f"{vec(trace.encoder.layer_outputs[0][0, WORD])}.",
         "",
+        f"To see this row as lines, open the sentence in the attention explorer, a page that "
+        f"shows every layer and head (layer 1 and head 1 are shown first; click `{pieces[WORD]}`):"
+        f" `python -m minitransformer.inspect --model minilm \"{SENTENCE}\" --html "
+        "attention.html`.",
+        "",
         f"## 4. All {config.num_layers} layers ({link(encoder.Encoder.forward)})",
         "",
         "Each layer does the same with its own weights. Most heads park much of their weight on "
